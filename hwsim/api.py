@@ -1,0 +1,138 @@
+"""The Python API: load a scenario, run it, probe the gradient estimate."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hwsim import __version__
+from hwsim.engine.simulation import Simulation
+from hwsim.kernels import mgd_block as K
+from hwsim.network import mlp
+from hwsim.results.rundir import curve_frame, write_run
+from hwsim.spec import RunSpec, load_scenario  # noqa: F401  (re-exported)
+
+
+@dataclass
+class RunResult:
+    summary: dict
+    curve: pd.DataFrame
+    weights: np.ndarray
+    run_dir: Path | None = None
+
+
+def summarise(sim: Simulation, spec: RunSpec) -> dict:
+    sc = spec.scenario
+    curve = sim.curve
+    reached = next((p for p in curve if p.test_accuracy >= sc.target_accuracy), None)
+    accs = [p.test_accuracy for p in curve if not math.isnan(p.test_accuracy)]
+    status = sim.status
+    if status == "running":
+        status = "budget_exhausted"
+    if status != "diverged" and reached is not None:
+        status = "reached_target"
+    summary = {
+        "status": status,
+        "target_accuracy": sc.target_accuracy,
+        "cycles_to_target": reached.cycle if reached else None,
+        "seconds_to_target": reached.cycle * spec.chip.clock_period if reached else None,
+        "steps_to_target": reached.step if reached else None,
+        "samples_to_target": reached.samples_seen if reached else None,
+        "final_test_accuracy": curve[-1].test_accuracy if curve else None,
+        "best_test_accuracy": max(accs) if accs else None,
+        "final_test_cost": curve[-1].test_cost if curve else None,
+        "steps_simulated": sim.step,
+        "cycles_simulated": sim.cycles,
+        "seconds_simulated": sim.cycles * spec.chip.clock_period,
+        "samples_seen": sim.samples_seen,
+        "updates": int(sim.istate[K.S_UPDATES]),
+        "baseline_measurements": int(sim.istate[K.S_BASELINES]),
+        "n_params": sim.layout.n_params,
+        "observation_interval_steps": spec.firmware.evaluation.every_steps,
+        "clock_period_seconds": spec.chip.clock_period,
+        "wall_seconds": round(sim.wall_seconds, 3),
+        "seed": sim.seed,
+        "spec_hash": spec.spec_hash,
+        "hwsim_version": __version__,
+    }
+    if sim.divergence is not None:
+        summary["divergence"] = sim.divergence
+    return summary
+
+
+def manifest(spec: RunSpec, seed: int, max_cycles: int | None) -> dict:
+    return {"hwsim_version": __version__, "spec_hash": spec.spec_hash, "seed": seed,
+            "max_cycles": max_cycles if max_cycles is not None else spec.scenario.max_cycles,
+            "resolved": spec.resolved()}
+
+
+def default_run_dir(spec: RunSpec, seed: int) -> Path:
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    return Path("runs") / f"{spec.scenario.name}-{spec.spec_hash[:8]}-s{seed}-{stamp}"
+
+
+def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path | None = None,
+        max_cycles: int | None = None, progress=None, max_block_steps: int | None = None) -> RunResult:
+    """Train the scenario on its chip; write a run directory when ``out`` is given."""
+    if not isinstance(spec, RunSpec):
+        spec = load_scenario(spec)
+    seed = spec.scenario.seed if seed is None else int(seed)
+    sim = Simulation(spec, seed, max_cycles=max_cycles, max_block_steps=max_block_steps)
+    sim.run(progress=progress)
+    summary = summarise(sim, spec)
+    curve = curve_frame(sim.curve)
+    run_dir = None
+    if out is not None:
+        run_dir = write_run(Path(out), manifest(spec, seed, max_cycles), curve, summary)
+    return RunResult(summary, curve, sim.theta.copy(), run_dir)
+
+
+@dataclass
+class GradientProbe:
+    estimate: np.ndarray     # integrated G_int after ``steps`` steps
+    true: np.ndarray         # exact gradient (backprop) on the probed sample
+    cosine: float
+    steps: int
+    sample: int
+    expected_scale: float    # E[estimate] = expected_scale * true in the linear regime
+
+
+def probe_gradient(spec: RunSpec | str | Path, steps: int, seed: int | None = None,
+                   sample: int | None = None) -> GradientProbe:
+    """Integrate the MGD estimate for ``steps`` steps on one fixed sample with updates off.
+
+    The weights stay at their initial values; the result holds the integrated estimate, the
+    exact gradient by backpropagation and the cosine between them.
+    """
+    if not isinstance(spec, RunSpec):
+        spec = load_scenario(spec)
+    steps = int(steps)
+    never = steps + 1
+    spec = spec.with_overrides({"firmware.tau_x": never, "firmware.tau_theta": never,
+                                "scenario.stop_at_target": False})
+    seed = spec.scenario.seed if seed is None else int(seed)
+    sim = Simulation(spec, seed, max_cycles=10**15)
+    if sample is not None:
+        # Present the requested sample: pin the order table so step 0 reads it.
+        sim.order[:] = sample
+        sim.istate[K.S_ORDER_EPOCH] = 0
+    sim.advance(steps)
+    s = int(sim.istate[K.S_SAMPLE])
+    true = mlp.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s], spec.scenario.cost)
+    est = sim.g_int.copy()
+    na, nb = np.linalg.norm(est), np.linalg.norm(true)
+    cos = float(est @ true / (na * nb)) if na > 0 and nb > 0 else math.nan
+    p = sim.layout.n_params
+    fw = spec.firmware
+    if fw.mode == "analog":
+        scale = float("nan")
+    elif fw.normalisation == "vector_norm":
+        scale = steps / p
+    else:
+        scale = steps / fw.tau_theta
+    return GradientProbe(est, true, cos, steps, s, scale)

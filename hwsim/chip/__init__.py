@@ -1,0 +1,1 @@
+"""The hardware: perturbation generators, cost unit, integrators, timing."""

@@ -1,0 +1,127 @@
+"""Command line: ``hwsim run SCENARIO [...]``.
+
+Exit codes: 0 the run completed (target reached or not), 2 bad input (one line per problem,
+no traceback unless --debug), 3 training diverged (NaN/inf), 1 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
+
+
+class CliError(Exception):
+    """Bad input found by the CLI itself (not in a spec file)."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hwsim", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="train a scenario on its chip and write a run directory")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--chip", help="chip preset name or path (replaces the scenario's)")
+    run.add_argument("--firmware", help="firmware preset name or path (replaces the scenario's)")
+    run.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
+                     help="override a dotted path, e.g. --set firmware.eta=0.5 (repeatable)")
+    run.add_argument("--seed", type=int, help="run seed (default: the scenario's)")
+    run.add_argument("--max-cycles", type=int, help="cycle budget (default: the scenario's)")
+    run.add_argument("--out", help="run directory to write (default: runs/<name>-<hash>-s<seed>-<time>)")
+    run.add_argument("--quiet", action="store_true", help="print only the result lines")
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def _progress_printer(stream):
+    def show(sim, point):
+        acc = f"{point.test_accuracy:.3f}"
+        print(f"  step {point.step:>12,}  cycle {point.cycle:>14,}  test accuracy {acc}",
+              file=stream, flush=True)
+    return show
+
+
+def _cmd_run(args) -> int:
+    from hwsim.api import default_run_dir, run
+    from hwsim.spec import load_scenario, parse_set_options
+
+    if args.max_cycles is not None and args.max_cycles < 1:
+        raise CliError(f"--max-cycles must be a positive number of cycles (got {args.max_cycles})")
+    if args.seed is not None and args.seed < 0:
+        raise CliError(f"--seed must be a non-negative integer (got {args.seed})")
+    overrides = parse_set_options(args.sets)
+    spec = load_scenario(args.scenario, overrides, chip=args.chip, firmware=args.firmware)
+    seed = spec.scenario.seed if args.seed is None else args.seed
+    out = Path(args.out) if args.out else default_run_dir(spec, seed)
+    _check_writable(out)
+    progress = None if args.quiet or not sys.stderr.isatty() else _progress_printer(sys.stderr)
+    result = run(spec, seed, out=out, max_cycles=args.max_cycles, progress=progress)
+    s = result.summary
+    print(f"results: {result.run_dir}")
+    if s["status"] == "reached_target":
+        print(f"reached {s['target_accuracy']:.1%} test accuracy after {s['cycles_to_target']:,} cycles "
+              f"= {s['seconds_to_target']:.4g} s of chip time ({s['samples_to_target']:,} samples)")
+    elif s["status"] == "diverged":
+        d = s["divergence"]
+        print(f"diverged at cycle {d['cycle']:,}: non-finite {d['quantity']}; {d['hint']}")
+    else:
+        print(f"target {s['target_accuracy']:.1%} not reached within {s['cycles_simulated']:,} cycles")
+    print(f"final test accuracy {s['final_test_accuracy']:.3f} (best {s['best_test_accuracy']:.3f}); "
+          f"{s['steps_simulated']:,} steps simulated in {s['wall_seconds']:.1f} s wall time")
+    return EXIT_DIVERGED if s["status"] == "diverged" else EXIT_OK
+
+
+def _check_writable(out: Path) -> None:
+    """Fail early, with a clear message, when the run directory cannot be created or written."""
+    import os
+
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise CliError(f"--out {out}: {probe} exists and is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise CliError(f"--out {out}: cannot write into {probe} (permission denied); choose another --out")
+
+
+COMMANDS = {"run": _cmd_run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hwsim.spec.errors import SpecError
+
+    args = _build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SpecError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        n = len(exc.problems)
+        print(f"hwsim: {n} problem{'s' if n != 1 else ''} in the specs; nothing was run", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CliError as exc:
+        print(f"hwsim: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("hwsim: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if args.debug:
+            raise
+        print(f"hwsim: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - last line of defence, never a bare traceback
+        if args.debug:
+            raise
+        print(f"hwsim: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+              "traceback and report it)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

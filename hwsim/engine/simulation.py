@@ -1,0 +1,229 @@
+"""One run of the chip: the state, the SimPy processes, and the observer.
+
+Flow: RunSpec + seed -> data, network layout, initial weights, perturbation generators
+(built once) -> SimPy environment with two processes:
+  * ``chip``: advances the chip a block of steps at a time in the numba kernel, up to the
+    next irregular event (an observation, the cycle budget), and lets SimPy time pass by the
+    cycles the block took;
+  * ``observer``: woken at each observation point, measures test accuracy on the chip's
+    current weights without consuming chip time.
+The run object holds only arrays and specs (no SimPy objects at rest), so it pickles.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from hwsim.chip.perturbation import PerturbationGenerator
+from hwsim.data import build_dataset
+from hwsim.firmware.mgd import kernel_config
+from hwsim.kernels import mgd_block as K
+from hwsim.network import mlp
+
+STREAM_NOISE, STREAM_ORDER, STREAM_INIT = 3, 4, 2
+
+
+def stream_seed(seed: int, key: int) -> np.uint64:
+    """A 64-bit key for counter-based stream ``key`` of the run's seed tree."""
+    return np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(1, np.uint64)[0]
+
+
+def accuracy(y: np.ndarray, t: np.ndarray, kind: str) -> float:
+    if kind == "argmax":
+        return float(np.mean(np.argmax(y, axis=1) == np.argmax(t, axis=1)))
+    if kind == "threshold":
+        return float(np.mean(np.all((y > 0.5) == (t > 0.5), axis=1)))
+    resid = np.sum((y - t) ** 2)
+    total = np.sum((t - t.mean(axis=0)) ** 2)
+    return float(max(0.0, 1.0 - resid / total)) if total > 0 else 0.0
+
+
+@dataclass
+class CurvePoint:
+    step: int
+    cycle: int
+    seconds: float
+    samples_seen: int
+    train_cost: float
+    test_cost: float
+    test_accuracy: float
+    gradient_angle_deg: float = math.nan
+
+
+@dataclass
+class Simulation:
+    """A chip, its network and its firmware, ready to run from step 0."""
+
+    run_spec: object
+    seed: int
+    max_cycles: int | None = None
+    max_block_steps: int | None = None   # force small blocks (tests of block-size invariance)
+    curve: list = field(default_factory=list)
+
+    def __post_init__(self):
+        sc, fw = self.run_spec.scenario, self.run_spec.firmware
+        self.data = build_dataset(sc.dataset, self.seed)
+        acts = tuple([sc.network.activation] * len(sc.network.hidden) + [sc.network.output_activation])
+        self.layout = mlp.MLPLayout((self.data.n_inputs, *sc.network.hidden, self.data.n_outputs), acts)
+        init = sc.network.init
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(STREAM_INIT,)))
+        self.theta = self.layout.init(rng, init.distribution, init.low, init.high, init.std)
+        p = self.layout.n_params
+        pt = fw.perturbation
+        self.generator = PerturbationGenerator(pt.scheme, p, pt.amplitude, self.seed,
+                                               sparsity=pt.sparsity, fdma_band=tuple(pt.fdma_band))
+        self.icfg, self.fcfg = kernel_config(self.run_spec, self.generator, p,
+                                             self.data.x_train.shape[0])
+        self.seeds = np.array([self.generator.stream, stream_seed(self.seed, STREAM_NOISE),
+                               stream_seed(self.seed, STREAM_ORDER)], dtype=np.uint64)
+        self.g_int = np.zeros(p)
+        self.istate = np.zeros(K.N_ISTATE, dtype=np.int64)
+        self.istate[K.S_ORDER_EPOCH] = -1
+        self.istate[K.S_DIVERGED] = -1
+        self.fstate = np.zeros(K.N_FSTATE)
+        self.order = np.zeros(self.data.x_train.shape[0], dtype=np.int64)
+        self.budget = int(self.max_cycles if self.max_cycles is not None else sc.max_cycles)
+        self.clock_period = self.run_spec.chip.clock_period
+        self.status = "running"
+        self.divergence: dict | None = None
+        self.wall_seconds = 0.0
+        self._reset_scratch()
+
+    # ------------------------------------------------------------------ scratch
+    def _reset_scratch(self):
+        width = int(self.layout.sizes_arr.max())
+        self._pert = np.zeros(self.layout.n_params)
+        self._pert_k = np.full(1, -1, dtype=np.int64)
+        self._h = np.zeros((self.layout.n_layers + 1, width))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in ("_pert", "_pert_k", "_h"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._reset_scratch()
+
+    # ------------------------------------------------------------------ kernel
+    @property
+    def step(self) -> int:
+        return int(self.istate[K.S_STEP])
+
+    @property
+    def cycles(self) -> int:
+        return int(self.istate[K.S_CYCLES])
+
+    def advance(self, n_steps: int) -> int:
+        """Run up to ``n_steps`` steps in kernel blocks (respecting max_block_steps)."""
+        total = 0
+        while total < n_steps:
+            n = n_steps - total
+            if self.max_block_steps:
+                n = min(n, self.max_block_steps)
+            done = K.mgd_block(self.theta, self.g_int, self._pert, self._pert_k, self._h, self.order,
+                               self.data.x_train, self.data.y_train, self.layout.sizes_arr,
+                               self.layout.w_off, self.layout.b_off, self.layout.act_codes,
+                               self.icfg, self.fcfg, self.seeds, self.generator.table_i,
+                               self.generator.table_f, self.generator.table_g,
+                               self.istate, self.fstate, n, self.budget)
+            total += done
+            if done < n:
+                break
+        return total
+
+    # ------------------------------------------------------------------ observer
+    def observe(self) -> CurvePoint:
+        sc = self.run_spec.scenario
+        y = mlp.forward_batch(self.layout, self.theta, self.data.x_test)
+        test_cost = float(np.mean(mlp.cost_batch(y, self.data.y_test, sc.cost)))
+        acc = accuracy(y, self.data.y_test, sc.accuracy)
+        count = self.fstate[K.S_COST_COUNT]
+        train_cost = float(self.fstate[K.S_COST_SUM] / count) if count else math.nan
+        self.fstate[K.S_COST_SUM] = 0.0
+        self.fstate[K.S_COST_COUNT] = 0.0
+        angle = math.nan
+        if self.run_spec.firmware.evaluation.gradient_angle and self.step > 0:
+            s = int(self.istate[K.S_SAMPLE])
+            true = mlp.gradient(self.layout, self.theta, self.data.x_train[s], self.data.y_train[s], sc.cost)
+            angle = angle_degrees(self.g_int, true)
+        point = CurvePoint(self.step, self.cycles, self.cycles * self.clock_period,
+                           self.samples_seen, train_cost, test_cost, acc, angle)
+        self.curve.append(point)
+        return point
+
+    @property
+    def samples_seen(self) -> int:
+        tau_x = self.run_spec.firmware.tau_x
+        return (self.step + tau_x - 1) // tau_x
+
+    # ------------------------------------------------------------------ processes
+    def _chip_process(self, env, observe_event_factory, progress):
+        every = self.run_spec.firmware.evaluation.every_steps
+        sc = self.run_spec.scenario
+        while True:
+            next_obs = (self.step // every + 1) * every
+            before = self.cycles
+            done = self.advance(next_obs - self.step)
+            yield env.timeout(self.cycles - before)
+            diverged = self.istate[K.S_DIVERGED] >= 0 or not (
+                np.isfinite(self.theta).all() and np.isfinite(self.g_int).all())
+            point = yield env.process(observe_event_factory(env))
+            if progress is not None:
+                progress(self, point)
+            if diverged:
+                self._mark_diverged()
+                return
+            if sc.stop_at_target and point.test_accuracy >= sc.target_accuracy:
+                self.status = "reached_target"
+                return
+            if self.step < next_obs or done == 0:
+                self.status = "budget_exhausted"
+                return
+
+    def _observer_process(self, env):
+        yield env.timeout(0)
+        return self.observe()
+
+    def _mark_diverged(self):
+        self.status = "diverged"
+        if self.istate[K.S_DIVERGED] >= 0:
+            what = "cost"
+        elif not np.isfinite(self.theta).all():
+            what = "weights"
+        else:
+            what = "integrators"
+        self.divergence = {
+            "step": int(self.istate[K.S_DIVERGED]) if self.istate[K.S_DIVERGED] >= 0 else self.step,
+            "cycle": self.cycles,
+            "quantity": what,
+            "hint": "training blew up (NaN/inf): lower firmware.eta or "
+                    "firmware.perturbation.amplitude, or set firmware.cost_change_clip",
+        }
+
+    def run(self, progress=None) -> "Simulation":
+        """Run to the target or the budget; ``progress(sim, point)`` is called at each observation."""
+        start = time.perf_counter()
+        env = simpy.Environment(initial_time=self.cycles)
+        if not self.curve:
+            self.curve.append(self.observe())
+            if progress is not None:
+                progress(self, self.curve[-1])
+        env.process(self._chip_process(env, self._observer_process, progress))
+        env.run()
+        self.wall_seconds += time.perf_counter() - start
+        return self
+
+
+def angle_degrees(a: np.ndarray, b: np.ndarray) -> float:
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return math.nan
+    c = float(np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0))
+    return math.degrees(math.acos(c))

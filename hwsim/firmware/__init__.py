@@ -1,0 +1,1 @@
+"""Training programs the chip runs (MGD in discrete and analog modes)."""

@@ -1,0 +1,52 @@
+"""Turn the firmware and chip specs into the MGD kernel's configuration arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwsim.kernels import mgd_block as K
+from hwsim.network.mlp import COSTS
+
+
+def gradient_scale(firmware, n_params: int) -> float:
+    """The factor that turns C~ * theta~ into G (DESIGN section 1, both conventions).
+
+    vector_norm: 1/amplitude^2, so E[G_int after T steps] = (T/P) grad C.
+    per_parameter_variance: 1/sigma^2 with sigma^2 = amplitude^2/P, divided by tau_theta in
+    discrete mode (G = (1/tau_theta) sum C~ theta~ / sigma^2, unbiased at each update); the
+    analog low-pass already averages, so no 1/tau_theta there.
+    """
+    amp2 = firmware.perturbation.amplitude ** 2
+    if firmware.normalisation == "vector_norm":
+        return 1.0 / amp2
+    scale = n_params / amp2
+    if firmware.mode == "discrete":
+        scale /= firmware.tau_theta
+    return scale
+
+
+def kernel_config(run_spec, generator, n_params: int, n_samples: int):
+    """(icfg, fcfg) arrays for hwsim.kernels.mgd_block.mgd_block."""
+    fw, chip, sc = run_spec.firmware, run_spec.chip, run_spec.scenario
+    icfg = np.zeros(K.N_ICFG, dtype=np.int64)
+    icfg[K.I_MODE] = 0 if fw.mode == "discrete" else 1
+    icfg[K.I_SCHEME] = generator.code
+    icfg[K.I_TAU_P] = fw.tau_p
+    icfg[K.I_TAU_X] = fw.tau_x
+    icfg[K.I_TAU_THETA] = fw.tau_theta
+    icfg[K.I_COST] = COSTS[sc.cost]
+    icfg[K.I_CPI] = chip.inference.cycles_per_inference
+    icfg[K.I_BASELINE_CYCLES] = chip.inference.baseline_cycles
+    icfg[K.I_BASELINE_NOISY] = int(chip.cost_unit.baseline_noisy)
+    icfg[K.I_PERIOD] = generator.period
+    icfg[K.I_N_SAMPLES] = n_samples
+    fcfg = np.zeros(K.N_FCFG, dtype=np.float64)
+    fcfg[K.F_ENTRY_AMP] = generator.entry_amp
+    fcfg[K.F_SPARSITY] = generator.sparsity
+    fcfg[K.F_ETA] = fw.eta
+    fcfg[K.F_CLIP] = fw.cost_change_clip
+    fcfg[K.F_HP_A] = fw.tau_hp / (fw.tau_hp + 1.0)
+    fcfg[K.F_NOISE_SIGMA] = chip.cost_unit.noise_sigma
+    fcfg[K.F_G_SCALE] = gradient_scale(fw, n_params)
+    fcfg[K.F_LEAK] = fw.tau_theta / (fw.tau_theta + 1.0)
+    return icfg, fcfg

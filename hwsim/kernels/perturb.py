@@ -1,0 +1,88 @@
+"""Perturbation generators: theta~ at perturbation index k as a pure function of the seed.
+
+Scheme codes (see hwsim.chip.perturbation for the spec names):
+  0 tdma      one parameter at a time gets +amplitude, order a seeded permutation
+  1 cdma      i.i.d. +-a, a = amplitude*sqrt(sparsity/P), zero with prob. 1 - 1/sparsity
+  2 walsh     a * H[row_i, k mod N_H], Sylvester Hadamard rows 1..N_H-1 (seeded choice)
+  3 fdma      A * sin(2 pi f_i k + phi_i), A = amplitude*sqrt(2/P)
+  4 gaussian  i.i.d. N(0, amplitude^2/P)
+Tables (permutation, rows, frequencies, phases) are fixed per run and built from the seed.
+"""
+
+import numpy as np
+from numba import njit
+
+from hwsim.kernels.rng import hash3, normal, uniform
+
+TDMA, CDMA, WALSH, FDMA, GAUSSIAN = 0, 1, 2, 3, 4
+SCHEME_CODES = {"tdma": TDMA, "cdma": CDMA, "walsh": WALSH, "fdma": FDMA, "gaussian": GAUSSIAN}
+
+_SIX = np.uint64(6)
+_ONE = np.uint64(1)
+_SIXTYTHREE = np.uint64(63)
+
+
+@njit(cache=True, inline="always")
+def _popcount_parity(v):
+    v = np.uint64(v)
+    v ^= v >> np.uint64(32)
+    v ^= v >> np.uint64(16)
+    v ^= v >> np.uint64(8)
+    v ^= v >> np.uint64(4)
+    v ^= v >> np.uint64(2)
+    v ^= v >> np.uint64(1)
+    return int(v & _ONE)
+
+
+@njit(cache=True)
+def fill_perturbation(scheme, k, seed, entry_amp, sparsity, period, table_i, table_f, table_g, out):
+    """Write theta~(k) into ``out`` (length P).
+
+    ``entry_amp`` is the per-entry amplitude of the scheme (tdma: amplitude; cdma/walsh:
+    amplitude*sqrt(sparsity/P); fdma: amplitude*sqrt(2/P); gaussian: amplitude/sqrt(P)).
+    ``period``: N_H for walsh (unused otherwise); ``table_i``: tdma order or walsh rows;
+    ``table_f``/``table_g``: fdma frequencies/phases.
+    """
+    p = out.shape[0]
+    if scheme == TDMA:
+        for i in range(p):
+            out[i] = 0.0
+        out[table_i[k % p]] = entry_amp
+    elif scheme == CDMA:
+        if sparsity == 1.0:
+            # 64 signs from one hash: bit (i mod 64) of hash(seed, k, i div 64).
+            nwords = (p + 63) // 64
+            for w in range(nwords):
+                bits = hash3(seed, k, w)
+                base = w * 64
+                top = min(64, p - base)
+                for j in range(top):
+                    if (bits >> np.uint64(j)) & _ONE:
+                        out[base + j] = entry_amp
+                    else:
+                        out[base + j] = -entry_amp
+        else:
+            keep = 1.0 / sparsity
+            for i in range(p):
+                u = uniform(seed, k, i)
+                if u < 0.5 * keep:
+                    out[i] = entry_amp
+                elif u < keep:
+                    out[i] = -entry_amp
+                else:
+                    out[i] = 0.0
+    elif scheme == WALSH:
+        col = k % period
+        for i in range(p):
+            if _popcount_parity(table_i[i] & col):
+                out[i] = -entry_amp
+            else:
+                out[i] = entry_amp
+    elif scheme == FDMA:
+        for i in range(p):
+            phase = table_f[i] * k
+            phase = phase - np.floor(phase)
+            out[i] = entry_amp * np.sin(2.0 * np.pi * phase + table_g[i])
+    else:  # GAUSSIAN
+        for i in range(p):
+            out[i] = entry_amp * normal(seed, k, i)

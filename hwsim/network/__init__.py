@@ -1,0 +1,1 @@
+"""Layers, activations and the flat parameter layout of the network on the chip."""
