@@ -33,6 +33,10 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="run directory to write (default: runs/<name>-<hash>-s<seed>-<time>)")
     run.add_argument("--quiet", action="store_true", help="print only the result lines")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    from hwsim.spec.commands import add_commands
+
+    add_commands(sub, COMMANDS)
     return parser
 
 
