@@ -74,7 +74,7 @@ class PerturbationGenerator:
         return (hi - lo) / max(self.n_params - 1, 1)
 
     def kernel_args(self):
-        return (self.code, self.stream, float(self.entry_amp), float(self.sparsity), int(self.period),
+        return (self.code, np.uint64(self.stream), float(self.entry_amp), float(self.sparsity), int(self.period),
                 self.table_i, self.table_f, self.table_g)
 
     def vector(self, k: int, out: np.ndarray | None = None) -> np.ndarray:

@@ -141,9 +141,10 @@ class Simulation:
     # ------------------------------------------------------------------ observer
     def observe(self) -> CurvePoint:
         sc = self.run_spec.scenario
-        y = mlp.forward_batch(self.layout, self.theta, self.data.x_test)
-        test_cost = float(np.mean(mlp.cost_batch(y, self.data.y_test, sc.cost)))
-        acc = accuracy(y, self.data.y_test, sc.accuracy)
+        with np.errstate(all="ignore"):  # a diverged chip is observed too; NaN is the answer
+            y = mlp.forward_batch(self.layout, self.theta, self.data.x_test)
+            test_cost = float(np.mean(mlp.cost_batch(y, self.data.y_test, sc.cost)))
+            acc = accuracy(y, self.data.y_test, sc.accuracy)
         count = self.fstate[K.S_COST_COUNT]
         train_cost = float(self.fstate[K.S_COST_SUM] / count) if count else math.nan
         self.fstate[K.S_COST_SUM] = 0.0

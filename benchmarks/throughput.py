@@ -1,0 +1,66 @@
+"""Kernel throughput on the standard workloads B1-B4 (DESIGN section 5).
+
+Ideal chip, ReLU hidden layers, linear output, MSE, 1,024 Gaussian input samples, discrete
+mode, tau_p = 1, tau_x = 10, tau_theta = 100, random codes. Prints the median of several
+repetitions of steps per second and parameter-steps per second (numba compilation excluded:
+one warm-up block first).
+
+    python benchmarks/throughput.py [--steps N] [--repeats R] [--only B1,B2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from hwsim.engine.simulation import Simulation
+from hwsim.spec.loader import RunSpec
+from hwsim.spec.models import ChipSpec, FirmwareSpec, ScenarioSpec
+
+WORKLOADS = {
+    "B1 small-wp": (64, [32], 10),
+    "B2 medium-wp": (784, [128], 10),
+    "B4 large-wp": (784, [512, 512], 10),
+}
+
+
+def workload_spec(n_in, hidden, n_out) -> RunSpec:
+    sc = ScenarioSpec(dataset={"name": "teacher", "n_samples": 1024, "n_inputs": n_in,
+                               "n_outputs": n_out, "teacher_hidden": 16, "test_fraction": 0.1},
+                      network={"hidden": hidden, "activation": "relu"}, cost="mse", accuracy="r2",
+                      stop_at_target=False)
+    fw = FirmwareSpec(mode="discrete", perturbation={"scheme": "cdma", "amplitude": 0.01},
+                      tau_p=1, tau_x=10, tau_theta=100, eta=0.01)
+    return RunSpec(scenario=sc, chip=ChipSpec(), firmware=fw)
+
+
+def measure(spec: RunSpec, steps: int, repeats: int) -> dict:
+    sim = Simulation(spec, seed=0, max_cycles=10**15)
+    sim.advance(100)  # warm-up: compile or load the numba cache
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sim.advance(steps)
+        rates.append(steps / (time.perf_counter() - t0))
+    rate = statistics.median(rates)
+    return {"params": sim.layout.n_params, "steps_per_s": rate,
+            "param_steps_per_s": rate * sim.layout.n_params}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", default="")
+    args = ap.parse_args(argv)
+    print(f"{'workload':<14} {'P':>9} {'steps/s':>12} {'param-steps/s':>15}")
+    for name, (n_in, hidden, n_out) in WORKLOADS.items():
+        if args.only and not any(name.startswith(o) for o in args.only.split(",")):
+            continue
+        r = measure(workload_spec(n_in, hidden, n_out), args.steps, args.repeats)
+        print(f"{name:<14} {r['params']:>9,} {r['steps_per_s']:>12,.0f} {r['param_steps_per_s']:>15.3g}")
+
+
+if __name__ == "__main__":
+    main()

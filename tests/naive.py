@@ -1,0 +1,142 @@
+"""Plain numpy twins of the numba kernels (as stumpy's tests/naive.py): obviously correct,
+slow, written from the equations in DESIGN section 1 rather than from the kernels' code.
+
+They share only the per-run tables (tdma order, walsh rows, fdma frequencies/phases) and the
+stream keys with the fast path; every value is recomputed here with vectorised numpy.
+Tolerance: both paths run in float64 but sum in different orders (matmul vs loops), so they
+agree to a relative 1e-9 after hundreds of steps, not bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+M64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+M1 = 0xBF58476D1CE4E5B9
+M2 = 0x94D049BB133111EB
+
+
+def mix64(z):
+    z = np.asarray(z, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(M1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(M2)
+    return z ^ (z >> np.uint64(31))
+
+
+def hash3(seed, a, b):
+    with np.errstate(over="ignore"):
+        h = mix64(np.uint64(seed) + np.uint64(GOLDEN))
+        h = mix64(h ^ (np.asarray(a, dtype=np.uint64) * np.uint64(GOLDEN) + np.uint64(M1)))
+        return mix64(h ^ (np.asarray(b, dtype=np.uint64) * np.uint64(M2) + np.uint64(GOLDEN)))
+
+
+def uniform(seed, a, b):
+    return (hash3(seed, a, b) >> np.uint64(11)).astype(np.float64) / 2.0**53
+
+
+def normal(seed, a, b):
+    h = hash3(seed, a, b)
+    u1 = ((h >> np.uint64(32)).astype(np.float64) + 0.5) / 2.0**32
+    u2 = ((h & np.uint64(0xFFFFFFFF)).astype(np.float64) + 0.5) / 2.0**32
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def permutation(seed, key, n):
+    out = np.arange(n)
+    for j in range(n - 1, 0, -1):
+        r = min(int(uniform(seed, key, j) * (j + 1)), j)
+        out[j], out[r] = out[r], out[j]
+    return out
+
+
+def perturbation(gen, k):
+    """theta~(k) for a hwsim.chip.perturbation.PerturbationGenerator, from the definitions."""
+    p = gen.n_params
+    i = np.arange(p)
+    if gen.scheme == "tdma":
+        v = np.zeros(p)
+        v[gen.table_i[k % p]] = gen.amplitude
+        return v
+    if gen.scheme == "cdma":
+        a = gen.amplitude * np.sqrt(gen.sparsity / p)
+        if gen.sparsity == 1.0:
+            bits = (hash3(gen.stream, k, i // 64) >> (i % 64).astype(np.uint64)) & np.uint64(1)
+            return np.where(bits == 1, a, -a)
+        u = uniform(gen.stream, k, i)
+        keep = 1.0 / gen.sparsity
+        return np.where(u < 0.5 * keep, a, np.where(u < keep, -a, 0.0))
+    if gen.scheme == "walsh":
+        col = k % gen.period
+        bits = np.array([bin(int(r) & col).count("1") % 2 for r in gen.table_i])
+        return gen.amplitude / np.sqrt(p) * (1.0 - 2.0 * bits)
+    if gen.scheme == "fdma":
+        return gen.amplitude * np.sqrt(2.0 / p) * np.sin(2 * np.pi * ((gen.table_f * k) % 1.0) + gen.table_g)
+    return gen.amplitude / np.sqrt(p) * normal(gen.stream, k, i)
+
+
+def act(z, code):
+    return [lambda v: v, lambda v: 1 / (1 + np.exp(-v)), np.tanh, lambda v: np.maximum(v, 0)][code](z)
+
+
+def forward(layout, theta, x):
+    h = x
+    for l in range(layout.n_layers):
+        w, b = layout.weights(theta, l)
+        h = act(w @ h + b, layout.act_codes[l])
+    return h
+
+
+def cost(y, t, code):
+    if code == 0:
+        return float(np.mean((y - t) ** 2))
+    m = y.max()
+    return float(m + np.log(np.sum(np.exp(y - m))) - t @ y)
+
+
+def mgd_steps(sim, n_steps):
+    """Advance a copy of ``sim``'s state by n_steps with the MGD equations; return (theta, g_int, cycles)."""
+    fw, chip, sc = sim.run_spec.firmware, sim.run_spec.chip, sim.run_spec.scenario
+    from hwsim.firmware.mgd import gradient_scale
+
+    theta = sim.theta.copy()
+    g = sim.g_int.copy()
+    gen = sim.generator
+    cost_code = 0 if sc.cost == "mse" else 1
+    scale = gradient_scale(fw, sim.layout.n_params)
+    a_hp = fw.tau_hp / (fw.tau_hp + 1.0)
+    leak = fw.tau_theta / (fw.tau_theta + 1.0)
+    noise_seed, order_seed = int(sim.seeds[1]), int(sim.seeds[2])
+    n_train = sim.data.x_train.shape[0]
+    c0 = c_prev = ct_prev = 0.0
+    cycles = 0
+    for n in range(sim.step, sim.step + n_steps):
+        s = n // fw.tau_x
+        idx = permutation(order_seed, s // n_train, n_train)[s % n_train]
+        x, t = sim.data.x_train[idx], sim.data.y_train[idx]
+        pert = perturbation(gen, n // fw.tau_p)
+        c = cost(forward(sim.layout, theta + pert, x), t, cost_code)
+        if chip.cost_unit.noise_sigma > 0:
+            c += chip.cost_unit.noise_sigma * float(normal(noise_seed, n, 0))
+        cycles += chip.inference.cycles_per_inference
+        if fw.mode == "discrete":
+            if n % fw.tau_x == 0 or n % fw.tau_theta == 0:
+                c0 = cost(forward(sim.layout, theta, x), t, cost_code)
+                if chip.cost_unit.baseline_noisy and chip.cost_unit.noise_sigma > 0:
+                    c0 += chip.cost_unit.noise_sigma * float(normal(noise_seed, n, 1))
+                cycles += chip.inference.baseline_cycles
+            ct = np.clip(c - c0, -fw.cost_change_clip, fw.cost_change_clip)
+            g = g + ct * scale * pert
+            if (n + 1) % fw.tau_theta == 0:
+                theta = theta - fw.eta * g
+                g = np.zeros_like(g)
+        else:
+            if n % fw.tau_x == 0:
+                c_prev = c
+            ct_prev = a_hp * ct_prev + a_hp * (c - c_prev)
+            c_prev = c
+            ct = np.clip(ct_prev, -fw.cost_change_clip, fw.cost_change_clip)
+            g = leak * g + (1 - leak) * ct * scale * pert
+            theta = theta - fw.eta * g
+    return theta, g, cycles

@@ -1,0 +1,98 @@
+"""The command line: run directories, exit codes, and errors without tracebacks."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hwsim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY_KEYS = {"status", "target_accuracy", "cycles_to_target", "seconds_to_target",
+                "final_test_accuracy", "best_test_accuracy", "steps_simulated", "cycles_simulated",
+                "wall_seconds", "seed", "spec_hash"}
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+TINY = """\
+    kind: scenario
+    name: tiny
+    chip: ideal_digital
+    firmware: mgd_discrete
+    overrides:
+      firmware.tau_x: 4
+      firmware.tau_theta: 4
+      firmware.eta: 0.3
+      firmware.evaluation.every_steps: 500
+    dataset: {name: digits}
+    network: {hidden: [8], activation: relu}
+    cost: cross_entropy
+    target_accuracy: 0.95
+    max_cycles: 3000
+"""
+
+
+def test_run_writes_manifest_curve_and_summary(tmp_path, capsys):
+    scen = write(tmp_path, "tiny.yaml", TINY)
+    out = tmp_path / "run"
+    code = main(["run", str(scen), "--out", str(out), "--seed", "3", "--set", "firmware.eta=0.2", "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert str(out) in printed and "test accuracy" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert SUMMARY_KEYS <= summary.keys()
+    assert summary["status"] == "budget_exhausted"
+    assert summary["cycles_to_target"] is None and summary["seconds_to_target"] is None
+    assert summary["seed"] == 3 and summary["cycles_simulated"] == 3000
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["spec_hash"] == summary["spec_hash"] and manifest["seed"] == 3
+    assert manifest["resolved"]["firmware"]["eta"] == 0.2           # --set applied
+    assert manifest["resolved"]["firmware"]["tau_x"] == 4           # scenario override applied
+    assert manifest["resolved"]["chip"]["clock_period"] == 1e-9
+    curve = pd.read_csv(out / "curve.csv")
+    assert list(curve.columns[:7]) == ["step", "cycle", "seconds", "samples_seen", "train_cost",
+                                       "test_cost", "test_accuracy"]
+    assert curve.cycle.iloc[-1] == 3000 and curve.step.is_monotonic_increasing
+    assert not list(out.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_bad_scenario_exits_2_naming_file_line_and_field(tmp_path, capsys):
+    scen = write(tmp_path, "bad.yaml", TINY.replace("cost: cross_entropy", "cost: cross_entropie")
+                 .replace("hidden: [8]", "hiden: [8]"))
+    code = main(["run", str(scen), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{scen}:12:" in err and "cost" in err and "cross_entropy" in err   # line 12: cost
+    assert "network.hiden" in err and "did you mean 'hidden'" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_file_and_bad_set_exit_2(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml" in capsys.readouterr().err
+    scen = write(tmp_path, "tiny.yaml", TINY)
+    assert main(["run", str(scen), "--set", "firmware.tau_x=-1", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "tau_x" in err and "Traceback" not in err
+
+
+def test_console_script_runs_in_a_subprocess(tmp_path):
+    """The installed `hwsim` entry point, as a user calls it."""
+    scen = write(tmp_path, "tiny.yaml", TINY)
+    env = dict(os.environ)
+    proc = subprocess.run([sys.executable, "-m", "hwsim.cli", "run", str(scen), "--quiet",
+                           "--out", str(tmp_path / "r")], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r" / "summary.json").is_file()

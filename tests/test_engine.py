@@ -1,0 +1,98 @@
+"""Run-level invariants: block size, pickling mid-run, seeds, cycle accounting, divergence."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from helpers import SCHEMES, make_spec
+from hwsim.api import run, summarise
+from hwsim.engine.simulation import Simulation
+from hwsim.kernels import mgd_block as K
+
+
+def small_spec(**fw):
+    base = dict(perturbation={"scheme": "cdma", "amplitude": 0.05}, tau_p=1, tau_x=3, tau_theta=4,
+                eta=0.2, evaluation={"every_steps": 50})
+    base.update(fw)
+    return make_spec(dataset={"name": "digits"}, network={"hidden": [8], "activation": "relu"},
+                     cost="cross_entropy", **base).with_overrides({"scenario.max_cycles": 700})
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("mode", ["discrete", "analog"])
+def test_block_size_does_not_change_results(scheme, mode):
+    spec = small_spec(mode=mode, perturbation={"scheme": scheme, "amplitude": 0.05}, tau_p=2)
+    one = run(spec, seed=1, max_block_steps=1)
+    auto = run(spec, seed=1)
+    odd = run(spec, seed=1, max_block_steps=7)
+    np.testing.assert_array_equal(one.weights, auto.weights)
+    np.testing.assert_array_equal(odd.weights, auto.weights)
+    assert one.curve.equals(auto.curve)
+    for key in ("cycles_simulated", "steps_simulated", "final_test_accuracy", "status"):
+        assert one.summary[key] == auto.summary[key]
+
+
+def test_pickled_simulation_resumes_identically():
+    spec = small_spec()
+    straight = Simulation(spec, seed=2)
+    straight.advance(333)
+    first = Simulation(spec, seed=2)
+    first.advance(121)
+    resumed = pickle.loads(pickle.dumps(first))
+    resumed.advance(333 - 121)
+    np.testing.assert_array_equal(straight.theta, resumed.theta)
+    np.testing.assert_array_equal(straight.g_int, resumed.g_int)
+    np.testing.assert_array_equal(straight.istate, resumed.istate)
+    np.testing.assert_array_equal(straight.fstate, resumed.fstate)
+
+
+def test_same_seed_same_run_different_seed_different_run():
+    spec = small_spec()
+    a, b, c = run(spec, seed=5), run(spec, seed=5), run(spec, seed=6)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    assert a.curve.equals(b.curve)
+    assert not np.array_equal(a.weights, c.weights)
+
+
+def test_cycles_seconds_and_samples_add_up():
+    spec = small_spec(mode="discrete", tau_x=5, tau_theta=3).with_overrides({
+        "chip.inference.cycles_per_inference": 4, "chip.inference.baseline_cycles": 3,
+        "chip.clock_period": "2.5 ns", "scenario.max_cycles": 2000})
+    res = run(spec, seed=0)
+    s = res.summary
+    steps = s["steps_simulated"]
+    # A baseline is measured at each step where x or theta changed: n % 5 == 0 or n % 3 == 0.
+    baselines = sum(1 for n in range(steps) if n % 5 == 0 or n % 3 == 0)
+    assert s["baseline_measurements"] == baselines
+    assert s["cycles_simulated"] == 4 * steps + 3 * baselines
+    assert s["cycles_simulated"] <= 2000 < s["cycles_simulated"] + 4 + 3  # budget filled
+    assert s["seconds_simulated"] == pytest.approx(s["cycles_simulated"] * 2.5e-9, rel=1e-12)
+    assert s["samples_seen"] == -(-steps // 5)
+    assert s["updates"] == steps // 3
+    cyc = res.curve["cycle"].to_numpy()
+    np.testing.assert_allclose(res.curve["seconds"], cyc * 2.5e-9, rtol=1e-12)
+
+
+def test_time_to_target_is_first_observation_at_target():
+    spec = small_spec(eta=0.3).with_overrides({"scenario.target_accuracy": 0.3, "scenario.stop_at_target": True,
+                                               "scenario.max_cycles": 20000})
+    res = run(spec, seed=0)
+    s = res.summary
+    assert s["status"] == "reached_target"
+    first = res.curve[res.curve.test_accuracy >= 0.3].iloc[0]
+    assert s["cycles_to_target"] == first.cycle == res.curve.cycle.iloc[-1]
+    assert s["seconds_to_target"] == pytest.approx(first.cycle * 1e-9)
+
+
+def test_huge_learning_rate_diverges_with_the_cycle_and_a_hint():
+    spec = small_spec().with_overrides({"scenario.max_cycles": 100000, "scenario.cost": "mse"})
+    sim = Simulation(spec, seed=0)
+    sim.fcfg[K.F_ETA] = 1e200  # beyond what a spec accepts: the first update overflows
+    sim.run()
+    s = summarise(sim, spec)
+    assert s["status"] == "diverged"
+    d = s["divergence"]
+    assert d["quantity"] in ("cost", "weights", "integrators")
+    assert 0 < d["cycle"] <= s["cycles_simulated"] < 100000
+    assert "eta" in d["hint"]
