@@ -3,7 +3,8 @@
 Ideal chip, ReLU hidden layers, linear output, MSE, 1,024 Gaussian input samples, discrete
 mode, tau_p = 1, tau_x = 10, tau_theta = 100, random codes. Prints the median of several
 repetitions of steps per second and parameter-steps per second (numba compilation excluded:
-one warm-up block first).
+one warm-up block first), and the ratio to the plain numpy loop of benchmarks/plain_numpy.py
+measured in the same process.
 
     python benchmarks/throughput.py [--steps N] [--repeats R] [--only B1,B2]
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+
+from plain_numpy import PlainMGD
 
 from hwsim.engine.simulation import Simulation
 from hwsim.spec.loader import RunSpec
@@ -36,16 +39,25 @@ def workload_spec(n_in, hidden, n_out) -> RunSpec:
 
 
 def measure(spec: RunSpec, steps: int, repeats: int) -> dict:
+    """Median steps/s of hwsim and of the plain numpy loop, interleaved in the same process."""
     sim = Simulation(spec, seed=0, max_cycles=10**15)
     sim.advance(100)  # warm-up: compile or load the numba cache
-    rates = []
+    d = sim.data
+    plain = PlainMGD(sim.layout.sizes, d.x_train, d.y_train)
+    plain.run(10)
+    plain_steps = max(steps // 20, 20)
+    rates, plain_rates = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         sim.advance(steps)
         rates.append(steps / (time.perf_counter() - t0))
-    rate = statistics.median(rates)
+        t0 = time.perf_counter()
+        plain.run(plain_steps)
+        plain_rates.append(plain_steps / (time.perf_counter() - t0))
+    rate, plain_rate = statistics.median(rates), statistics.median(plain_rates)
     return {"params": sim.layout.n_params, "steps_per_s": rate,
-            "param_steps_per_s": rate * sim.layout.n_params}
+            "param_steps_per_s": rate * sim.layout.n_params, "plain_steps_per_s": plain_rate,
+            "ratio": rate / plain_rate}
 
 
 def main(argv=None):
@@ -54,12 +66,13 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", default="")
     args = ap.parse_args(argv)
-    print(f"{'workload':<14} {'P':>9} {'steps/s':>12} {'param-steps/s':>15}")
+    print(f"{'workload':<14} {'P':>9} {'steps/s':>12} {'param-steps/s':>15} {'numpy steps/s':>14} {'ratio':>7}")
     for name, (n_in, hidden, n_out) in WORKLOADS.items():
         if args.only and not any(name.startswith(o) for o in args.only.split(",")):
             continue
         r = measure(workload_spec(n_in, hidden, n_out), args.steps, args.repeats)
-        print(f"{name:<14} {r['params']:>9,} {r['steps_per_s']:>12,.0f} {r['param_steps_per_s']:>15.3g}")
+        print(f"{name:<14} {r['params']:>9,} {r['steps_per_s']:>12,.0f} {r['param_steps_per_s']:>15.3g} "
+              f"{r['plain_steps_per_s']:>14,.0f} {r['ratio']:>6.1f}x")
 
 
 if __name__ == "__main__":

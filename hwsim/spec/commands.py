@@ -1,5 +1,166 @@
 """Spec commands of the CLI (validate, schema, list, show): registered by add_commands."""
 
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+import yaml
+
+from hwsim.spec.errors import Problem, SpecError
+
 
 def add_commands(subparsers, commands: dict) -> None:
     """Add this module's subcommands to the CLI parser and their handlers to ``commands``."""
+
+    def debug(p):
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    def sets(p):
+        p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
+                       help="override a dotted path, e.g. --set firmware.eta=0.5 (repeatable)")
+
+    p = subparsers.add_parser("validate", help="check chip, firmware and scenario files (kind detected)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="spec files to check")
+    sets(p)
+    debug(p)
+    commands["validate"] = cmd_validate
+
+    p = subparsers.add_parser("schema", help="print the JSON Schema of a spec kind")
+    p.add_argument("kind", choices=["chip", "firmware", "scenario"])
+    debug(p)
+    commands["schema"] = cmd_schema
+
+    p = subparsers.add_parser("list", help="list the chip, firmware and scenario presets")
+    debug(p)
+    commands["list"] = cmd_list
+
+    p = subparsers.add_parser("show", help="print the fully resolved spec, every default filled in")
+    p.add_argument("file", metavar="FILE", help="chip, firmware or scenario file")
+    p.add_argument("--chip", help="scenarios: chip preset name or path (replaces the scenario's)")
+    p.add_argument("--firmware", help="scenarios: firmware preset name or path (replaces the scenario's)")
+    sets(p)
+    debug(p)
+    commands["show"] = cmd_show
+
+
+def cmd_validate(args) -> int:
+    from hwsim.spec.loader import load_spec, parse_set_options
+
+    overrides = parse_set_options(args.sets)
+    problems: list[Problem] = []
+    for path in args.files:
+        try:
+            kind, spec = load_spec(path, overrides)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        name = spec.scenario.name if kind in ("scenario", "run") else spec.name
+        print(f"ok: {path} ({kind} {name!r})")
+    if problems:
+        raise SpecError(problems)
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from hwsim.spec.schema import schema_text
+
+    sys.stdout.write(schema_text(args.kind))
+    return 0
+
+
+def cmd_list(args) -> int:
+    from hwsim.spec.loader import PRESET_DIRS, project_root
+
+    root = project_root()
+    for kind, folder in PRESET_DIRS.items():
+        files = sorted((root / folder).glob("*.yaml"))
+        print(f"{folder}/ ({kind}, {len(files)})")
+        width = max((len(f.stem) for f in files), default=0)
+        for f in files:
+            print(f"  {f.stem:<{width}}  {_description(f)}")
+    return 0
+
+
+def _description(path) -> str:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return "(unreadable: run hwsim validate on it)"
+    text = data.get("description") if isinstance(data, dict) else None
+    return " ".join(str(text).split()) if text else "(no description)"
+
+
+def cmd_show(args) -> int:
+    from hwsim.spec.loader import load_scenario, load_spec, parse_set_options
+
+    overrides = parse_set_options(args.sets)
+    if args.chip is not None or args.firmware is not None:
+        spec = load_scenario(args.file, overrides, chip=args.chip, firmware=args.firmware)
+        kind = "run"
+    else:
+        kind, spec = load_spec(args.file, overrides)
+    sys.stdout.write(dump_resolved(spec, source=args.file))
+    return 0
+
+
+# --------------------------------------------------------------------------- the resolved dump
+
+
+def dump_resolved(spec, source: str | None = None) -> str:
+    """YAML of a resolved spec (ChipSpec, FirmwareSpec or RunSpec), every default filled in.
+
+    A RunSpec is written as ``kind: run`` with its scenario, chip and firmware: the content of
+    a run's manifest, which loads back to the same RunSpec and spec hash. Time constants carry
+    a comment with their value in steps, cycles and seconds.
+    """
+    from hwsim.spec.loader import RunSpec
+
+    head = [f"# Resolved from {source}: every default filled in." if source else
+            "# Resolved spec: every default filled in."]
+    if isinstance(spec, RunSpec):
+        data = {"kind": "run", **spec.resolved()}
+        head.append(f"# spec hash {spec.spec_hash} (seed {spec.scenario.seed} recorded beside it)")
+        chip = spec.chip
+    else:
+        data = spec.model_dump(mode="json")
+        chip = None
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    if data.get("kind") in ("run", "firmware"):
+        text = _annotate_taus(text, chip)
+    return "\n".join(head) + "\n" + text
+
+
+_TAU_LINE = re.compile(r"^(?P<indent>\s*)(?P<name>tau_p|tau_x|tau_theta|tau_hp): (?P<value>.+)$")
+
+
+def _annotate_taus(text: str, chip) -> str:
+    out = []
+    for line in text.splitlines():
+        m = _TAU_LINE.match(line)
+        if m:
+            value = m.group("value")
+            try:
+                steps = float(value)
+            except ValueError:
+                steps = None
+            if steps is None:
+                line += "  # resolved to whole steps against the chip when a scenario is loaded"
+            elif chip is None:
+                line += "  # steps (one perturbed inference each; cycles and seconds depend on the chip)"
+            else:
+                cycles = steps * chip.inference.cycles_per_inference
+                line += (f"  # steps = {cycles:g} cycles = {format_seconds(cycles * chip.clock_period)}")
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def format_seconds(seconds: float) -> str:
+    """'1.5 us' style: the largest SI prefix that keeps the number at or above 1."""
+    if seconds == 0 or seconds != seconds:
+        return f"{seconds:g} s"
+    for factor, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f")):
+        if abs(seconds) >= factor:
+            return f"{seconds / factor:.4g} {prefix}s"
+    return f"{seconds:.4g} s"

@@ -1,8 +1,13 @@
-"""Load a scenario with its chip and firmware, apply overrides, validate, report every problem.
+"""Load specs, resolve ``extends:`` and references, apply overrides, validate, report every problem.
 
-Flow: scenario YAML -> chip and firmware found by name (in ``chips/``, ``firmware_models/``)
-or path -> dotted-path overrides (the scenario's own, then the caller's) -> pydantic models ->
-cross-field checks -> :class:`RunSpec`, whose ``spec_hash`` identifies the resolved content.
+Flow for a scenario: scenario YAML (with its ``extends:`` chain) -> chip and firmware found by
+name (in ``chips/``, ``firmware_models/``) or path, each with its own ``extends:`` chain ->
+dotted-path overrides (the scenario's own, then the caller's) -> pydantic models -> firmware
+time constants turned into whole steps on this chip -> cross-field checks -> :class:`RunSpec`,
+whose ``spec_hash`` identifies the resolved content.
+
+Every value remembers the file, line and column it came from (a parent preset, the scenario's
+``overrides:`` entry, ``--set``), so each problem is reported where it can be fixed.
 """
 
 from __future__ import annotations
@@ -12,16 +17,20 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from hwsim.spec.errors import Problem, SpecError, did_you_mean
-from hwsim.spec.models import KINDS, ChipSpec, FirmwareSpec, ScenarioSpec
+from hwsim.spec.models import (KINDS, TIME_CONSTANTS, ChipSpec, FirmwareSpec, ScenarioSpec,
+                               check_tau_range)
+from hwsim.spec.units import resolve_time_constant
 from hwsim.spec.yaml_source import SourceDoc, read_yaml
 
 PRESET_DIRS = {"chip": "chips", "firmware": "firmware_models", "scenario": "scenarios"}
+RUN_KIND = "run"
+Origin = tuple[str, "int | None", "int | None"]
 
 
 def project_root() -> Path:
@@ -51,20 +60,22 @@ class RunSpec(BaseModel):
 
     def with_overrides(self, overrides: dict[str, Any]) -> "RunSpec":
         """A copy with dotted-path overrides applied and everything validated again."""
-        raw = self.resolved()
+        docs = {k: SourceDoc("(overrides)", v) for k, v in self.resolved().items()}
         problems: list[Problem] = []
-        _apply_overrides(raw, overrides, "(overrides)", problems)
+        _apply_overrides(docs, overrides, lambda key: ("(overrides)", None, None), problems)
         if problems:
             raise SpecError(problems)
-        docs = {k: SourceDoc("(overrides)", raw[k]) for k in raw}
         return _validate(docs)
+
+
+# --------------------------------------------------------------------------- finding files
 
 
 def find_spec_file(ref: str, kind: str, base_dir: Path | None) -> Path | None:
     """A preset name or a path -> the file; None when nothing matches."""
     candidates: list[Path] = []
     as_path = Path(ref)
-    if ref.endswith((".yaml", ".yml")) or os.sep in ref or "/" in ref:
+    if ref.endswith((".yaml", ".yml", ".json")) or os.sep in ref or "/" in ref:
         if as_path.is_absolute():
             candidates.append(as_path)
         else:
@@ -75,10 +86,15 @@ def find_spec_file(ref: str, kind: str, base_dir: Path | None) -> Path | None:
         folder = PRESET_DIRS[kind]
         roots = ([base_dir, base_dir.parent] if base_dir is not None else []) + [Path.cwd(), project_root()]
         for root in roots:
+            if root.name == folder:
+                candidates.append(root / f"{ref}.yaml")
             candidates.append(root / folder / f"{ref}.yaml")
     for c in candidates:
-        if c.is_file():
-            return c
+        try:
+            if c.is_file():
+                return c
+        except OSError:
+            continue
     return None
 
 
@@ -87,36 +103,158 @@ def preset_names(kind: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _problem(doc: SourceDoc, loc: tuple, message: str, dotted: str | None = None) -> Problem:
+    file, line, col = doc.locate(loc)
+    return Problem(file, line, col, dotted if dotted is not None else
+                   (".".join(str(p) for p in loc) or "(top level)"), message)
+
+
+# --------------------------------------------------------------------------- kinds and extends
+
+_KIND_HINTS = {
+    "chip": {"clock_period", "inference", "cost_unit"},
+    "firmware": {"algorithm", "mode", "perturbation", "tau_p", "tau_x", "tau_theta", "tau_hp", "eta",
+                 "normalisation", "cost_change_clip", "evaluation"},
+    "scenario": {"dataset", "network", "cost", "accuracy", "target_accuracy", "max_cycles", "seed",
+                 "overrides", "stop_at_target", "chip", "firmware"},
+}
+
+
+def detect_kind(doc: SourceDoc) -> str | None:
+    """chip, firmware, scenario or run: from ``kind:``, else the folder, else the keys."""
+    data = doc.data
+    kind = data.get("kind")
+    if isinstance(kind, str) and (kind in KINDS or kind == RUN_KIND):
+        return kind
+    if kind is not None:
+        choices = [*KINDS, RUN_KIND]
+        raise SpecError([_problem(doc, ("kind",), f"unknown kind (got {_short(kind)}; expected one of "
+                                                  f"{', '.join(choices)}){did_you_mean(kind, choices)}")])
+    if {"scenario", "chip", "firmware"} <= set(data) and all(
+            isinstance(data[k], dict) for k in ("scenario", "chip", "firmware")):
+        return RUN_KIND
+    folder = Path(doc.path).resolve().parent.name
+    for k, name in PRESET_DIRS.items():
+        if folder == name:
+            return k
+    scores = {k: len(hints & set(data)) for k, hints in _KIND_HINTS.items()}
+    best = max(scores.values())
+    winners = [k for k, v in scores.items() if v == best]
+    return winners[0] if best > 0 and len(winners) == 1 else None
+
+
+def _deep_merge(parent: Any, child: Any) -> Any:
+    if isinstance(parent, dict) and isinstance(child, dict):
+        out = dict(parent)
+        for k, v in child.items():
+            out[k] = _deep_merge(parent[k], v) if k in parent else v
+        return out
+    return child
+
+
+def _merge_docs(parent: SourceDoc, child: SourceDoc) -> SourceDoc:
+    data = _deep_merge(parent.data, child.data)
+    origins = {loc: (parent.path, *pos) for loc, pos in parent.positions.items()
+               if loc and loc not in child.positions}
+    origins.update({loc: o for loc, o in parent.origins.items() if loc not in child.positions})
+    origins.update(child.origins)
+    return SourceDoc(child.path, data, dict(child.positions), origins)
+
+
+def read_spec(path: str | Path, kind: str | None = None, _chain: tuple[str, ...] = ()) -> tuple[str | None, SourceDoc]:
+    """Read one spec file and resolve its ``extends:`` chain: (kind, merged document).
+
+    ``kind`` is what the caller expects (a scenario's ``chip:`` must name a chip file);
+    ``None`` detects it. Child keys override parent keys recursively; lists are replaced.
+    """
+    doc = read_yaml(path)
+    found = detect_kind(doc)
+    if kind is not None and found is not None and found != kind:
+        raise SpecError([_problem(doc, ("kind",), f"wrong kind of file (got kind {found!r}; expected a "
+                                                  f"{kind} file)")])
+    kind = kind or found
+    if "extends" not in doc.data:
+        return kind, doc
+    ref = doc.data.pop("extends")
+    here = str(Path(doc.path).resolve())
+    if not isinstance(ref, str) or not ref.strip():
+        raise SpecError([_problem(doc, ("extends",), f"wrong type (got {_short(ref)}; expected a preset "
+                                                     "name or a path to a YAML file)")])
+    if kind is None or kind == RUN_KIND:
+        raise SpecError([_problem(doc, ("extends",), "cannot tell which kind of preset to extend (got no "
+                                                     "'kind:'; expected kind: chip, firmware or scenario)")])
+    parent_path = find_spec_file(ref, kind, Path(doc.path).resolve().parent)
+    if parent_path is None:
+        names = preset_names(kind)
+        raise SpecError([_problem(doc, ("extends",), f"no {kind} preset found (got {ref!r}; expected one of "
+                                                     f"{', '.join(names) or 'none'} or a path to a .yaml "
+                                                     f"file){did_you_mean(ref, names)}")])
+    chain = _chain + (here,)
+    target = str(parent_path.resolve())
+    if target in chain:
+        loop = " -> ".join(Path(p).name for p in chain[chain.index(target):] + (target,))
+        raise SpecError([_problem(doc, ("extends",), f"extends loops back on itself (got {loop}; "
+                                                     "expected a chain that ends in a file without extends)")])
+    if len(chain) > 32:
+        raise SpecError([_problem(doc, ("extends",), "extends chain too long (got more than 32 levels)")])
+    parent_kind, parent = read_spec(parent_path, None, chain)
+    if parent_kind is not None and parent_kind != kind:
+        raise SpecError([_problem(doc, ("extends",), f"wrong kind of preset (got {ref!r}, a {parent_kind} "
+                                                     f"file; expected a {kind} file)")])
+    return kind, _merge_docs(parent, doc)
+
+
+# --------------------------------------------------------------------------- overrides
+
+
 def _split_override(key: str) -> tuple[str, list[str]]:
     parts = key.split(".")
-    if parts[0] in ("chip", "firmware") and len(parts) > 1:
+    if parts[0] in ("chip", "firmware", "scenario") and len(parts) > 1:
         return parts[0], parts[1:]
-    if parts[0] == "scenario" and len(parts) > 1:
-        return "scenario", parts[1:]
     return "scenario", parts
 
 
-def _apply_overrides(raw: dict[str, dict], overrides: dict[str, Any], origin: str,
-                     problems: list[Problem]) -> None:
+def _apply_overrides(docs: dict[str, SourceDoc], overrides: dict[str, Any],
+                     origin_of: Callable[[str], Origin], problems: list[Problem],
+                     default_target: str = "scenario") -> None:
+    """Set each dotted path in ``docs``; the value remembers where the override was written."""
     for key, value in overrides.items():
+        origin = origin_of(key)
         if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
-            problems.append(Problem(origin, None, None, str(key),
-                                    "an override key must be a dotted path like firmware.eta"))
+            problems.append(Problem(*origin, str(key) or "(empty key)", "not a dotted path (got "
+                                    f"{_short(key)}; expected something like firmware.eta)"))
             continue
         target, parts = _split_override(key)
-        node = raw[target]
-        for part in parts[:-1]:
-            nxt = node.get(part) if isinstance(node, dict) else None
+        if target not in docs:
+            if default_target in docs and len(docs) == 1:
+                target, parts = default_target, key.split(".")
+                if parts[0] == default_target and len(parts) > 1:
+                    parts = parts[1:]
+            else:
+                problems.append(Problem(*origin, key, f"nothing to override here (got {target}.*; expected "
+                                        f"one of {', '.join(sorted(docs))})"))
+                continue
+        doc = docs[target]
+        node = doc.data
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
             if nxt is None:
                 nxt = {}
                 node[part] = nxt
+                doc.set_origin(tuple(parts[:i + 1]), origin)
             if not isinstance(nxt, dict):
-                problems.append(Problem(origin, None, None, key,
-                                        f"'{part}' is a value, not a group of fields; cannot set {key}"))
+                problems.append(Problem(*origin, key, f"not a group of fields (got {part!r} = {_short(nxt)}; "
+                                        f"expected a mapping to set {key} in)"))
                 break
             node = nxt
         else:
             node[parts[-1]] = copy.deepcopy(value)
+            doc.set_origin(tuple(parts), origin)
 
 
 def parse_set_options(items: list[str]) -> dict[str, Any]:
@@ -127,7 +265,8 @@ def parse_set_options(items: list[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             problems.append(Problem("--set", None, None, item,
-                                    "expected dotted.path=value, e.g. --set firmware.eta=0.5"))
+                                    "not an assignment (got this text; expected dotted.path=value, "
+                                    "e.g. --set firmware.eta=0.5)"))
             continue
         try:
             out[key.strip()] = yaml.safe_load(text) if text.strip() else ""
@@ -136,6 +275,9 @@ def parse_set_options(items: list[str]) -> dict[str, Any]:
     if problems:
         raise SpecError(problems)
     return out
+
+
+# --------------------------------------------------------------------------- pydantic errors
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
@@ -171,11 +313,11 @@ def _clean_loc(loc: tuple, data: Any) -> tuple:
         if isinstance(node, dict) and part in node:
             out.append(part)
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        elif isinstance(node, (list, tuple)) and isinstance(part, int) and 0 <= part < len(node):
             out.append(part)
             node = node[part]
-        elif isinstance(part, str) and (part.startswith("function-") or
-                                        (isinstance(node, dict) and node.get("name") == part)):
+        elif isinstance(part, str) and (part.startswith("function-") or part in ("int", "str", "float")
+                                        or (isinstance(node, dict) and node.get("name") == part)):
             continue
         else:
             out.append(part)
@@ -183,82 +325,249 @@ def _clean_loc(loc: tuple, data: Any) -> tuple:
     return tuple(out)
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+_TYPE_NAMES = {
+    "int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
+    "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false",
+    "bool_type": "true or false", "string_type": "text", "list_type": "a list such as [32, 16]",
+    "tuple_type": "a list of two numbers such as [0.1, 0.4]", "dict_type": "a mapping of fields",
+    "model_type": "a mapping of fields", "model_attributes_type": "a mapping of fields",
+    "finite_number": "a finite number",
+}
+_RANGE = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 
-def _problem_from_error(err: dict, doc: SourceDoc, model: type[BaseModel], prefix: str) -> Problem:
-    loc = _clean_loc(tuple(err["loc"]), doc.data)
-    dotted = ".".join(str(p) for p in (((prefix,) if prefix else ()) + loc)) or "(top level)"
-    line_col = doc.where(loc)
-    line, col = line_col if line_col else (None, None)
+def _message(err: dict, model: type[BaseModel], loc: tuple) -> str:
     etype = err["type"]
+    got = _short(err.get("input"))
+    ctx = err.get("ctx") or {}
     if etype == "extra_forbidden":
         owner = _model_at(model, loc[:-1])
         allowed = list(owner.model_fields) if owner else []
-        msg = f"unknown field {loc[-1]!r}{did_you_mean(loc[-1], allowed)}"
-        if allowed and not did_you_mean(loc[-1], allowed):
-            msg += f" (allowed: {', '.join(allowed)})"
-    elif etype == "missing":
-        msg = "this field is required; add it"
-    elif etype in ("literal_error", "union_tag_invalid"):
-        expected = err.get("ctx", {}).get("expected", "")
+        if not loc[:-1]:
+            allowed = allowed + ["extends"]
+        return (f"unknown field (got {loc[-1]!r}; expected one of {', '.join(allowed)})"
+                f"{did_you_mean(loc[-1], allowed)}")
+    if etype == "missing" and loc and isinstance(loc[-1], int):
+        return "list too short (got fewer values; expected one more value here)"
+    if etype == "missing":
+        return "required field is missing (got nothing; expected a value)"
+    if etype in ("literal_error", "union_tag_invalid", "enum"):
+        expected = ctx.get("expected", ctx.get("expected_tags", ""))
         choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",") if c.strip()]
-        msg = f"got {_short(err.get('input'))}; expected one of {expected}{did_you_mean(err.get('input'), choices)}"
-    elif etype == "value_error":
-        msg = f"{err['msg'].removeprefix('Value error, ')} (got {_short(err.get('input'))})"
-    else:
-        msg = f"{err['msg']} (got {_short(err.get('input'))})"
-    return Problem(doc.path, line, col, dotted, msg)
+        value = err.get("input") if etype != "union_tag_invalid" else ctx.get("tag")
+        return (f"not an allowed value (got {_short(value)}; expected one of {', '.join(choices)})"
+                f"{did_you_mean(value, choices)}")
+    if etype == "union_tag_not_found":
+        return f"which one? (got no {ctx.get('discriminator', 'name')}; expected a 'name:' field)"
+    if etype in _RANGE:
+        bound = next(iter(ctx.values()), "")
+        return f"out of range (got {got}; expected {_RANGE[etype]} {bound})"
+    if etype in ("too_long", "too_short"):
+        return f"wrong length (got {got}; expected {err['msg'].lower()})"
+    if etype == "value_error":
+        text = err["msg"].removeprefix("Value error, ")
+        return text if "(got" in text else f"{text} (got {got})"
+    if etype in _TYPE_NAMES:
+        return f"wrong type (got {got}; expected {_TYPE_NAMES[etype]})"
+    return f"{err['msg']} (got {got})"
+
+
+def _problems_from(exc: ValidationError, doc: SourceDoc, model: type[BaseModel], prefix: str) -> list[Problem]:
+    out = []
+    seen = set()
+    for err in exc.errors():
+        loc = _clean_loc(tuple(err["loc"]), doc.data)
+        dotted = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or "(top level)"
+        p = _problem(doc, loc, _message(err, model, loc), dotted)
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def validate_doc(kind: str, doc: SourceDoc, prefix: str = "") -> BaseModel:
+    """One chip, firmware or scenario document -> its model, or SpecError with every problem."""
+    model = KINDS[kind]
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SpecError(_problems_from(exc, doc, model, prefix)) from None
+
+
+def perturbation_period(scenario: ScenarioSpec, firmware: FirmwareSpec) -> int | None:
+    """Perturbation indices in one period of the code (tdma: P; walsh: N_H), None if aperiodic."""
+    from hwsim.chip.perturbation import walsh_order
+
+    p = scenario.n_params()
+    scheme = firmware.perturbation.scheme
+    if scheme == "tdma":
+        return p
+    if scheme == "walsh":
+        return walsh_order(p)
+    return None
+
+
+def resolve_firmware(fw: FirmwareSpec, chip: ChipSpec, scenario: ScenarioSpec, doc: SourceDoc,
+                     prefix: str = "firmware") -> tuple[FirmwareSpec, list[Problem]]:
+    """Turn tau_* written in cycles, time or 'full_period' into whole steps on this chip."""
+    problems: list[Problem] = []
+    cpi, clock = chip.inference.cycles_per_inference, chip.clock_period
+    period = perturbation_period(scenario, fw)
+    values: dict[str, Any] = {}
+    for name in TIME_CONSTANTS:
+        raw = getattr(fw, name)
+        full = period * values["tau_p"] if period is not None and "tau_p" in values else None
+        try:
+            steps = resolve_time_constant(raw, cycles_per_inference=cpi, clock_period=clock,
+                                          full_period=full, integer=name != "tau_hp")
+            check_tau_range(name, steps)
+        except ValueError as exc:
+            problems.append(_problem(doc, (name,), str(exc), f"{prefix}.{name}" if prefix else name))
+            continue
+        values[name] = steps
+    if problems:
+        return fw, problems
+    return fw.model_copy(update=values), problems
 
 
 def _validate(docs: dict[str, SourceDoc]) -> RunSpec:
     problems: list[Problem] = []
     built: dict[str, BaseModel] = {}
-    for kind, model in (("scenario", ScenarioSpec), ("chip", ChipSpec), ("firmware", FirmwareSpec)):
-        doc = docs[kind]
+    for kind in ("scenario", "chip", "firmware"):
         try:
-            built[kind] = model.model_validate(doc.data)
-        except ValidationError as exc:
-            prefix = "" if kind == "scenario" else ""
-            problems.extend(_problem_from_error(e, doc, model, prefix) for e in exc.errors())
+            built[kind] = validate_doc(kind, docs[kind], "" if kind == "scenario" else kind)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if len(built) == 3:
+        fw, extra = resolve_firmware(built["firmware"], built["chip"], built["scenario"], docs["firmware"])
+        problems.extend(extra)
+        built["firmware"] = fw
     if problems:
         raise SpecError(problems)
     run = RunSpec(**built)
     cross = cross_checks(run, docs)
     if cross:
-        raise SpecError(cross)
+        raise SpecError(sorted(cross, key=lambda p: (p.file, p.line or 0, p.col or 0)))
     return run
 
 
 def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
     """Checks that span fields or files."""
     out: list[Problem] = []
-    sc, fw = run.scenario, run.firmware
+    sc = run.scenario
 
     def at(kind, loc, msg):
-        doc = docs[kind]
-        lc = doc.where(loc) or (None, None)
-        out.append(Problem(doc.path, lc[0], lc[1], ".".join(loc), msg))
+        out.append(_problem(docs[kind], loc, msg, ".".join(((kind,) if kind != "scenario" else ()) + loc)))
 
     if sc.accuracy == "threshold" and sc.cost == "cross_entropy":
-        at("scenario", ("accuracy",), "threshold accuracy needs the mse cost (cross_entropy uses argmax)")
+        at("scenario", ("accuracy",), "threshold accuracy needs the mse cost (got cost cross_entropy, "
+                                      "which uses argmax; expected accuracy: argmax or cost: mse)")
     if sc.dataset.name == "teacher" and sc.accuracy != "r2":
-        at("scenario", ("accuracy",), f"the teacher data set is a regression; use accuracy: r2 "
-                                      f"(got {sc.accuracy!r})")
+        at("scenario", ("accuracy",), f"the teacher data set is a regression (got {sc.accuracy!r}; "
+                                      "expected accuracy: r2)")
     if sc.dataset.name != "teacher" and sc.accuracy == "r2":
-        at("scenario", ("accuracy",), f"r2 is for regression; {sc.dataset.name} is a classification "
-                                      "task: use argmax (or threshold for parity)")
+        at("scenario", ("accuracy",), f"r2 is for regression (got r2 on {sc.dataset.name}, a classification "
+                                      "task; expected argmax, or threshold for parity)")
     if sc.dataset.name == "parity" and sc.accuracy == "argmax":
-        at("scenario", ("accuracy",), "parity has a single output; use accuracy: threshold")
+        at("scenario", ("accuracy",), "parity has a single output (got argmax; expected accuracy: threshold)")
     if sc.dataset.name == "parity" and sc.cost == "cross_entropy":
-        at("scenario", ("cost",), "parity has a single output; softmax cross_entropy needs "
-                                  "two or more: use cost: mse")
+        at("scenario", ("cost",), "parity has a single output (got cross_entropy, which needs two or more; "
+                                  "expected cost: mse)")
     if sc.cost == "cross_entropy" and sc.network.output_activation != "linear":
         at("scenario", ("network", "output_activation"),
-           "cross_entropy applies softmax to the outputs itself; use output_activation: linear")
+           f"cross_entropy applies softmax to the outputs itself (got {sc.network.output_activation!r}; "
+           "expected output_activation: linear)")
+    n_in, n_out = sc.dataset.shape
+    what = {"digits": ("pixels", "classes"), "parity": ("bits", "output"),
+            "teacher": ("inputs", "outputs")}[sc.dataset.name]
+    if sc.network.inputs is not None and sc.network.inputs != n_in:
+        at("scenario", ("network", "inputs"), f"the network does not match the data set (got "
+                                              f"{sc.network.inputs} inputs; expected {n_in}: {sc.dataset.name} "
+                                              f"has {n_in} {what[0]})")
+    if sc.network.outputs is not None and sc.network.outputs != n_out:
+        at("scenario", ("network", "outputs"), f"the network does not match the data set (got "
+                                               f"{sc.network.outputs} outputs; expected {n_out}: "
+                                               f"{sc.dataset.name} has {n_out} {what[1]})")
     return out
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _run_docs(doc: SourceDoc) -> tuple[dict[str, SourceDoc], list[Problem]]:
+    """Split a resolved run file ({kind: run, scenario, chip, firmware}) into three documents."""
+    problems = []
+    allowed = ["kind", "scenario", "chip", "firmware"]
+    for key in doc.data:
+        if key not in allowed:
+            problems.append(_problem(doc, (key,), f"unknown field (got {key!r}; expected one of "
+                                                  f"{', '.join(allowed)}){did_you_mean(key, allowed)}"))
+    docs = {}
+    for part in ("scenario", "chip", "firmware"):
+        value = doc.data.get(part, {})
+        if not isinstance(value, dict):
+            problems.append(_problem(doc, (part,), f"wrong type (got {_short(value)}; expected the resolved "
+                                                   f"{part} as a mapping of fields)"))
+            value = {}
+        n = 1
+        positions = {loc[n:]: pos for loc, pos in doc.positions.items() if loc[:1] == (part,)}
+        origins = {loc[n:]: o for loc, o in doc.origins.items() if loc[:1] == (part,)}
+        docs[part] = SourceDoc(doc.path, value, positions, origins)
+    return docs, problems
+
+
+def _scenario_docs(scen: SourceDoc, overrides: dict[str, Any], chip: str | None,
+                   firmware: str | None) -> tuple[dict[str, SourceDoc], list[Problem]]:
+    base_dir = Path(scen.path).resolve().parent
+    docs: dict[str, SourceDoc] = {"scenario": scen}
+    problems: list[Problem] = []
+    # A reference replaced on the command line (--chip, --set chip=...) is read instead.
+    for key, value in overrides.items():
+        if key in ("chip", "firmware", "scenario.chip", "scenario.firmware"):
+            which = key.split(".")[-1]
+            if which == "chip" and chip is None:
+                chip = value
+            if which == "firmware" and firmware is None:
+                firmware = value
+    for kind, given in (("chip", chip), ("firmware", firmware)):
+        if given is not None:
+            scen.data[kind] = given
+            scen.set_origin((kind,), ("(command line)", None, None))
+        ref = scen.data.get(kind, ScenarioSpec.model_fields[kind].default)
+        docs[kind] = SourceDoc(scen.path, {})
+        if not isinstance(ref, str) or not ref.strip():
+            problems.append(_problem(scen, (kind,), f"wrong type (got {_short(ref)}; expected a {kind} "
+                                                    "preset name or a path to a YAML file)"))
+            continue
+        found = find_spec_file(ref, kind, base_dir)
+        if found is None:
+            names = preset_names(kind)
+            problems.append(_problem(scen, (kind,), f"no {kind} preset found (got {ref!r}; expected one of "
+                                                    f"{', '.join(names) or 'none'} or a path to a .yaml "
+                                                    f"file){did_you_mean(ref, names)}"))
+            continue
+        try:
+            found_kind, docs[kind] = read_spec(found)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        if found_kind is not None and found_kind != kind:
+            problems.append(_problem(scen, (kind,), f"wrong kind of file (got {ref!r}, a {found_kind} file; "
+                                                    f"expected a {kind} file)"))
+    own = scen.data.pop("overrides", None) or {}
+    if not isinstance(own, dict):
+        problems.append(_problem(scen, ("overrides",), f"wrong type (got {_short(own)}; expected a mapping "
+                                                       "of dotted.path: value)"))
+        own = {}
+    if not problems:
+        _apply_overrides(docs, own, lambda key: scen.locate(("overrides", key)), problems)
+    # The scenario keeps its overrides on record (already applied to chip and firmware).
+    scen.data["overrides"] = own
+    return docs, problems
+
+
+def _cli_origin(key: str) -> Origin:
+    return ("--set", None, None)
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *,
@@ -268,59 +577,64 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *,
     ``chip``/``firmware`` replace the scenario's references (CLI ``--chip``/``--firmware``);
     ``overrides`` maps dotted paths (``firmware.eta``, ``chip.clock_period``,
     ``network.hidden``) to values and is applied after the scenario's own ``overrides``.
+    A resolved run file (``hwsim show`` of a scenario, or a manifest's ``resolved``) loads too.
     Raises :class:`SpecError` listing every problem found.
     """
-    scen = read_yaml(path)
-    base_dir = Path(scen.path).resolve().parent
-    if scen.data.get("kind", "scenario") != "scenario":
-        lc = scen.where(("kind",)) or (None, None)
-        raise SpecError([Problem(scen.path, lc[0], lc[1], "kind",
-                                 f"expected a scenario file (kind: scenario), got kind: {scen.data.get('kind')!r}; "
-                                 "use 'hwsim validate' for chip and firmware files")])
-    docs: dict[str, SourceDoc] = {"scenario": scen}
+    kind, doc = read_spec(path)
+    if kind not in ("scenario", RUN_KIND):
+        raise SpecError([_problem(doc, ("kind",), f"not a scenario (got a {kind or 'unrecognised'} file; "
+                                                  "expected kind: scenario): use 'hwsim validate' or "
+                                                  "'hwsim show' for chip and firmware files")])
+    return _load_run(kind, doc, dict(overrides or {}), chip, firmware)
+
+
+def _load_run(kind: str, doc: SourceDoc, overrides: dict, chip, firmware) -> RunSpec:
+    if kind == RUN_KIND:
+        if chip is not None or firmware is not None:
+            raise SpecError([Problem(doc.path, None, None, "chip" if chip is not None else "firmware",
+                                     "a resolved run file already holds its chip and firmware (got "
+                                     "--chip/--firmware; expected --set chip.FIELD=VALUE)")])
+        docs, problems = _run_docs(doc)
+    else:
+        docs, problems = _scenario_docs(doc, overrides, chip, firmware)
+    if problems:
+        raise SpecError(problems)
+    overrides = {k: v for k, v in overrides.items()
+                 if k not in ("chip", "firmware", "scenario.chip", "scenario.firmware")}
+    _apply_overrides(docs, overrides, _cli_origin, problems)
+    if problems:
+        raise SpecError(problems)
+    return _validate(docs)
+
+
+def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[str, BaseModel]:
+    """Any spec file -> (kind, model): a ChipSpec, a FirmwareSpec, or a RunSpec for a scenario
+    or resolved run file. Raises :class:`SpecError` listing every problem found."""
+    kind, doc = read_spec(path)
+    if kind is None:
+        raise SpecError([Problem(doc.path, 1, 1, "kind", "cannot tell which kind of spec this is (got no "
+                                                         "'kind:' and no telling fields; expected kind: "
+                                                         "chip, firmware or scenario)")])
+    overrides = dict(overrides or {})
+    if kind in ("scenario", RUN_KIND):
+        return kind, _load_run(kind, doc, overrides, None, None)
     problems: list[Problem] = []
-    for kind, given in (("chip", chip), ("firmware", firmware)):
-        ref = given if given is not None else scen.data.get(kind, ScenarioSpec.model_fields[kind].default)
-        if given is not None:
-            scen.data[kind] = given
-        if not isinstance(ref, str) or not ref:
-            lc = scen.where((kind,)) or (None, None)
-            problems.append(Problem(scen.path, lc[0], lc[1], kind,
-                                    f"expected a {kind} preset name or a path to a YAML file (got {_short(ref)})"))
-            docs[kind] = SourceDoc(scen.path, {})
-            continue
-        found = find_spec_file(ref, kind, base_dir)
-        if found is None:
-            lc = scen.where((kind,)) or (None, None)
-            names = preset_names(kind)
-            problems.append(Problem(
-                scen.path, lc[0], lc[1], kind,
-                f"no {kind} named {ref!r}{did_you_mean(ref, names)} "
-                f"(presets: {', '.join(names) or 'none'}; or give a path to a .yaml file)"))
-            docs[kind] = SourceDoc(scen.path, {})
-            continue
-        try:
-            doc = read_yaml(found)
-        except SpecError as exc:
-            problems.extend(exc.problems)
-            continue
-        if doc.data.get("kind", kind) != kind:
-            lc = doc.where(("kind",)) or (None, None)
-            problems.append(Problem(doc.path, lc[0], lc[1], "kind",
-                                    f"the scenario's {kind!r} points to a {doc.data.get('kind')!r} file"))
-        docs[kind] = doc
+    _apply_overrides({kind: doc}, overrides, _cli_origin, problems, default_target=kind)
     if problems:
         raise SpecError(problems)
-    raw = {k: docs[k].data for k in docs}
-    own = scen.data.pop("overrides", None) or {}
-    if not isinstance(own, dict):
-        lc = scen.where(("overrides",)) or (None, None)
-        raise SpecError([Problem(scen.path, lc[0], lc[1], "overrides",
-                                 "expected a mapping of dotted.path: value")])
-    _apply_overrides(raw, own, scen.path, problems)
-    _apply_overrides(raw, dict(overrides or {}), "(overrides)", problems)
-    if problems:
-        raise SpecError(problems)
-    # The scenario keeps its overrides on record (they are already applied to chip/firmware).
-    run = _validate(docs)
-    return run
+    return kind, validate_doc(kind, doc)
+
+
+def load_chip(path: str | Path) -> ChipSpec:
+    kind, spec = load_spec(path)
+    if kind != "chip":
+        raise SpecError([Problem(str(path), None, None, "kind", f"not a chip (got {kind}; expected kind: chip)")])
+    return spec
+
+
+def load_firmware(path: str | Path) -> FirmwareSpec:
+    kind, spec = load_spec(path)
+    if kind != "firmware":
+        raise SpecError([Problem(str(path), None, None, "kind",
+                                 f"not a firmware model (got {kind}; expected kind: firmware)")])
+    return spec

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hwsim.spec.units import Seconds
+from hwsim.spec.units import FULL_PERIOD, Fraction, Seconds, time_constant
 
 
 class Spec(BaseModel):
@@ -20,216 +20,320 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
 
+def F(default: Any = ..., *, unit: str, doc: str, **kw) -> Any:
+    """A field with its default, unit and one sentence of physics (shown by ``hwsim schema``).
+
+    ``unit`` is the base unit a plain number is read in ("s", "cycles", "steps", "fraction",
+    "cost units", ...), or "-" for text, choices and switches.
+    """
+    text = doc if unit == "-" else f"{doc} Unit: {unit}."
+    return Field(default, description=text, json_schema_extra={"x-unit": unit}, **kw)
+
+
 # --------------------------------------------------------------------------- chip
 
 
 class InferenceTiming(Spec):
-    cycles_per_inference: int = Field(
-        1, ge=1, le=10**9,
-        description="Clock cycles for one full-network inference (perturbed or not), input "
-                    "present to cost available. Unit: cycles.")
-    baseline_cycles: int = Field(
-        0, ge=0, le=10**9,
-        description="Extra cycles to measure the unperturbed baseline cost C0 in discrete mode; "
-                    "0 means a twin inference path measures it in parallel at no time cost. "
-                    "Unit: cycles.")
+    """Timing of the inference datapath."""
+
+    cycles_per_inference: int = F(
+        1, unit="cycles", ge=1, le=10**9,
+        doc="Clock cycles for one full-network inference (perturbed or not), from input present "
+            "to cost available; one firmware step takes this long.")
+    baseline_cycles: int = F(
+        0, unit="cycles", ge=0, le=10**9,
+        doc="Extra cycles to measure the unperturbed baseline cost C0 in discrete mode; 0 means "
+            "a twin inference path measures it in parallel at no time cost.")
 
 
 class CostUnit(Spec):
-    noise_sigma: float = Field(
-        0.0, ge=0.0,
-        description="Standard deviation of additive Gaussian noise on every cost measurement "
-                    "(analog read-out noise of the cost circuit). Unit: cost units.")
-    baseline_noisy: bool = Field(
-        True,
-        description="Whether the baseline C0 is measured through the same noisy cost path as the "
-                    "perturbed cost (true on a real chip; the MGD reference code assumes false).")
+    """The circuit that measures the scalar cost."""
+
+    noise_sigma: float = F(
+        0.0, unit="cost units", ge=0.0, le=1e6,
+        doc="Standard deviation of additive Gaussian noise on every cost measurement (analog "
+            "read-out and ADC quantisation noise of the cost circuit).")
+    baseline_noisy: bool = F(
+        True, unit="-",
+        doc="Whether the baseline C0 is measured through the same noisy cost path as the "
+            "perturbed cost (true on a real chip; the MGD reference code assumes false).")
 
 
 class ChipSpec(Spec):
     """The hardware: clock, inference timing and the cost unit."""
 
-    kind: Literal["chip"] = Field("chip", description="Marks this file as a chip spec.")
-    name: str = Field("unnamed_chip", description="Short identifier of the chip preset.")
-    description: str = Field("", description="One line on what this chip models.")
-    clock_period: Seconds = Field(
-        1e-9, gt=0, le=1.0,
-        description="Period of the chip clock; turns cycles into seconds. Unit: s "
-                    "(accepts '1 ns' or a frequency is rejected).")
-    inference: InferenceTiming = Field(default_factory=InferenceTiming,
-                                       description="Timing of the inference datapath.")
-    cost_unit: CostUnit = Field(default_factory=CostUnit,
-                                description="The circuit that measures the scalar cost.")
+    kind: Literal["chip"] = F("chip", unit="-", doc="Marks this file as a chip spec.")
+    name: str = F("unnamed_chip", unit="-", doc="Short identifier of the chip preset.",
+                  min_length=1, max_length=200)
+    description: str = F("", unit="-", doc="One line on what this chip models.", max_length=2000)
+    clock_period: Seconds = F(
+        1e-9, unit="s", gt=0, le=1.0,
+        doc="Period of the chip clock, which turns cycles into seconds; write '1 ns' (a "
+            "frequency such as '1 GHz' is rejected: give its inverse).")
+    inference: InferenceTiming = F(default_factory=InferenceTiming, unit="-",
+                                   doc="Timing of the inference datapath.")
+    cost_unit: CostUnit = F(default_factory=CostUnit, unit="-",
+                            doc="The circuit that measures the scalar cost.")
 
 
 # --------------------------------------------------------------------------- firmware
 
 Scheme = Literal["tdma", "cdma", "walsh", "fdma", "gaussian"]
+PERIODIC_SCHEMES = ("tdma", "walsh")
+
+Steps = time_constant(integer=True)
+StepsOrPeriod = time_constant(integer=True, symbolic=True)
+FloatSteps = time_constant(integer=False)
 
 
 class PerturbationSpec(Spec):
-    scheme: Scheme = Field(
-        "cdma",
-        description="How perturbations are multiplexed: tdma (one parameter at a time), cdma "
-                    "(random +-a codes), walsh (orthogonal Hadamard codes), fdma (sinusoids), "
-                    "gaussian (i.i.d. normal).")
-    amplitude: float = Field(
-        0.05, gt=0.0, le=1e6,
-        description="Delta-theta: L2 norm (RMS norm for fdma) of the whole perturbation vector; "
-                    "each entry is about amplitude/sqrt(P). Unit: weight units.")
-    sparsity: float = Field(
-        1.0, ge=1.0, le=1e6,
-        description="cdma only: each entry is non-zero with probability 1/sparsity; the non-zero "
-                    "magnitude grows by sqrt(sparsity) so the expected norm stays `amplitude`. "
-                    "Unit: dimensionless.")
-    fdma_band: tuple[float, float] = Field(
-        (0.1, 0.4),
-        description="fdma only: lowest and highest perturbation frequency, in cycles per "
-                    "perturbation period tau_p; both inside (0, 0.5) (Nyquist).")
+    """The perturbation generators."""
 
-    @model_validator(mode="after")
-    def _band(self):
-        lo, hi = self.fdma_band
+    scheme: Scheme = F(
+        "cdma", unit="-",
+        doc="How perturbations are multiplexed: tdma (one parameter at a time, finite "
+            "differences), cdma (random +-a codes, SPSA-like), walsh (orthogonal Hadamard codes), "
+            "fdma (sinusoids), gaussian (i.i.d. normal).")
+    amplitude: float = F(
+        0.05, unit="weight units", gt=0.0, le=1e6,
+        doc="Delta-theta: L2 norm (RMS norm for fdma) of the whole perturbation vector; each "
+            "entry is about amplitude/sqrt(P).")
+    sparsity: float = F(
+        1.0, unit="dimensionless", ge=1.0, le=1e6,
+        doc="cdma only: each entry is non-zero with probability 1/sparsity; the non-zero "
+            "magnitude grows by sqrt(sparsity) so the expected norm stays `amplitude`.")
+    fdma_band: tuple[float, float] = F(
+        (0.1, 0.4), unit="cycles per tau_p",
+        doc="fdma only: lowest and highest perturbation frequency, both inside (0, 0.5) (Nyquist).")
+
+    @field_validator("fdma_band")
+    @classmethod
+    def _band(cls, band):
+        lo, hi = band
         if not (0.0 < lo < hi < 0.5):
-            raise ValueError(f"fdma_band must satisfy 0 < low < high < 0.5 (got [{lo}, {hi}])")
-        return self
+            raise ValueError(f"out of range (got [{lo}, {hi}]; expected 0 < low < high < 0.5)")
+        return band
 
 
 class EvaluationSpec(Spec):
-    every_steps: int = Field(
-        1000, ge=1, le=10**12,
-        description="The observer measures test accuracy every this many steps (it consumes no "
-                    "chip time); time to target is resolved to this interval. Unit: steps.")
-    gradient_angle: bool = Field(
-        False,
-        description="Also record the angle between the integrated MGD estimate and the exact "
-                    "gradient on the current sample at each evaluation (costs host time only).")
+    """When the observer measures test accuracy."""
+
+    every_steps: int = F(
+        1000, unit="steps", ge=1, le=10**12,
+        doc="The observer measures test accuracy every this many steps (it consumes no chip "
+            "time); time to target is resolved to this interval.")
+    gradient_angle: bool = F(
+        False, unit="-",
+        doc="Also record the angle between the integrated MGD estimate and the exact gradient on "
+            "the current sample at each evaluation (costs host time only).")
+
+
+_TAU = ("Write steps (10), clock cycles ('200 cycles') or time ('2 us'); the resolved spec "
+        "holds whole steps, one step being one perturbed inference")
 
 
 class FirmwareSpec(Spec):
     """The training program: MGD mode, time constants, learning rate, normalisation."""
 
-    kind: Literal["firmware"] = Field("firmware", description="Marks this file as a firmware spec.")
-    name: str = Field("unnamed_firmware", description="Short identifier of the firmware preset.")
-    description: str = Field("", description="One line on what this firmware does.")
-    algorithm: Literal["mgd"] = Field("mgd", description="Training algorithm run on the chip.")
-    mode: Literal["discrete", "analog"] = Field(
-        "discrete",
-        description="discrete: C~ = C - C0 with a re-measured baseline, accumulate-and-reset "
-                    "integrators and an update every tau_theta; analog: high-passed cost, leaky "
-                    "integrators and a small update every step.")
-    perturbation: PerturbationSpec = Field(default_factory=PerturbationSpec,
-                                           description="The perturbation generators.")
-    tau_p: int = Field(1, ge=1, le=10**12,
-                       description="Steps each perturbation value is held. Unit: steps.")
-    tau_x: int = Field(1, ge=1, le=10**12,
-                       description="Steps each training sample is presented (input bandwidth). "
-                                   "Unit: steps.")
-    tau_theta: int = Field(
-        1, ge=1, le=10**15,
-        description="discrete: steps integrated between weight updates; analog: time constant of "
-                    "the leaky integrator. Unit: steps.")
-    tau_hp: float = Field(1.6, gt=0.0, le=1e12,
-                          description="analog only: time constant of the cost high-pass filter. "
-                                      "Unit: steps.")
-    eta: float = Field(1.0, ge=0.0, le=1e12,
-                       description="Learning rate: theta <- theta - eta * G_int. Unit: dimensionless.")
-    normalisation: Literal["vector_norm", "per_parameter_variance"] = Field(
-        "vector_norm",
-        description="vector_norm: G = C~ theta~ / amplitude^2 as in the reference code (so "
-                    "E[G_int after T steps] = (T/P) grad C); per_parameter_variance: paper 2's "
-                    "G = (1/tau_theta) sum C~ theta~ / sigma^2 with sigma^2 = amplitude^2/P "
-                    "(an unbiased gradient at each update).")
-    cost_change_clip: float = Field(
-        math.inf, gt=0.0,
-        description="C~ is clamped to +-this value before it multiplies the perturbation. "
-                    "Unit: cost units ('inf' disables).")
-    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec,
-                                       description="When the observer measures test accuracy.")
+    kind: Literal["firmware"] = F("firmware", unit="-", doc="Marks this file as a firmware spec.")
+    name: str = F("unnamed_firmware", unit="-", doc="Short identifier of the firmware preset.",
+                  min_length=1, max_length=200)
+    description: str = F("", unit="-", doc="One line on what this firmware does.", max_length=2000)
+    algorithm: Literal["mgd"] = F(
+        "mgd", unit="-",
+        doc="Training algorithm run on the chip (SPSA and finite differences are MGD with the "
+            "cdma and tdma codes).")
+    mode: Literal["discrete", "analog"] = F(
+        "discrete", unit="-",
+        doc="discrete: C~ = C - C0 with a re-measured baseline, accumulate-and-reset integrators "
+            "and an update every tau_theta; analog: high-passed cost, leaky integrators and a "
+            "small update every step.")
+    perturbation: PerturbationSpec = F(default_factory=PerturbationSpec, unit="-",
+                                       doc="The perturbation generators.")
+    tau_p: Steps = F(
+        1, unit="steps",
+        doc=f"How long each perturbation value is held. {_TAU}; range 1 to 1e12 steps.")
+    tau_x: StepsOrPeriod = F(
+        1, unit="steps",
+        doc=f"How long each training sample is presented (input bandwidth). {_TAU}; "
+            f"'{FULL_PERIOD}' holds it for one period of a tdma/walsh code; range 1 to 1e12 steps.")
+    tau_theta: StepsOrPeriod = F(
+        1, unit="steps",
+        doc=f"discrete: time integrated between weight updates; analog: time constant of the "
+            f"leaky integrator. {_TAU}; '{FULL_PERIOD}' is one period of a tdma/walsh code "
+            f"(P*tau_p for tdma, finite differences); range 1 to 1e15 steps.")
+    tau_hp: FloatSteps = F(
+        1.6, unit="steps",
+        doc="analog only: time constant of the cost high-pass filter; steps, cycles or time, "
+            "need not be whole; range (0, 1e12] steps.")
+    eta: float = F(1.0, unit="dimensionless", ge=0.0, le=1e12,
+                   doc="Learning rate: theta <- theta - eta * G_int.")
+    normalisation: Literal["vector_norm", "per_parameter_variance"] = F(
+        "vector_norm", unit="-",
+        doc="vector_norm: G = C~ theta~ / amplitude^2 as in the reference code (so E[G_int after "
+            "T steps] = (T/P) grad C); per_parameter_variance: paper 2's G = (1/tau_theta) sum "
+            "C~ theta~ / sigma^2 with sigma^2 = amplitude^2/P (an unbiased gradient at each update).")
+    cost_change_clip: float = F(
+        math.inf, unit="cost units", gt=0.0,
+        doc="C~ is clamped to +-this value before it multiplies the perturbation ('inf' disables).")
+    evaluation: EvaluationSpec = F(default_factory=EvaluationSpec, unit="-",
+                                   doc="When the observer measures test accuracy.")
+
+    @field_validator("tau_p", "tau_x", "tau_theta", "tau_hp")
+    @classmethod
+    def _tau_range(cls, value, info):
+        return check_tau_range(info.field_name, value)
+
+    def resolved_steps(self) -> bool:
+        """True when every time constant is a number of steps (no cycles, time or symbol left)."""
+        return all(isinstance(getattr(self, f), (int, float)) for f in TIME_CONSTANTS)
+
+
+TIME_CONSTANTS = ("tau_p", "tau_x", "tau_theta", "tau_hp")
+
+
+def check_tau_range(name: str, value):
+    """Range of a time constant once it is a number of steps (strings are checked when resolved)."""
+    if isinstance(value, (int, float)):
+        top = 10**15 if name == "tau_theta" else 10**12
+        if name == "tau_hp":
+            if not 0 < value <= top:
+                raise ValueError(f"out of range (got {value!r} steps; expected 0 < {name} <= {top:g} steps)")
+        elif not 1 <= value <= top:
+            raise ValueError(f"out of range (got {value!r} steps; expected 1 <= {name} <= {top:g} steps)")
+    return value
 
 
 # --------------------------------------------------------------------------- scenario
 
 
 class DigitsData(Spec):
-    name: Literal["digits"] = Field(description="scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes).")
-    test_fraction: float = Field(0.2, gt=0.0, lt=1.0,
-                                 description="Share of samples held out for testing (seeded split).")
+    """scikit-learn's 8x8 handwritten digits: 64 inputs, 10 classes."""
+
+    name: Literal["digits"] = F(
+        "digits", unit="-", doc="scikit-learn's 8x8 handwritten digits (1,797 images, 64 inputs, 10 classes).")
+    test_fraction: Fraction = F(0.2, unit="fraction", gt=0.0, lt=1.0,
+                                doc="Share of samples held out for testing (seeded split); 0.2 or '20 %'.")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return 64, 10
 
 
 class ParityData(Spec):
-    name: Literal["parity"] = Field(description="All 2^n binary vectors labelled with their parity.")
-    n_bits: int = Field(2, ge=1, le=16, description="Number of input bits n (n = 2 is XOR).")
+    """All 2^n binary vectors labelled with their parity: n inputs, one output."""
+
+    name: Literal["parity"] = F("parity", unit="-", doc="All 2^n binary vectors labelled with their parity.")
+    n_bits: int = F(2, unit="bits", ge=1, le=16, doc="Number of input bits n (n = 2 is XOR).")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n_bits, 1
 
 
 class TeacherData(Spec):
-    name: Literal["teacher"] = Field(description="Synthetic teacher-student regression: targets "
-                                                 "from a fixed random tanh network.")
-    n_samples: int = Field(1024, ge=2, le=10**7, description="Number of samples generated.")
-    n_inputs: int = Field(8, ge=1, le=10**5, description="Input dimension.")
-    n_outputs: int = Field(2, ge=1, le=10**4, description="Output dimension.")
-    teacher_hidden: int = Field(16, ge=1, le=10**4, description="Hidden width of the teacher.")
-    noise_sigma: float = Field(0.0, ge=0.0, description="Gaussian noise added to the targets.")
-    test_fraction: float = Field(0.2, gt=0.0, lt=1.0,
-                                 description="Share of samples held out for testing (seeded split).")
+    """Synthetic teacher-student regression."""
+
+    name: Literal["teacher"] = F("teacher", unit="-", doc="Synthetic teacher-student regression: "
+                                                          "targets from a fixed random tanh network.")
+    n_samples: int = F(1024, unit="samples", ge=2, le=10**7, doc="Number of samples generated.")
+    n_inputs: int = F(8, unit="inputs", ge=1, le=10**5, doc="Input dimension.")
+    n_outputs: int = F(2, unit="outputs", ge=1, le=10**4, doc="Output dimension.")
+    teacher_hidden: int = F(16, unit="neurons", ge=1, le=10**4, doc="Hidden width of the teacher.")
+    noise_sigma: float = F(0.0, unit="target units", ge=0.0, le=1e6,
+                           doc="Standard deviation of Gaussian noise added to the targets.")
+    test_fraction: Fraction = F(0.2, unit="fraction", gt=0.0, lt=1.0,
+                                doc="Share of samples held out for testing (seeded split); 0.2 or '20 %'.")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n_inputs, self.n_outputs
 
 
 DatasetSpec = Annotated[Union[DigitsData, ParityData, TeacherData], Field(discriminator="name")]
+DATASETS = {"digits": DigitsData, "parity": ParityData, "teacher": TeacherData}
 
 
 class InitSpec(Spec):
-    distribution: Literal["uniform", "normal", "glorot_uniform"] = Field(
-        "glorot_uniform", description="Distribution of the initial weights and biases.")
-    low: float = Field(-0.5, description="uniform only: lower bound.")
-    high: float = Field(0.5, description="uniform only: upper bound.")
-    std: float = Field(0.1, gt=0.0, description="normal only: standard deviation.")
+    """Initial weights."""
+
+    distribution: Literal["uniform", "normal", "glorot_uniform"] = F(
+        "glorot_uniform", unit="-", doc="Distribution of the initial weights and biases.")
+    low: float = F(-0.5, unit="weight units", ge=-1e6, le=1e6, doc="uniform only: lower bound.")
+    high: float = F(0.5, unit="weight units", ge=-1e6, le=1e6, doc="uniform only: upper bound.")
+    std: float = F(0.1, unit="weight units", gt=0.0, le=1e6, doc="normal only: standard deviation.")
 
     @model_validator(mode="after")
     def _bounds(self):
         if self.distribution == "uniform" and not self.low < self.high:
-            raise ValueError(f"low must be below high (got low={self.low}, high={self.high})")
+            raise ValueError(f"empty range (got low={self.low}, high={self.high}; expected low < high)")
         return self
 
 
 class NetworkSpec(Spec):
-    hidden: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
-        default_factory=lambda: [32],
-        description="Widths of the hidden layers; input and output sizes come from the data set.")
-    activation: Literal["sigmoid", "tanh", "relu"] = Field(
-        "sigmoid", description="Activation of every hidden neuron.")
-    output_activation: Literal["linear", "sigmoid"] = Field(
-        "linear", description="Activation of the output neurons (cross_entropy applies softmax itself).")
-    init: InitSpec = Field(default_factory=InitSpec, description="Initial weights.")
+    """The network on the chip."""
+
+    hidden: list[Annotated[int, Field(ge=1, le=100_000)]] = F(
+        default_factory=lambda: [32], unit="neurons", max_length=64,
+        doc="Widths of the hidden layers (an empty list is a single-layer network).")
+    inputs: int | None = F(
+        None, unit="neurons", ge=1, le=10**5,
+        doc="Width of the input layer; null takes it from the data set, a number is checked "
+            "against the data set.")
+    outputs: int | None = F(
+        None, unit="neurons", ge=1, le=10**4,
+        doc="Width of the output layer; null takes it from the data set (classes or targets), a "
+            "number is checked against it.")
+    activation: Literal["sigmoid", "tanh", "relu"] = F(
+        "sigmoid", unit="-", doc="Activation of every hidden neuron.")
+    output_activation: Literal["linear", "sigmoid"] = F(
+        "linear", unit="-", doc="Activation of the output neurons (cross_entropy applies softmax itself).")
+    init: InitSpec = F(default_factory=InitSpec, unit="-", doc="Initial weights.")
 
 
 class ScenarioSpec(Spec):
     """The workload: data set, network, cost, target, budget, and which chip and firmware."""
 
-    kind: Literal["scenario"] = Field("scenario", description="Marks this file as a scenario spec.")
-    name: str = Field("unnamed_scenario", description="Short identifier of the scenario.")
-    description: str = Field("", description="The question this scenario asks.")
-    chip: str = Field("ideal_digital", description="Chip preset name (in chips/) or path to a chip YAML.")
-    firmware: str = Field("mgd_discrete",
-                          description="Firmware preset name (in firmware_models/) or path.")
-    overrides: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Dotted paths set on the resolved specs, e.g. {'firmware.eta': 0.5}.")
-    dataset: DatasetSpec = Field(description="The training and test data.")
-    network: NetworkSpec = Field(default_factory=NetworkSpec, description="The network on the chip.")
-    cost: Literal["mse", "cross_entropy"] = Field(
-        "mse", description="mse: mean over outputs of (y - target)^2 on one-hot targets; "
-                           "cross_entropy: softmax cross-entropy.")
-    accuracy: Literal["argmax", "threshold", "r2"] = Field(
-        "argmax", description="argmax: predicted class = largest output; threshold: outputs and "
-                              "targets compared at 0.5 (parity); r2: coefficient of determination "
-                              "on the test set, floored at 0 (regression, the teacher data set).")
-    target_accuracy: float = Field(0.9, gt=0.0, le=1.0,
-                                   description="Test accuracy that counts as trained. Unit: fraction.")
-    max_cycles: int = Field(1_000_000, ge=1, le=10**15,
-                            description="Cycle budget: the run stops here if the target is not reached.")
-    stop_at_target: bool = Field(True, description="Stop the run at the first evaluation that "
-                                                   "reaches the target (else run the whole budget).")
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="Root of the run's seed tree.")
+    kind: Literal["scenario"] = F("scenario", unit="-", doc="Marks this file as a scenario spec.")
+    name: str = F("unnamed_scenario", unit="-", doc="Short identifier of the scenario.",
+                  min_length=1, max_length=200)
+    description: str = F("", unit="-", doc="The question this scenario asks.", max_length=2000)
+    chip: str = F("ideal_digital", unit="-", min_length=1,
+                  doc="Chip preset name (in chips/) or path to a chip YAML.")
+    firmware: str = F("mgd_discrete", unit="-", min_length=1,
+                      doc="Firmware preset name (in firmware_models/) or path to a firmware YAML.")
+    overrides: dict[str, Any] = F(
+        default_factory=dict, unit="-",
+        doc="Dotted paths set on the resolved specs, e.g. {'firmware.eta': 0.5}; applied before "
+            "validation (the resolved chip and firmware already contain them).")
+    dataset: DatasetSpec = F(default_factory=DigitsData, unit="-", doc="The training and test data.")
+    network: NetworkSpec = F(default_factory=NetworkSpec, unit="-", doc="The network on the chip.")
+    cost: Literal["mse", "cross_entropy"] = F(
+        "mse", unit="-",
+        doc="mse: mean over outputs of (y - target)^2 on one-hot targets; cross_entropy: softmax "
+            "cross-entropy.")
+    accuracy: Literal["argmax", "threshold", "r2"] = F(
+        "argmax", unit="-",
+        doc="argmax: predicted class = largest output; threshold: outputs and targets compared "
+            "at 0.5 (parity); r2: coefficient of determination on the test set, floored at 0 "
+            "(regression, the teacher data set).")
+    target_accuracy: Fraction = F(0.9, unit="fraction", gt=0.0, le=1.0,
+                                  doc="Test accuracy that counts as trained; 0.9 or '90 %'.")
+    max_cycles: int = F(1_000_000, unit="cycles", ge=1, le=10**15,
+                        doc="Cycle budget: the run stops here if the target is not reached.")
+    stop_at_target: bool = F(True, unit="-", doc="Stop the run at the first evaluation that reaches "
+                                                 "the target (else run the whole budget).")
+    seed: int = F(0, unit="-", ge=0, le=2**63 - 1, doc="Root of the run's seed tree.")
+
+    def layer_sizes(self) -> tuple[int, ...]:
+        """(inputs, hidden..., outputs) as the data set defines them."""
+        n_in, n_out = self.dataset.shape
+        return (n_in, *self.network.hidden, n_out)
+
+    def n_params(self) -> int:
+        """P: weights and biases of the network."""
+        sizes = self.layer_sizes()
+        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 KINDS = {"chip": ChipSpec, "firmware": FirmwareSpec, "scenario": ScenarioSpec}

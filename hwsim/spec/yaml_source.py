@@ -18,28 +18,71 @@ class SourceDoc:
     path: str
     data: dict
     positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    # Where a location comes from when that is not ``path`` (a parent of ``extends:``, a
+    # scenario's overrides, --set): loc -> (file, line | None, col | None).
+    origins: dict[tuple, tuple[str, int | None, int | None]] = field(default_factory=dict)
 
     def where(self, loc: tuple) -> tuple[int, int] | None:
-        """Position of ``loc`` or of its nearest ancestor that the file spells out."""
+        """(line, col) of ``loc`` or of its nearest ancestor that the file spells out."""
+        file, line, col = self.locate(loc)
+        return (line, col) if line is not None else None
+
+    def locate(self, loc: tuple) -> tuple[str, int | None, int | None]:
+        """(file, line, col) of ``loc`` or of its nearest ancestor with a known place."""
         loc = tuple(loc)
-        while loc:
+        while True:
+            if loc in self.origins:
+                return self.origins[loc]
             if loc in self.positions:
-                return self.positions[loc]
+                line, col = self.positions[loc]
+                return self.path, line, col
+            if not loc:
+                return self.path, None, None
             loc = loc[:-1]
-        return self.positions.get((), None)
+
+    def set_origin(self, loc: tuple, origin: tuple[str, int | None, int | None]) -> None:
+        """Record that ``loc`` and everything below it now come from ``origin``."""
+        loc = tuple(loc)
+        n = len(loc)
+        for table in (self.positions, self.origins):
+            for key in [k for k in table if k[:n] == loc]:
+                del table[key]
+        self.origins[loc] = origin
+
+
+MAX_DEPTH = 40
+MAX_NODES = 100_000
 
 
 def _construct(node, loc: tuple, positions: dict, problems: list, path: str):
+    if len(loc) > MAX_DEPTH:
+        problems.append(Problem(path, node.start_mark.line + 1, node.start_mark.column + 1,
+                                ".".join(map(str, loc[:3])) + "...",
+                                f"nested too deeply (got more than {MAX_DEPTH} levels; expected a spec)"))
+        return None
     positions.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if node.tag and not node.tag.startswith("tag:yaml.org,2002:"):
+        problems.append(Problem(path, node.start_mark.line + 1, node.start_mark.column + 1,
+                                ".".join(map(str, loc)) or "(top level)",
+                                f"unsupported YAML tag (got {node.tag!r}; expected a plain value)"))
+        return None
+    if node.tag and node.tag.startswith("tag:yaml.org,2002:python"):
+        problems.append(Problem(path, node.start_mark.line + 1, node.start_mark.column + 1,
+                                ".".join(map(str, loc)) or "(top level)",
+                                f"unsupported YAML tag (got {node.tag!r}; expected a plain value)"))
+        return None
+    if len(positions) > MAX_NODES:
+        raise yaml.YAMLError(f"more than {MAX_NODES} values (anchors expanding without bound?)")
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) else key_node.value
-            if not isinstance(key, str):
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 problems.append(Problem(path, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
                                         ".".join(map(str, loc)) or "(top level)",
-                                        f"keys must be plain names (got {key!r})"))
+                                        "not a field name (got a list, mapping or merge key; "
+                                        "expected a plain name such as clock_period)"))
                 continue
+            key = key_node.value
             if key in out:
                 problems.append(Problem(path, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
                                         ".".join(map(str, loc + (key,))),
@@ -51,7 +94,18 @@ def _construct(node, loc: tuple, positions: dict, problems: list, path: str):
     if isinstance(node, yaml.SequenceNode):
         return [_construct(v, loc + (i,), positions, problems, path) for i, v in enumerate(node.value)]
     # Scalars: let PyYAML's safe resolver decide int/float/bool/null/str.
-    return yaml.safe_load(yaml.serialize(node))
+    try:
+        return yaml.safe_load(yaml.serialize(node))
+    except yaml.YAMLError as exc:
+        problems.append(Problem(path, node.start_mark.line + 1, node.start_mark.column + 1,
+                                ".".join(map(str, loc)) or "(top level)",
+                                f"unreadable value (got {node.value!r}; expected a plain YAML value): "
+                                f"{getattr(exc, 'problem', None) or exc}"))
+        return None
+
+
+def _one(path, line, col, where, message) -> SpecError:
+    return SpecError([Problem(path, line, col, where, message)])
 
 
 def read_yaml(path: str | Path) -> SourceDoc:
@@ -60,38 +114,67 @@ def read_yaml(path: str | Path) -> SourceDoc:
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
-        raise SpecError([Problem(path, None, None, "(file)", "file not found; check the path")]) from None
+        raise _one(path, None, None, "(file)", "file not found (got this path; expected an "
+                                              "existing YAML file): check the path") from None
     except IsADirectoryError:
-        raise SpecError([Problem(path, None, None, "(file)", "is a directory, expected a YAML file")]) from None
+        raise _one(path, None, None, "(file)", "is a directory (got a folder; expected a YAML file)") from None
     except OSError as exc:
-        raise SpecError([Problem(path, None, None, "(file)", f"cannot read the file ({exc.strerror})")]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError([Problem(path, None, None, "(file)",
-                                 f"not UTF-8 text (byte {exc.start}); is this a binary file?")]) from None
+        raise _one(path, None, None, "(file)", f"cannot read the file ({exc.strerror})") from None
+    return parse_yaml(raw, path)
+
+
+def parse_yaml(raw: bytes | str, path: str) -> SourceDoc:
+    """Parse YAML text (bytes or str) that came from ``path``."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _one(path, None, None, "(file)", f"not UTF-8 text (got byte 0x{raw[exc.start]:02x} at "
+                                                   f"offset {exc.start}; expected a YAML text file): "
+                                                   "is this a binary file?") from None
+    else:
+        text = raw
     if "\x00" in text:
-        raise SpecError([Problem(path, None, None, "(file)", "contains NUL bytes; is this a binary file?")])
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise _one(path, line, None, "(file)", "contains NUL bytes (got binary data; expected a YAML "
+                                               "text file): is this a binary file?")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = exc.problem or "YAML syntax error"
-        raise SpecError([Problem(path, line, col, "(syntax)", f"YAML syntax error: {what}")]) from None
+        context = f" {exc.context}" if exc.context else ""
+        raise _one(path, line, col, "(syntax)", f"YAML syntax error: {what}{context}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise _one(path, line, col, "(syntax)", f"not YAML text (got the control character "
+                                                f"{chr(exc.character)!r}; expected printable text)") from None
     except yaml.YAMLError as exc:
-        raise SpecError([Problem(path, None, None, "(syntax)", f"YAML error: {exc}")]) from None
+        raise _one(path, None, None, "(syntax)", "YAML error: " + " ".join(str(exc).split())) from None
+    except RecursionError:
+        raise _one(path, None, None, "(syntax)", "nested too deeply to read (expected a spec)") from None
     if node is None:
-        raise SpecError([Problem(path, 1, 1, "(top level)", "the file is empty; expected a mapping of fields")])
+        raise _one(path, 1, 1, "(top level)",
+                   "the file is empty (got no fields; expected a mapping such as 'kind: chip')")
     if not isinstance(node, yaml.MappingNode):
-        raise SpecError([Problem(path, node.start_mark.line + 1, node.start_mark.column + 1, "(top level)",
-                                 "expected a mapping of fields (key: value) at the top level")])
+        got = {yaml.SequenceNode: "a list"}.get(type(node), f"the value {_short_scalar(node)}")
+        raise _one(path, node.start_mark.line + 1, node.start_mark.column + 1, "(top level)",
+                   f"not a mapping of fields (got {got}; expected key: value lines such as 'kind: chip')")
     positions: dict = {}
     problems: list = []
     try:
         data = _construct(node, (), positions, problems, path)
     except yaml.YAMLError as exc:
-        raise SpecError([Problem(path, None, None, "(syntax)", f"YAML error: {exc}")]) from None
+        raise _one(path, None, None, "(syntax)", "YAML error: " + " ".join(str(exc).split())) from None
+    except RecursionError:
+        raise _one(path, None, None, "(syntax)", "nested too deeply to read (expected a spec)") from None
     if problems:
         raise SpecError(problems)
     return SourceDoc(path, data, positions)
+
+
+def _short_scalar(node) -> str:
+    text = repr(getattr(node, "value", ""))
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,308 @@
+"""Analog synapse devices: pulsed update laws, the update controller, programming and the
+read path (drift + read noise), as numba kernels over a flat vector of P devices.
+
+Conventions follow IBM aihwkit's pulsed devices (``PulsedDevice`` and its subclasses):
+weights are in weight units, one *pulse* moves a device by one step in direction
+d = +1 (potentiate, "up") or d = -1 (depress, "down"), the step depends on the device
+state w, and after every pulse w is clipped to the device's own bounds [b_min_i, b_max_i].
+
+Device laws (``law`` code; s^d(w) is the nominal step magnitude of a pulse in direction d,
+dw^+_i / dw^-_i the device's up/down step at w = 0, gamma^+ / gamma^- the shape parameters;
+the non-constant laws need b_min_i < 0 < b_max_i, and w is measured from 0 as in aihwkit):
+
+  0 IDEAL          w <- clip(w + Delta): the requested change exactly, no pulses.
+  1 QUANTISED      w lives on L evenly spaced levels b_min + k q, q = (b_max - b_min)/(L - 1);
+                   an update moves to the level nearest to clip(w + Delta) (deterministic
+                   rounding) or to one of the two neighbouring levels with probabilities
+                   that make the mean exact (stochastic rounding); each level moved is one
+                   pulse.
+  2 CONSTANT_STEP  s^d(w) = dw^d                                      (aihwkit ConstantStep)
+  3 LINEAR_STEP    s^+(w) = dw^+ (1 - gamma^+ w / b_max),
+                   s^-(w) = dw^- (1 - gamma^- w / b_min), floored at 0 (aihwkit LinearStep,
+                   gamma_ij^+ = -gamma^+/b_max, no increasing steps)
+  4 SOFT_BOUNDS    LINEAR_STEP with gamma = 1: s^+ = dw^+ (1 - w/b_max), s^- = dw^- (1 - w/b_min);
+                   the step vanishes at the bound it moves toward.       (aihwkit SoftBounds)
+  5 EXP_STEP       s^+(w) = dw^+ (1 - exp(gamma^+ (w/b_max - 1))) / (1 - exp(-gamma^+)),
+                   s^- likewise with b_min and gamma^-; gamma > 0. Nearly constant far from
+                   the bound, falling exponentially to 0 at it; gamma -> 0 is SOFT_BOUNDS.
+                   (One normalised parameter per direction; aihwkit's ExpStep uses
+                   1 - A^d exp(d gamma^d z) with four global fit constants.)
+  6 POW_STEP       s^+(w) = dw^+ (1 - w/b_max)^gamma^+, s^-(w) = dw^- (1 - w/b_min)^gamma^-;
+                   gamma = 0 is CONSTANT_STEP, gamma = 1 is SOFT_BOUNDS. (aihwkit's PowStep
+                   normalises by the full range instead: its dw_min is ours x 2^gamma on a
+                   symmetric range.)
+
+One pulse of a pulsed law (2..6), with multiplicative cycle-to-cycle noise
+(aihwkit ``dw_min_std`` with ``mult_noise``):
+
+    w <- clip(w + d s^d(w) (1 + sigma_c2c xi),  b_min_i, b_max_i),   xi ~ N(0, 1)
+    xi = normal(seeds[S_C2C], update_index, i * max_pulses + k)   for the k-th pulse of device i
+
+Update controller (``apply_update``): the requested change Delta_i becomes
+n_i = round(|Delta_i| / dw_ctrl) pulses in direction sign(Delta_i), where dw_ctrl is the
+*nominal* step the controller assumes (it does not know the device-to-device variation, as
+in aihwkit's pulse-train update); round is floor(x + 1/2) (deterministic) or floor(x + u),
+u = uniform(seeds[S_ROUND], update_index, i) (stochastic, E[n_i] = |Delta_i| / dw_ctrl); then
+n_i <- min(n_i, max_pulses). The pulses are applied one by one, so nonlinearity and noise
+compound. Every pulse sent is counted in ``pulses[i]`` (endurance, write energy), also for a
+stuck device, which ignores it.
+
+Drift (PCM-like power law, aihwkit ``DriftParameter``): a device written at t_prog_i holds
+    w(t) = w_prog (max(t - t_prog_i, t0) / t0)^(-nu_i)
+i.e. no drift for the first t0 seconds after it was written. The stored state ``w`` is the
+as-written value; a device that is written again (pulses sent, ideal change, level moved)
+first takes its drifted value, is updated from there, and restarts its drift clock.
+
+Read path (``read_weights``), the weights one MVM sees at time t:
+    w_read = w(t) + sqrt(sigma_add^2 + (sigma_prop w(t))^2) xi,
+    xi = normal(seeds[S_READ], mvm_index, i),
+which is in distribution the sum of an additive N(0, sigma_add^2) and a conductance-
+proportional N(0, (sigma_prop |w|)^2) term.
+
+Programming (``program_weights``, program-and-verify, not pulses):
+    w = clip(target + sigma_prog xi, b_min_i, b_max_i), xi = normal(seeds[S_PROG], program_index, i),
+then rounded to the nearest level for QUANTISED; the drift clock restarts at t_now.
+
+Stuck devices (``stuck[i] == 1``) keep their value through programming and updates and do not
+drift; read noise still applies.
+
+Every random value is a pure function of (stream seed, key, index): same inputs and
+(seeds, update_index / mvm_index / program_index) give bit-identical outputs.
+
+Array layouts
+  w        float64[P]     stored device state (weight units), updated in place
+  dev      float64[N_DEV, P] per-device constants, rows D_W_MIN, D_W_MAX (bounds b_min_i,
+                          b_max_i), D_DW_UP, D_DW_DOWN (dw^+_i, dw^-_i >= 0), D_NU (drift nu_i >= 0)
+  stuck    int64[P]       1 if the device is stuck, else 0
+  t_prog   float64[P]     time (s) each device was last written
+  pulses   int64[P]       pulse counters, accumulated in place
+  icfg     int64[N_ICFG]  I_LAW, I_LEVELS, I_ROUNDING (0 deterministic, 1 stochastic), I_MAX_PULSES
+  fcfg     float64[N_FCFG] F_DW_CTRL, F_GAMMA_UP, F_GAMMA_DOWN, F_C2C, F_PROG_SIGMA,
+                          F_READ_ADD, F_READ_PROP, F_T0
+  seeds    uint64[N_SEEDS] S_ROUND, S_C2C, S_PROG, S_READ
+"""
+
+import numpy as np
+from numba import njit
+
+from hwsim.kernels.rng import normal, uniform
+
+IDEAL, QUANTISED, CONSTANT_STEP, LINEAR_STEP, SOFT_BOUNDS, EXP_STEP, POW_STEP = range(7)
+LAW_CODES = {"ideal": IDEAL, "quantised": QUANTISED, "constant_step": CONSTANT_STEP,
+             "linear_step": LINEAR_STEP, "soft_bounds": SOFT_BOUNDS, "exp_step": EXP_STEP,
+             "pow_step": POW_STEP}
+PULSED_LAWS = (CONSTANT_STEP, LINEAR_STEP, SOFT_BOUNDS, EXP_STEP, POW_STEP)
+
+# dev rows: per-device constants drawn once when the array is built
+D_W_MIN, D_W_MAX, D_DW_UP, D_DW_DOWN, D_NU = range(5)
+N_DEV = 5
+# icfg: integer configuration
+I_LAW, I_LEVELS, I_ROUNDING, I_MAX_PULSES = range(4)
+N_ICFG = 4
+ROUND_DETERMINISTIC, ROUND_STOCHASTIC = 0, 1
+# fcfg: float configuration
+F_DW_CTRL, F_GAMMA_UP, F_GAMMA_DOWN, F_C2C, F_PROG_SIGMA, F_READ_ADD, F_READ_PROP, F_T0 = range(8)
+N_FCFG = 8
+# seeds: counter-based streams
+S_ROUND, S_C2C, S_PROG, S_READ = range(4)
+N_SEEDS = 4
+
+
+@njit(cache=True, inline="always")
+def step_size(law, d, w, dw_up, dw_down, w_min, w_max, gamma_up, gamma_down):
+    """Nominal magnitude (>= 0) of one pulse in direction d (+1/-1) at state w (pulsed laws)."""
+    if d > 0:
+        base = dw_up
+        r = w / w_max
+        g = gamma_up
+    else:
+        base = dw_down
+        r = w / w_min
+        g = gamma_down
+    if law == CONSTANT_STEP:
+        f = 1.0
+    elif law == LINEAR_STEP:
+        f = 1.0 - g * r
+    elif law == SOFT_BOUNDS:
+        f = 1.0 - r
+    elif law == EXP_STEP:
+        f = np.expm1(g * (r - 1.0)) / np.expm1(-g)
+    else:  # POW_STEP
+        x = 1.0 - r
+        if x < 0.0:
+            x = 0.0
+        f = x ** g
+    if f < 0.0:
+        f = 0.0
+    return base * f
+
+
+@njit(cache=True, inline="always")
+def apply_pulse(law, d, w, dw_up, dw_down, w_min, w_max, gamma_up, gamma_down, c2c, xi):
+    """State after one pulse in direction d with c2c noise draw xi, clipped to the bounds."""
+    s = step_size(law, d, w, dw_up, dw_down, w_min, w_max, gamma_up, gamma_down)
+    w = w + d * s * (1.0 + c2c * xi)
+    if w > w_max:
+        w = w_max
+    elif w < w_min:
+        w = w_min
+    return w
+
+
+@njit(cache=True, inline="always")
+def drifted(w, nu, t_prog, t, t0):
+    """w(t) = w (max(t - t_prog, t0)/t0)^-nu."""
+    el = t - t_prog
+    if nu > 0.0 and el > t0:
+        return w * (el / t0) ** (-nu)
+    return w
+
+
+@njit(cache=True, inline="always")
+def _nearest_level(v, lo, q, levels):
+    k = np.floor((v - lo) / q + 0.5)
+    if k < 0.0:
+        k = 0.0
+    elif k > levels - 1:
+        k = float(levels - 1)
+    return k
+
+
+@njit(cache=True)
+def update_device(i, w, delta_i, dev, stuck, t_prog, pulses, icfg, fcfg, seeds, update_index, t_now):
+    """Apply the requested change ``delta_i`` to device i (see module docstring); return pulses sent."""
+    law = icfg[I_LAW]
+    max_pulses = icfg[I_MAX_PULSES]
+    lo = dev[D_W_MIN, i]
+    hi = dev[D_W_MAX, i]
+    is_stuck = stuck[i] != 0
+    if law == IDEAL:
+        if delta_i != 0.0 and not is_stuck:
+            v = drifted(w[i], dev[D_NU, i], t_prog[i], t_now, fcfg[F_T0]) + delta_i
+            if v > hi:
+                v = hi
+            elif v < lo:
+                v = lo
+            w[i] = v
+            t_prog[i] = t_now
+        return 0
+    if law == QUANTISED:
+        if delta_i == 0.0:
+            return 0
+        levels = icfg[I_LEVELS]
+        q = (hi - lo) / (levels - 1)
+        cur = drifted(w[i], dev[D_NU, i], t_prog[i], t_now, fcfg[F_T0])
+        k0 = _nearest_level(cur, lo, q, levels)
+        v = cur + delta_i
+        if v > hi:
+            v = hi
+        elif v < lo:
+            v = lo
+        x = (v - lo) / q
+        if icfg[I_ROUNDING] == ROUND_STOCHASTIC:
+            k = np.floor(x + uniform(seeds[S_ROUND], update_index, i))
+        else:
+            k = np.floor(x + 0.5)
+        if k < 0.0:
+            k = 0.0
+        elif k > levels - 1:
+            k = float(levels - 1)
+        dk = k - k0
+        if dk > max_pulses:
+            dk = float(max_pulses)
+        elif dk < -max_pulses:
+            dk = -float(max_pulses)
+        n = int(abs(dk))
+        if n > 0:
+            pulses[i] += n
+            if not is_stuck:
+                w[i] = lo + (k0 + dk) * q
+                t_prog[i] = t_now
+        return n
+    # pulsed laws
+    x = abs(delta_i) / fcfg[F_DW_CTRL]
+    if x >= max_pulses:
+        n = max_pulses
+    else:
+        if icfg[I_ROUNDING] == ROUND_STOCHASTIC:
+            n = int(np.floor(x + uniform(seeds[S_ROUND], update_index, i)))
+        else:
+            n = int(np.floor(x + 0.5))
+        if n > max_pulses:
+            n = max_pulses
+    if n == 0:
+        return 0
+    pulses[i] += n
+    if is_stuck:
+        return n
+    d = 1.0 if delta_i > 0.0 else -1.0
+    dw_up = dev[D_DW_UP, i]
+    dw_down = dev[D_DW_DOWN, i]
+    g_up = fcfg[F_GAMMA_UP]
+    g_down = fcfg[F_GAMMA_DOWN]
+    c2c = fcfg[F_C2C]
+    v = drifted(w[i], dev[D_NU, i], t_prog[i], t_now, fcfg[F_T0])
+    key = i * max_pulses
+    for k in range(n):
+        xi = normal(seeds[S_C2C], update_index, key + k) if c2c > 0.0 else 0.0
+        v = apply_pulse(law, d, v, dw_up, dw_down, lo, hi, g_up, g_down, c2c, xi)
+    w[i] = v
+    t_prog[i] = t_now
+    return n
+
+
+@njit(cache=True)
+def apply_update(w, delta, dev, stuck, t_prog, pulses, icfg, fcfg, seeds, update_index, t_now):
+    """The update controller over all P devices: turn ``delta`` (float64[P], the requested
+    change, e.g. -eta*G_int) into pulses and apply them; return the total pulses sent.
+
+    Mutates ``w``, ``t_prog`` and ``pulses`` in place; a pure function of its inputs and
+    (seeds, update_index).
+    """
+    total = 0
+    for i in range(w.shape[0]):
+        total += update_device(i, w, delta[i], dev, stuck, t_prog, pulses, icfg, fcfg, seeds,
+                               update_index, t_now)
+    return total
+
+
+@njit(cache=True)
+def program_weights(w, target, dev, stuck, t_prog, icfg, fcfg, seeds, program_index, t_now):
+    """Program-and-verify every working device to ``target`` with programming error."""
+    law = icfg[I_LAW]
+    sigma = fcfg[F_PROG_SIGMA]
+    for i in range(w.shape[0]):
+        if stuck[i] != 0:
+            continue
+        lo = dev[D_W_MIN, i]
+        hi = dev[D_W_MAX, i]
+        v = target[i]
+        if sigma > 0.0:
+            v += sigma * normal(seeds[S_PROG], program_index, i)
+        if v > hi:
+            v = hi
+        elif v < lo:
+            v = lo
+        if law == QUANTISED:
+            levels = icfg[I_LEVELS]
+            q = (hi - lo) / (levels - 1)
+            v = lo + _nearest_level(v, lo, q, levels) * q
+        w[i] = v
+        t_prog[i] = t_now
+
+
+@njit(cache=True)
+def read_weights(w, dev, stuck, t_prog, fcfg, seeds, mvm_index, t, out):
+    """Write into ``out`` (float64[P]) the weights one MVM sees at time t (s): drift + read noise."""
+    t0 = fcfg[F_T0]
+    s_add = fcfg[F_READ_ADD]
+    s_prop = fcfg[F_READ_PROP]
+    noisy = s_add > 0.0 or s_prop > 0.0
+    for i in range(w.shape[0]):
+        v = w[i]
+        if stuck[i] == 0:
+            v = drifted(v, dev[D_NU, i], t_prog[i], t, t0)
+        if noisy:
+            sd = np.sqrt(s_add * s_add + (s_prop * v) * (s_prop * v))
+            v += sd * normal(seeds[S_READ], mvm_index, i)
+        out[i] = v

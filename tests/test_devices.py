@@ -1,0 +1,448 @@
+"""Synapse devices (hwsim/chip/devices.py, hwsim/kernels/devices.py): kernels against their
+numpy twins (tests/naive_devices.py), each law against its closed form, and the statistics
+of noise and variation against their parameters (5 sigma of the estimator).
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+
+import naive_devices as nd
+from hwsim.chip.devices import DeviceArray, DeviceParams
+from hwsim.kernels import devices as K
+
+LAWS = tuple(K.LAW_CODES)
+PULSED = ("constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step")
+RTOL = 1e-12  # same equations in float64; libm calls may differ in the last bit
+
+
+def noisy_params(law, rounding="stochastic", **kw):
+    """Every non-ideality on at once."""
+    base = dict(law=law, dw_min=0.02, w_min=-0.8, w_max=1.2, asymmetry=0.1, gamma=0.7, gamma_down=1.6,
+                levels=33, c2c_sigma=0.3, d2d_sigma_dw=0.2, d2d_sigma_bounds=0.1, d2d_sigma_asym=0.05,
+                prog_sigma=0.02, read_sigma_add=0.01, read_sigma_prop=0.03, drift_nu_mean=0.05,
+                drift_nu_sigma=0.02, drift_t0=20.0, stuck_fraction=0.1, rounding=rounding, max_pulses=7)
+    base.update(kw)
+    return DeviceParams(**base)
+
+
+def clean(law, **kw):
+    """One nominal device law, nothing random."""
+    base = dict(law=law, dw_min=0.01, w_min=-1.0, w_max=1.0, gamma=0.5, rounding="deterministic",
+                max_pulses=1000)
+    base.update(kw)
+    return DeviceParams(**base)
+
+
+def closed_form(law, d, w, dw, w_min, w_max, g):
+    """s^d(w) written out per law (equations of hwsim.kernels.devices)."""
+    b = w_max if d > 0 else w_min
+    return {"constant_step": dw,
+            "linear_step": dw * max(1 - g * w / b, 0.0),
+            "soft_bounds": dw * (1 - w / b),
+            "exp_step": dw * (1 - np.exp(g * (w / b - 1))) / (1 - np.exp(-g)),
+            "pow_step": dw * (1 - w / b) ** g}[law]
+
+
+def within(est, expected, se, k=5.0):
+    assert abs(est - expected) <= k * se, (est, expected, se)
+
+
+# -- kernels == numpy twins -----------------------------------------------------------------
+
+CASES = [(law, r) for law in LAWS for r in ("stochastic", "deterministic")]
+
+
+@pytest.mark.parametrize("law,rounding", CASES, ids=[f"{law}-{r}" for law, r in CASES])
+def test_kernels_match_numpy_twin(law, rounding):
+    arr = DeviceArray(noisy_params(law, rounding), 300, seed=5)
+    rng = np.random.default_rng(1)
+    target = rng.uniform(-0.9, 1.3, arr.n)
+    w, tp = nd.program(arr, target, 0, 3.0)
+    arr.program(target, t=3.0)
+    np.testing.assert_allclose(arr.w, w, rtol=RTOL, atol=1e-15)
+    np.testing.assert_array_equal(arr.t_prog, tp)
+    for u, t in enumerate((10.0, 50.0, 400.0, 400.0, 5e3, 1e5)):
+        delta = rng.normal(0, 0.06, arr.n) * (rng.random(arr.n) < 0.8)  # some zeros, some > max_pulses
+        w, tp, pulses, total = nd.update(arr, delta, u, t)
+        assert arr.update(delta, u, t=t) == total
+        np.testing.assert_allclose(arr.w, w, rtol=RTOL, atol=1e-15)
+        np.testing.assert_array_equal(arr.t_prog, tp)
+        np.testing.assert_array_equal(arr.pulse_counts, pulses)
+        np.testing.assert_allclose(arr.read(t + 30.0, u), nd.read(arr, t + 30.0, u), rtol=RTOL, atol=1e-15)
+    if law in PULSED or law == "quantised":
+        assert arr.pulse_counts.sum() > 0
+
+
+@pytest.mark.parametrize("law", PULSED)
+def test_step_size_kernel_matches_twin(law):
+    w = np.linspace(-1.2, 1.6, 57)
+    for d in (1.0, -1.0):
+        fast = np.array([K.step_size(K.LAW_CODES[law], d, x, 0.011, 0.007, -1.0, 1.5, 0.6, 2.0) for x in w])
+        np.testing.assert_allclose(fast, nd.step_size(law, d, w, 0.011, 0.007, -1.0, 1.5, 0.6, 2.0), rtol=RTOL)
+
+
+# -- each law against its closed form --------------------------------------------------------
+
+@pytest.mark.parametrize("law", PULSED)
+def test_one_pulse_follows_closed_form(law):
+    p = clean(law, w_min=-0.8, w_max=1.2, gamma=0.6)
+    w0 = np.linspace(-0.8, 1.2, 41)
+    for d in (1.0, -1.0):
+        arr = DeviceArray(p, w0.size, seed=0)
+        arr.program(w0)
+        assert arr.update(np.full(w0.size, d * p.dw_min), 0) == w0.size  # one pulse each
+        expected = [np.clip(x + d * closed_form(law, d, x, p.dw_min, -0.8, 1.2, 0.6), -0.8, 1.2) for x in w0]
+        np.testing.assert_allclose(arr.w, expected, rtol=1e-12, atol=1e-15)
+    # the step at w = 0 is dw_min in both directions, and it vanishes at the bound it moves toward
+    # for the saturating laws
+    for d in (1.0, -1.0):
+        assert K.step_size(K.LAW_CODES[law], d, 0.0, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == pytest.approx(0.01, rel=1e-12)
+    if law in ("soft_bounds", "exp_step", "pow_step"):
+        assert K.step_size(K.LAW_CODES[law], 1.0, 1.2, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == 0.0
+        assert K.step_size(K.LAW_CODES[law], -1.0, -0.8, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == 0.0
+    if law == "linear_step":  # the step has fallen by the fraction gamma at the bound
+        assert K.step_size(K.LAW_CODES[law], 1.0, 1.2, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == pytest.approx(0.004)
+
+
+def test_law_family_limits():
+    """pow gamma=0 is constant, pow/linear gamma=1 are soft bounds, exp gamma->0 tends to soft bounds."""
+    w = np.linspace(-1, 1, 21)
+    for d in (1.0, -1.0):
+        sb = nd.step_size("soft_bounds", d, w, 0.01, 0.01, -1.0, 1.0, 0.0, 0.0)
+        np.testing.assert_allclose(nd.step_size("pow_step", d, w, 0.01, 0.01, -1.0, 1.0, 1.0, 1.0), sb, rtol=1e-12)
+        np.testing.assert_allclose(nd.step_size("linear_step", d, w, 0.01, 0.01, -1.0, 1.0, 1.0, 1.0), sb, rtol=1e-12)
+        np.testing.assert_allclose(nd.step_size("exp_step", d, w, 0.01, 0.01, -1.0, 1.0, 1e-6, 1e-6), sb, atol=1e-8)
+        np.testing.assert_allclose(nd.step_size("pow_step", d, w, 0.01, 0.01, -1.0, 1.0, 0.0, 0.0), 0.01)
+
+
+def test_soft_bounds_saturate_geometrically():
+    """From w0, N up pulses of soft bounds give w_N = w_max - (w_max - w0)(1 - dw/w_max)^N; never past w_max."""
+    p = clean("soft_bounds", dw_min=0.02, max_pulses=50)
+    arr = DeviceArray(p, 3, seed=0)
+    w0 = np.array([-0.5, 0.0, 0.7])
+    arr.program(w0)
+    for u in range(40):
+        arr.update(np.full(3, 50 * p.dw_min), u)
+        n = 50 * (u + 1)
+        np.testing.assert_allclose(arr.w, 1.0 - (1.0 - w0) * (1 - 0.02) ** n, rtol=1e-10)
+        assert np.all(arr.w <= 1.0)
+    assert np.all(arr.w > 1.0 - 1e-6)
+    np.testing.assert_array_equal(arr.pulse_counts, 2000)
+
+
+@pytest.mark.parametrize("law", PULSED)
+def test_saturation_at_the_bounds(law):
+    p = clean(law, dw_min=0.05, w_min=-0.6, w_max=0.9, max_pulses=100, gamma=0.8)
+    arr = DeviceArray(p, 2, seed=0)
+    trace = []
+    for u in range(30):
+        arr.update(np.array([100 * p.dw_min, -100 * p.dw_min]), u)
+        trace.append(arr.w.copy())
+    trace = np.array(trace)
+    assert np.all(np.diff(trace[:, 0]) >= 0) and np.all(np.diff(trace[:, 1]) <= 0)  # monotone
+    assert np.all(trace[:, 0] <= 0.9) and np.all(trace[:, 1] >= -0.6)  # never past the bounds
+    np.testing.assert_allclose(trace[-1], [0.9, -0.6], atol=1e-3)  # and they get there
+    if law in ("constant_step", "linear_step"):  # hard bounds: clipped exactly
+        np.testing.assert_array_equal(trace[-1], [0.9, -0.6])
+
+
+@pytest.mark.parametrize("law", PULSED)
+def test_asymmetry_ratio(law):
+    a = 0.25
+    arr = DeviceArray(clean(law, asymmetry=a, w_min=-0.8, w_max=1.2), 2, seed=0)
+    arr.update(np.array([0.01, -0.01]), 0)
+    up, down = arr.w[0], -arr.w[1]
+    assert up == pytest.approx(0.01 * (1 + a), rel=1e-12)
+    assert down == pytest.approx(0.01 * (1 - a), rel=1e-12)
+    assert up / down == pytest.approx((1 + a) / (1 - a), rel=1e-12)
+
+
+def test_constant_step_counts_exactly():
+    """Deterministic rounding: n = floor(|delta|/dw + 1/2) pulses of dw, clipped at the bounds."""
+    arr = DeviceArray(clean("constant_step"), 6, seed=0)
+    delta = np.array([0.0, 0.0049, 0.005, -0.026, 0.5, -3.0])
+    assert arr.update(delta, 0) == 0 + 0 + 1 + 3 + 50 + 300  # all 300 pulses are sent; w stops at -1
+    np.testing.assert_allclose(arr.w, [0, 0, 0.01, -0.03, 0.5, -1.0], atol=1e-12)
+
+
+def test_ideal_applies_the_change_exactly():
+    arr = DeviceArray(clean("ideal", w_min=-2.0, w_max=2.0), 5, seed=0)
+    w0 = np.array([0.1, -0.3, 1.9, 0.0, 0.7])
+    arr.program(w0)
+    delta = np.array([1e-7, 0.123456789, 0.5, -1e-12, 0.0])
+    assert arr.update(delta, 0) == 0
+    np.testing.assert_array_equal(arr.w, np.minimum(w0 + delta, 2.0))
+    np.testing.assert_array_equal(arr.pulse_counts, 0)
+
+
+def test_quantised_levels_and_rounding():
+    p = clean("quantised", levels=11, w_min=-1.0, w_max=1.0)  # levels every 0.2
+    arr = DeviceArray(p, 6, seed=0)
+    arr.program(np.array([0.05, 0.11, -0.33, 0.99, -2.0, 0.3]))
+    np.testing.assert_allclose(arr.w, [0.0, 0.2, -0.4, 1.0, -1.0, 0.4], atol=1e-12)
+    pulses = arr.update(np.array([0.09, 0.11, 0.25, 0.2, -0.5, -1.5]), 0)
+    np.testing.assert_allclose(arr.w, [0.0, 0.4, -0.2, 1.0, -1.0, -1.0], atol=1e-12)
+    assert pulses == 0 + 1 + 1 + 0 + 0 + 7
+    grid = np.linspace(-1, 1, 11)
+    assert np.all(np.min(np.abs(arr.w[:, None] - grid[None, :]), axis=1) < 1e-12)
+
+
+def test_quantised_stochastic_rounding_is_unbiased():
+    n = 20000
+    arr = DeviceArray(clean("quantised", levels=11, rounding="stochastic"), n, seed=3)
+    arr.update(np.full(n, 0.07), 0)  # 0.35 of a level
+    assert set(np.round(arr.w, 12)) == {0.0, 0.2}
+    within(arr.w.mean(), 0.07, 0.2 * np.sqrt(0.35 * 0.65 / n))
+
+
+# -- update controller -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("x", [0.37, 2.6, 5.0])
+def test_stochastic_rounding_is_unbiased(x):
+    n = 20000
+    arr = DeviceArray(clean("constant_step", rounding="stochastic", w_min=-10, w_max=10), n, seed=2)
+    arr.update(np.full(n, x * 0.01), 7)
+    c = arr.pulse_counts
+    frac = x - np.floor(x)
+    assert set(np.unique(c)) <= {int(np.floor(x)), int(np.ceil(x))}
+    within(c.mean(), x, np.sqrt(frac * (1 - frac) / n) + 1e-12)
+    np.testing.assert_allclose(arr.w, 0.01 * c, rtol=1e-12)
+
+
+def test_max_pulses_caps():
+    for law in ("constant_step", "quantised"):
+        p = clean(law, max_pulses=31, levels=201, w_min=-1.0, w_max=1.0)
+        arr = DeviceArray(p, 4, seed=0)
+        assert arr.update(np.array([1.0, -1.0, 0.2, np.inf]), 0) == 31 + 31 + 20 + 31
+        np.testing.assert_allclose(arr.w, [0.31, -0.31, 0.2, 0.31], atol=1e-12)
+
+
+def test_pulse_counters_accumulate():
+    arr = DeviceArray(noisy_params("soft_bounds", stuck_fraction=0.2), 500, seed=4)
+    rng = np.random.default_rng(0)
+    total = 0
+    for u in range(5):
+        before = arr.pulse_counts.copy()
+        sent = arr.update(rng.normal(0, 0.05, arr.n), u)
+        assert sent == int((arr.pulse_counts - before).sum())
+        assert np.all(arr.pulse_counts - before <= arr.params.max_pulses)
+        total += sent
+    assert arr.pulse_counts.sum() == total > 0
+    assert arr.pulse_counts.dtype == np.int64
+    # a stuck device is still sent pulses (the controller cannot tell), it just does not move
+    assert arr.pulse_counts[arr.stuck == 1].sum() > 0
+
+
+def test_update_is_a_pure_function_of_inputs_and_index():
+    p = noisy_params("exp_step")
+    a, b = DeviceArray(p, 200, seed=9), DeviceArray(p, 200, seed=9)
+    delta = np.random.default_rng(0).normal(0, 0.05, 200)
+    a.update(delta, 12, t=100.0)
+    b.update(delta, 12, t=100.0)
+    np.testing.assert_array_equal(a.w, b.w)
+    c = DeviceArray(p, 200, seed=9)
+    c.update(delta, 13, t=100.0)
+    assert not np.array_equal(a.w, c.w)  # another update index draws other noise
+    # the raw kernel: same inputs, bit-identical outputs
+    outs = []
+    for _ in range(2):
+        d = DeviceArray(p, 200, seed=9)
+        w, dev, stuck, tp, pulses, icfg, fcfg, seeds = d.kernel_args()
+        n = K.apply_update(w, delta, dev, stuck, tp, pulses, icfg, fcfg, seeds, 12, 100.0)
+        outs.append((n, w.copy(), tp.copy(), pulses.copy()))
+    assert outs[0][0] == outs[1][0]
+    for x, y in zip(outs[0][1:], outs[1][1:]):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(outs[0][1], a.w)
+
+
+# -- statistics: noise and variation match their parameters ----------------------------------
+
+def test_cycle_to_cycle_noise_statistics():
+    n, sigma = 20000, 0.3
+    arr = DeviceArray(clean("constant_step", c2c_sigma=sigma, w_min=-10, w_max=10), n, seed=1)
+    arr.update(np.full(n, 0.01), 0)
+    rel = arr.w / 0.01 - 1.0  # one pulse: dw (1 + sigma xi)
+    within(rel.mean(), 0.0, sigma / np.sqrt(n))
+    within(rel.std(ddof=1), sigma, sigma / np.sqrt(2 * (n - 1)))
+    # pulses compound: k pulses have std sigma*dw*sqrt(k)
+    arr2 = DeviceArray(clean("constant_step", c2c_sigma=sigma, w_min=-10, w_max=10), n, seed=1)
+    arr2.update(np.full(n, 0.09), 0)
+    s9 = sigma * 0.01 * 3
+    within(arr2.w.mean(), 0.09, s9 / np.sqrt(n))
+    within(arr2.w.std(ddof=1), s9, s9 / np.sqrt(2 * (n - 1)))
+
+
+def test_read_noise_statistics():
+    n = 20000
+    p = clean("constant_step", read_sigma_add=0.01, read_sigma_prop=0.05, w_min=-2.0, w_max=2.0)
+    arr = DeviceArray(p, n, seed=1)
+    arr.program(np.where(np.arange(n) < n // 2, 0.0, 0.8))
+    r = arr.read(0.0, 3)
+    for sl, mean, sd in ((slice(0, n // 2), 0.0, 0.01), (slice(n // 2, n), 0.8, np.hypot(0.01, 0.05 * 0.8))):
+        m = n // 2
+        within(r[sl].mean(), mean, sd / np.sqrt(m))
+        within(r[sl].std(ddof=1), sd, sd / np.sqrt(2 * (m - 1)))
+    np.testing.assert_array_equal(arr.read(0.0, 3), r)  # same MVM index, same noise
+    other = arr.read(0.0, 4)
+    within(np.corrcoef(other[: n // 2], r[: n // 2])[0, 1], 0.0, 1 / np.sqrt(n // 2))  # fresh per MVM
+    np.testing.assert_array_equal(arr.w[: n // 2], 0.0)  # reading never writes
+
+
+def test_programming_error_statistics():
+    n, sigma = 20000, 0.02
+    arr = DeviceArray(clean("constant_step", prog_sigma=sigma), n, seed=1)
+    arr.program(np.full(n, 0.3))
+    within(arr.w.mean(), 0.3, sigma / np.sqrt(n))
+    within(arr.w.std(ddof=1), sigma, sigma / np.sqrt(2 * (n - 1)))
+    first = arr.w.copy()
+    arr.program(np.full(n, 0.3))  # the next program call draws a new error
+    assert not np.array_equal(first, arr.w)
+
+
+def test_device_to_device_spreads():
+    n = 40000
+    p = DeviceParams(law="soft_bounds", dw_min=0.01, w_min=-0.8, w_max=1.2, asymmetry=0.2,
+                     d2d_sigma_dw=0.1, d2d_sigma_bounds=0.15, d2d_sigma_asym=0.05,
+                     drift_nu_mean=0.06, drift_nu_sigma=0.01)
+    arr = DeviceArray(p, n, seed=11)
+    up, down = arr.dev[K.D_DW_UP], arr.dev[K.D_DW_DOWN]
+    scale = (up + down) / (2 * p.dw_min)  # = 1 + sigma_dw xi
+    asym = (up - down) / (up + down)  # = a + sigma_a xi
+    checks = [(scale, 1.0, 0.1), (asym, 0.2, 0.05), (arr.dev[K.D_W_MAX] / 1.2, 1.0, 0.15),
+              (arr.dev[K.D_W_MIN] / -0.8, 1.0, 0.15), (arr.dev[K.D_NU], 0.06, 0.01)]
+    for x, mean, sd in checks:
+        within(x.mean(), mean, sd / np.sqrt(n))
+        within(x.std(ddof=1), sd, sd / np.sqrt(2 * (n - 1)))
+    # independent draws for the independent quantities
+    assert abs(np.corrcoef(arr.dev[K.D_W_MAX], arr.dev[K.D_W_MIN])[0, 1]) < 5 / np.sqrt(n)
+    # and the variation is real: one pulse up from 0 moves each device by its own dw_up
+    arr.update(np.full(n, 0.01), 0)
+    np.testing.assert_allclose(arr.w, up, rtol=1e-12)
+
+
+def test_same_seed_same_devices_different_seed_different_devices():
+    p = noisy_params("linear_step")
+    a, b, c = DeviceArray(p, 1000, seed=1), DeviceArray(p, 1000, seed=1), DeviceArray(p, 1000, seed=2)
+    for name in ("dev", "stuck", "w", "seeds"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.dev, c.dev)
+    assert not np.array_equal(a.stuck, c.stuck)
+    assert not np.array_equal(a.seeds, c.seeds)
+    a.program(np.zeros(1000))
+    c.program(np.zeros(1000))
+    assert not np.array_equal(a.w, c.w)
+
+
+def test_pickled_array_continues_identically():
+    arr = DeviceArray(noisy_params("pow_step"), 100, seed=3)
+    arr.program(np.linspace(-0.5, 0.5, 100), t=1.0)
+    arr.update(np.full(100, 0.03), 0, t=30.0)
+    copy = pickle.loads(pickle.dumps(arr))
+    delta = np.linspace(-0.1, 0.1, 100)
+    arr.update(delta, 1, t=60.0)
+    copy.update(delta, 1, t=60.0)
+    np.testing.assert_array_equal(arr.w, copy.w)
+    np.testing.assert_array_equal(arr.pulse_counts, copy.pulse_counts)
+    np.testing.assert_array_equal(arr.read(90.0, 5), copy.read(90.0, 5))
+
+
+# -- drift -----------------------------------------------------------------------------------
+
+def test_drift_follows_the_power_law():
+    nu, t0 = 0.05, 20.0
+    arr = DeviceArray(clean("constant_step", drift_nu_mean=nu, drift_t0=t0), 3, seed=0)
+    w0 = np.array([0.8, -0.5, 0.0])
+    arr.program(w0, t=0.0)
+    for t in (5.0, 20.0):  # within t0 of the write: no drift yet
+        np.testing.assert_array_equal(arr.read(t, 0), w0)
+    for t in (21.0, 100.0, 1e3, 1e5, 3e7):
+        np.testing.assert_allclose(arr.read(t, 0), w0 * (t / t0) ** -nu, rtol=1e-12)
+    # at nu = 0.05 the weight falls 18 % by 1000 s (hw_params.md section 0)
+    assert arr.read(1e3, 0)[0] / 0.8 == pytest.approx(0.822, abs=1e-3)
+    # measured from each device's last write
+    arr.program(w0, t=500.0)
+    np.testing.assert_allclose(arr.read(1500.0, 0), w0 * (1000.0 / t0) ** -nu, rtol=1e-12)
+
+
+def test_drift_exponents_per_device_and_write_restarts_the_clock():
+    n, t0 = 2000, 20.0
+    p = clean("constant_step", drift_nu_mean=0.05, drift_nu_sigma=0.02, drift_t0=t0, w_min=-2, w_max=2)
+    arr = DeviceArray(p, n, seed=4)
+    arr.program(np.full(n, 1.0), t=0.0)
+    for t in (200.0, 2e4):  # each device follows its own nu_i: log(w/w0)/log(t/t0) = -nu_i
+        np.testing.assert_allclose(np.log(arr.read(t, 0)) / np.log(t / t0), -arr.dev[K.D_NU], rtol=1e-9)
+    assert np.all(arr.dev[K.D_NU] >= 0.0)
+    # a pulse at t = 2000 s starts from the drifted value, then the clock restarts
+    one = DeviceArray(clean("constant_step", drift_nu_mean=0.05, drift_t0=t0), 2, seed=0)
+    one.program(np.array([0.5, 0.5]), t=0.0)
+    one.update(np.array([0.01, 0.0]), 0, t=2000.0)
+    w_drift = 0.5 * (2000.0 / t0) ** -0.05
+    np.testing.assert_allclose(one.w, [w_drift + 0.01, 0.5], rtol=1e-12)
+    np.testing.assert_allclose(one.read(2010.0, 0), [w_drift + 0.01, 0.5 * (2010.0 / t0) ** -0.05], rtol=1e-12)
+    np.testing.assert_allclose(one.read(2100.0, 0)[0], (w_drift + 0.01) * (100.0 / t0) ** -0.05, rtol=1e-12)
+
+
+# -- stuck devices -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["min", "max", "bounds", "uniform", "value"])
+@pytest.mark.parametrize("law", ["ideal", "quantised", "soft_bounds"])
+def test_stuck_devices_never_move(law, mode):
+    n = 2000
+    p = noisy_params(law, stuck_fraction=0.25, stuck_value_mode=mode, stuck_value=0.3, read_sigma_add=0.0,
+                     read_sigma_prop=0.0)
+    arr = DeviceArray(p, n, seed=8)
+    stuck = arr.stuck == 1
+    within(stuck.mean(), 0.25, np.sqrt(0.25 * 0.75 / n))
+    w_stuck = arr.w[stuck].copy()
+    lo, hi = arr.dev[K.D_W_MIN][stuck], arr.dev[K.D_W_MAX][stuck]
+    expected = {"min": lo, "max": hi, "value": np.full(stuck.sum(), 0.3)}
+    if mode in expected:
+        np.testing.assert_array_equal(w_stuck, expected[mode])
+    elif mode == "bounds":
+        assert np.all((w_stuck == lo) | (w_stuck == hi))
+        within(np.mean(w_stuck == hi), 0.5, np.sqrt(0.25 / stuck.sum()))
+    else:
+        assert np.all((w_stuck >= lo) & (w_stuck <= hi))
+    rng = np.random.default_rng(0)
+    arr.program(rng.uniform(-0.5, 0.5, n), t=1.0)
+    for u in range(5):
+        arr.update(rng.normal(0, 0.2, n), u, t=100.0 * (u + 1))
+    np.testing.assert_array_equal(arr.w[stuck], w_stuck)
+    np.testing.assert_array_equal(arr.read(1e6, 0)[stuck], w_stuck)  # no drift either
+    assert not np.allclose(arr.w[~stuck], 0.0)  # the working devices did move
+
+
+# -- parameters ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw,fragment", [
+    ({"law": "soft_bound"}, "did you mean 'soft_bounds'"),
+    ({"law": "soft_bounds", "w_min": 0.0, "w_max": 2.0}, "needs w_min < 0 < w_max"),
+    ({"stuck_fraction": 5.0}, "a fraction not a percentage"),
+    ({"asymmetry": 1.0}, "asymmetry"),
+    ({"law": "exp_step", "gamma": 0.0}, "exp_step needs > 0"),
+    ({"law": "quantised", "levels": 1}, "levels"),
+    ({"max_pulses": 0}, "max_pulses"),
+    ({"rounding": "stochastc"}, "did you mean 'stochastic'"),
+    ({"c2c_sigma": -0.1}, "c2c_sigma"),
+], ids=lambda v: v if isinstance(v, str) else "-".join(map(str, v)))
+def test_bad_params_name_the_field(kw, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        DeviceParams(**kw)
+
+
+def test_params_are_frozen_and_arrays_contiguous():
+    p = noisy_params("pow_step")
+    with pytest.raises(Exception):
+        p.dw_min = 1.0
+    assert p.non_default()["law"] == "pow_step"
+    arr = DeviceArray(p, 64, seed=0)
+    for name, dtype in (("w", np.float64), ("dev", np.float64), ("stuck", np.int64), ("t_prog", np.float64),
+                        ("pulses", np.int64), ("icfg", np.int64), ("fcfg", np.float64), ("seeds", np.uint64)):
+        a = getattr(arr, name)
+        assert a.dtype == dtype and a.flags.c_contiguous, name
+    assert arr.dev.shape == (K.N_DEV, 64)
+    with pytest.raises(ValueError, match="shape"):
+        arr.update(np.zeros(3), 0)
