@@ -96,3 +96,16 @@ def test_console_script_runs_in_a_subprocess(tmp_path):
                           cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "r" / "summary.json").is_file()
+
+
+def test_diverging_run_exits_3_and_keeps_its_results(tmp_path, capsys):
+    scen = write(tmp_path, "tiny.yaml", TINY.replace("cost: cross_entropy", "cost: mse"))
+    out = tmp_path / "r"
+    code = main(["run", str(scen), "--set", "firmware.eta=1e200", "--out", str(out), "--quiet"])
+    assert code == 3
+    assert "diverged" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "diverged"
+    assert summary["divergence"]["cycle"] <= summary["cycles_simulated"]
+    assert "eta" in summary["divergence"]["hint"]
+    assert (out / "curve.csv").is_file()

@@ -64,7 +64,8 @@ def test_kernels_match_numpy_twin(law, rounding):
     np.testing.assert_allclose(arr.w, w, rtol=RTOL, atol=1e-15)
     np.testing.assert_array_equal(arr.t_prog, tp)
     for u, t in enumerate((10.0, 50.0, 400.0, 400.0, 5e3, 1e5)):
-        delta = rng.normal(0, 0.06, arr.n) * (rng.random(arr.n) < 0.8)  # some zeros, some > max_pulses
+        # some zeros, many beyond max_pulses (7 pulses of 0.02, or 7 levels of 0.0625)
+        delta = rng.normal(0, 0.06, arr.n) * (rng.random(arr.n) < 0.8) * rng.choice([1.0, 10.0], arr.n)
         w, tp, pulses, total = nd.update(arr, delta, u, t)
         assert arr.update(delta, u, t=t) == total
         np.testing.assert_allclose(arr.w, w, rtol=RTOL, atol=1e-15)
@@ -216,6 +217,7 @@ def test_max_pulses_caps():
         p = clean(law, max_pulses=31, levels=201, w_min=-1.0, w_max=1.0)
         arr = DeviceArray(p, 4, seed=0)
         assert arr.update(np.array([1.0, -1.0, 0.2, np.inf]), 0) == 31 + 31 + 20 + 31
+        np.testing.assert_array_equal(arr.pulse_counts, [31, 31, 20, 31])
         np.testing.assert_allclose(arr.w, [0.31, -0.31, 0.2, 0.31], atol=1e-12)
 
 

@@ -72,7 +72,8 @@ class Simulation:
         self.layout = mlp.MLPLayout((self.data.n_inputs, *sc.network.hidden, self.data.n_outputs), acts)
         init = sc.network.init
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(STREAM_INIT,)))
-        self.theta = self.layout.init(rng, init.distribution, init.low, init.high, init.std)
+        self.theta = self.layout.init(rng, init.distribution, init.low, init.high, init.std,
+                                      init.bias_low, init.bias_high)
         p = self.layout.n_params
         pt = fw.perturbation
         self.generator = PerturbationGenerator(pt.scheme, p, pt.amplitude, self.seed,

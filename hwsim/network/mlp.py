@@ -49,14 +49,16 @@ class MLPLayout:
         return w, b
 
     def init(self, rng: np.random.Generator, distribution: str, low: float, high: float,
-             std: float) -> np.ndarray:
+             std: float, bias_low: float | None = None, bias_high: float | None = None) -> np.ndarray:
         theta = np.empty(self.n_params)
+        bias_low = low if bias_low is None else bias_low
+        bias_high = high if bias_high is None else bias_high
         for l in range(self.n_layers):
             n_in, n_out = self.sizes[l], self.sizes[l + 1]
             w, b = self.weights(theta, l)
             if distribution == "uniform":
                 w[...] = rng.uniform(low, high, size=w.shape)
-                b[...] = rng.uniform(low, high, size=b.shape)
+                b[...] = rng.uniform(bias_low, bias_high, size=b.shape)
             elif distribution == "normal":
                 w[...] = rng.normal(0.0, std, size=w.shape)
                 b[...] = rng.normal(0.0, std, size=b.shape)

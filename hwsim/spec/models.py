@@ -166,7 +166,7 @@ class FirmwareSpec(Spec):
         1.6, unit="steps",
         doc="analog only: time constant of the cost high-pass filter; steps, cycles or time, "
             "need not be whole; range (0, 1e12] steps.")
-    eta: float = F(1.0, unit="dimensionless", ge=0.0, le=1e12,
+    eta: float = F(1.0, unit="dimensionless", ge=0.0, allow_inf_nan=False,
                    doc="Learning rate: theta <- theta - eta * G_int.")
     normalisation: Literal["vector_norm", "per_parameter_variance"] = F(
         "vector_norm", unit="-",
@@ -262,11 +262,21 @@ class InitSpec(Spec):
     low: float = F(-0.5, unit="weight units", ge=-1e6, le=1e6, doc="uniform only: lower bound.")
     high: float = F(0.5, unit="weight units", ge=-1e6, le=1e6, doc="uniform only: upper bound.")
     std: float = F(0.1, unit="weight units", gt=0.0, le=1e6, doc="normal only: standard deviation.")
+    bias_low: float | None = F(
+        None, unit="weight units", ge=-1e6, le=1e6,
+        doc="uniform only: lower bound for the biases; null uses `low`. (The MGD reference code "
+            "subtracts its biases, so its U[0, 1] biases are U[-1, 0] here.)")
+    bias_high: float | None = F(None, unit="weight units", ge=-1e6, le=1e6,
+                                doc="uniform only: upper bound for the biases; null uses `high`.")
 
     @model_validator(mode="after")
     def _bounds(self):
         if self.distribution == "uniform" and not self.low < self.high:
             raise ValueError(f"empty range (got low={self.low}, high={self.high}; expected low < high)")
+        lo = self.low if self.bias_low is None else self.bias_low
+        hi = self.high if self.bias_high is None else self.bias_high
+        if self.distribution == "uniform" and not lo < hi:
+            raise ValueError(f"empty bias range (got bias_low={lo}, bias_high={hi}; expected bias_low < bias_high)")
         return self
 
 
