@@ -446,5 +446,10 @@ def test_params_are_frozen_and_arrays_contiguous():
         a = getattr(arr, name)
         assert a.dtype == dtype and a.flags.c_contiguous, name
     assert arr.dev.shape == (K.N_DEV, 64)
+    assert not arr.read_is_identity
+    quiet = DeviceArray(clean("soft_bounds", c2c_sigma=0.5, prog_sigma=0.1), 64, seed=0)
+    quiet.program(np.linspace(-1, 1, 64))
+    assert quiet.read_is_identity
+    np.testing.assert_array_equal(quiet.read(1e9, 3), quiet.w)
     with pytest.raises(ValueError, match="shape"):
         arr.update(np.zeros(3), 0)

@@ -282,6 +282,12 @@ class DeviceArray:
         """Pulses sent to each device so far (int64[P], a view; endurance and write energy)."""
         return self.pulses
 
+    @property
+    def read_is_identity(self) -> bool:
+        """True when ``read`` returns ``w`` unchanged (no read noise, no drift): callers may skip it."""
+        p = self.params
+        return p.read_sigma_add == 0.0 and p.read_sigma_prop == 0.0 and not np.any(self.dev[K.D_NU] > 0.0)
+
     # -- for callers that drive the kernels themselves ----------------------------------
 
     def kernel_args(self):

@@ -202,7 +202,7 @@ def update_device(i, w, delta_i, dev, stuck, t_prog, pulses, icfg, fcfg, seeds, 
         if icfg[I_ROUNDING] == ROUND_STOCHASTIC:
             k = np.floor(x + uniform(seeds[S_ROUND], update_index, i))
         else:
-            k = np.floor(x + 0.49)
+            k = np.floor(x + 0.5)
         if k < 0.0:
             k = 0.0
         elif k > levels - 1:
