@@ -95,6 +95,139 @@ def cost(y, t, code):
     return float(m + np.log(np.sum(np.exp(y - m))) - t @ y)
 
 
+def lsb(bits, full_range):
+    return 2.0 * full_range / (2**bits - 1)
+
+
+def q(v, bits, full_range):
+    """Signed converter: clip to +-range, round to the nearest of 2^bits levels."""
+    step = lsb(bits, full_range)
+    return np.floor(np.clip(v, -full_range, full_range) / step + 0.5) * step
+
+
+def forward_chip(sim, theta, x):
+    """One sample through DACs, row tiles with per-tile ADCs, bias, neuron variation."""
+    arr, layout = sim.run_spec.chip.array, sim.layout
+    par, n0 = sim.periphery.neuron_par, 0
+    h = np.asarray(x, dtype=np.float64)
+    for l in range(layout.n_layers):
+        w, b = layout.weights(theta, l)
+        if arr.dac_bits:
+            h = q(h, arr.dac_bits, arr.dac_range)
+        z = np.zeros(w.shape[0])
+        for start in range(0, w.shape[1], arr.rows):
+            part = w[:, start:start + arr.rows] @ h[start:start + arr.rows]
+            z += q(part, arr.adc_bits, arr.adc_range) if arr.adc_bits else part
+        z = z + b
+        if sim.run_spec.chip.neurons.activation_variation > 0:
+            gain, slope, x0, y0 = (par[r, n0:n0 + w.shape[0]] for r in range(4))
+            h = gain * act(slope * (z - x0), layout.act_codes[l]) + y0
+        else:
+            h = act(z, layout.act_codes[l])
+        n0 += w.shape[0]
+    return h
+
+
+def chip_perturbation(sim, pert, pulses):
+    """Generator gain error, output resolution, and whole device steps on the weight path."""
+    pc, dev = sim.run_spec.chip.perturbation, sim.run_spec.chip.device
+    v = pert * sim.gen_gain
+    if pc.amplitude_bits:
+        peak = sim.generator.entry_amp * np.max(np.abs(sim.gen_gain)) * (4.0 if sim.generator.scheme == "gaussian" else 1.0)
+        step = peak / (2 ** (pc.amplitude_bits - 1) - 1) if pc.amplitude_bits > 1 else peak
+        v = np.floor(np.clip(v, -peak, peak) / step + 0.5) * step
+    if pc.injection == "weight_device":
+        n = np.floor(np.abs(v) / dev.dw_min + 0.5)
+        v = np.sign(v) * n * dev.dw_min
+        pulses += 2 * n.astype(np.int64)
+    return v
+
+
+def mgd_steps_chip(sim, n_steps):
+    """The chip path of the MGD loop: devices, periphery and circuits (twins of the kernels)."""
+    import copy
+
+    import naive_devices
+
+    fw, chip, sc = sim.run_spec.firmware, sim.run_spec.chip, sim.run_spec.scenario
+    from hwsim.firmware.mgd import gradient_scale
+
+    arr = copy.deepcopy(sim.devices)
+    g = sim.g_int.copy()
+    gen = sim.generator
+    cost_code = 0 if sc.cost == "mse" else 1
+    scale = gradient_scale(fw, sim.layout.n_params)
+    a_hp = fw.tau_hp / (fw.tau_hp + 1.0)
+    leak = fw.tau_theta / (fw.tau_theta + 1.0)
+    noise_seed, order_seed = int(sim.seeds[1]), int(sim.seeds[2])
+    n_train = sim.data.x_train.shape[0]
+    cu, bc, it = chip.cost_unit, chip.broadcast, chip.integrator
+    decay = np.exp(-1.0 / it.leak_tau)
+    from hwsim.kernels import mgd_block as K
+
+    reads = bool(sim.icfg[K.I_READ])
+    writes = bool(sim.icfg[K.I_DEVICES])
+    c0 = c_prev = ct_prev = 0.0
+    cycles = 0
+    updates = 0
+    pert, last_k = None, None
+
+    def measure(theta_read, x, t):
+        c = cost(forward_chip(sim, theta_read, x), t, cost_code)
+        if cu.adc_bits:
+            step = cu.adc_range / (2**cu.adc_bits - 1)
+            c = np.floor(np.clip(c, 0.0, cu.adc_range) / step + 0.5) * step
+        return c
+
+    for n in range(sim.step, sim.step + n_steps):
+        t_now = cycles * chip.clock_period
+        s = n // fw.tau_x
+        idx = permutation(order_seed, s // n_train, n_train)[s % n_train]
+        x, t = sim.data.x_train[idx], sim.data.y_train[idx]
+        k = n // fw.tau_p
+        if k != last_k:
+            pert = chip_perturbation(sim, perturbation(gen, k), arr.pulses)
+            last_k = k
+        w_read = naive_devices.read(arr, t_now, 2 * n) if reads else arr.w
+        c = measure(w_read + pert, x, t)
+        if cu.noise_sigma > 0:
+            c += cu.noise_sigma * float(normal(noise_seed, n, 0))
+        cycles += chip.inference.cycles_per_inference
+        if fw.mode == "discrete":
+            if n % fw.tau_x == 0 or n % fw.tau_theta == 0:
+                w_read = naive_devices.read(arr, t_now, 2 * n + 1) if reads else arr.w
+                c0 = measure(w_read, x, t)
+                if cu.baseline_noisy and cu.noise_sigma > 0:
+                    c0 += cu.noise_sigma * float(normal(noise_seed, n, 1))
+                cycles += chip.inference.baseline_cycles
+            ct = c - c0
+        else:
+            if n % fw.tau_x == 0:
+                c_prev = c
+            ct_prev = a_hp * ct_prev + a_hp * (c - c_prev)
+            c_prev = c
+            ct = ct_prev
+        if bc.noise_sigma > 0:
+            ct += bc.noise_sigma * float(normal(noise_seed, n, 2))
+        if bc.bits:
+            ct = float(q(ct, bc.bits, bc.range))
+        ct = np.clip(ct, -fw.cost_change_clip, fw.cost_change_clip)
+        if fw.mode == "discrete":
+            g = decay * g + ct * scale * pert
+        else:
+            g = decay * leak * g + (1 - leak) * ct * scale * pert
+        g = q(g, it.bits, it.saturation) if it.bits else np.clip(g, -it.saturation, it.saturation)
+        if fw.mode == "analog" or (n + 1) % fw.tau_theta == 0:
+            if writes:
+                arr.w, arr.t_prog, arr.pulses, _ = naive_devices.update(arr, -fw.eta * g, updates, t_now)
+            else:
+                arr.w = arr.w - fw.eta * g
+            if fw.mode == "discrete":
+                g = np.zeros_like(g)
+            updates += 1
+    return arr.w, g, cycles, arr.pulses
+
+
 def mgd_steps(sim, n_steps):
     """Advance a copy of ``sim``'s state by n_steps with the MGD equations; return (theta, g_int, cycles)."""
     fw, chip, sc = sim.run_spec.firmware, sim.run_spec.chip, sim.run_spec.scenario

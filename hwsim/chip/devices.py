@@ -9,6 +9,7 @@ in weight units, spreads in relative units ("0.1" means 10 %), steps per pulse.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -299,3 +300,35 @@ class DeviceArray:
         if v.shape != (self.n,):
             raise ValueError(f"DeviceArray.{name}: expected shape ({self.n},), got {v.shape}")
         return v
+
+
+IDEAL_BOUND = 1e6  # DeviceSpec's default bounds: wide enough to never clip
+
+
+def device_params_from_spec(chip) -> DeviceParams:
+    """The chip spec's device and update-controller sections as DeviceParams (weight units).
+
+    A differential pair reads two devices per weight, so its read-noise variance doubles.
+    """
+    d, u = chip.device, chip.update
+    pair = math.sqrt(2.0) if chip.array.mapping == "differential" else 1.0
+    return DeviceParams(
+        law=d.law, dw_min=d.dw_min, w_min=d.w_min, w_max=d.w_max, asymmetry=d.asymmetry,
+        gamma=d.gamma_up, gamma_down=d.gamma_down, levels=d.levels, c2c_sigma=d.write_noise,
+        d2d_sigma_dw=d.variation.dw_min, d2d_sigma_bounds=d.variation.bounds,
+        d2d_sigma_asym=d.variation.asymmetry, prog_sigma=d.programming_error,
+        read_sigma_add=d.read_noise.additive * pair, read_sigma_prop=d.read_noise.proportional * pair,
+        drift_nu_mean=d.drift.nu_mean, drift_nu_sigma=d.drift.nu_sigma, drift_t0=d.drift.t0,
+        stuck_fraction=d.stuck.fraction, stuck_value_mode=d.stuck.at, stuck_value=d.stuck.value,
+        rounding=u.rounding, max_pulses=u.max_pulses)
+
+
+def devices_in_play(chip) -> tuple[bool, bool]:
+    """(writes go through the device model, reads go through the read path)."""
+    d = chip.device
+    drift = d.drift.nu_mean > 0 or d.drift.nu_sigma > 0
+    read = drift or d.read_noise.additive > 0 or d.read_noise.proportional > 0
+    writes = (d.law != "ideal" or d.w_min > -IDEAL_BOUND or d.w_max < IDEAL_BOUND
+              or d.programming_error > 0 or d.stuck.fraction > 0 or drift
+              or d.variation.bounds > 0)
+    return writes, read

@@ -19,9 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from hwsim.chip.circuits import configure_chip_path, generator_gains
+from hwsim.chip.devices import DeviceArray, device_params_from_spec, devices_in_play
+from hwsim.chip.periphery import Periphery
 from hwsim.chip.perturbation import PerturbationGenerator
 from hwsim.data import build_dataset
 from hwsim.firmware.mgd import kernel_config
+from hwsim.kernels import devices as DK
 from hwsim.kernels import mgd_block as K
 from hwsim.network import mlp
 
@@ -53,6 +57,7 @@ class CurvePoint:
     test_cost: float
     test_accuracy: float
     gradient_angle_deg: float = math.nan
+    ideal_test_accuracy: float = math.nan
 
 
 @dataclass
@@ -80,6 +85,19 @@ class Simulation:
                                                sparsity=pt.sparsity, fdma_band=tuple(pt.fdma_band))
         self.icfg, self.fcfg = kernel_config(self.run_spec, self.generator, p,
                                              self.data.x_train.shape[0])
+        chip = self.run_spec.chip
+        self.periphery = Periphery(chip, self.layout, self.seed)
+        self.gen_gain = generator_gains(chip, p, self.seed)
+        writes, reads = devices_in_play(chip)
+        # The device array always exists (its arrays are kernel arguments); it holds theta.
+        self.devices = DeviceArray(device_params_from_spec(chip), p, self.seed)
+        if writes or reads:
+            self.devices.program(self.theta, t=0.0)
+        else:
+            self.devices.w[:] = self.theta
+        self.theta = self.devices.w
+        configure_chip_path(self.icfg, self.fcfg, chip, self.generator, self.gen_gain, writes, reads,
+                            self.periphery.is_ideal)
         self.seeds = np.array([self.generator.stream, stream_seed(self.seed, STREAM_NOISE),
                                stream_seed(self.seed, STREAM_ORDER)], dtype=np.uint64)
         self.g_int = np.zeros(p)
@@ -101,10 +119,11 @@ class Simulation:
         self._pert = np.zeros(self.layout.n_params)
         self._pert_k = np.full(1, -1, dtype=np.int64)
         self._h = np.zeros((self.layout.n_layers + 1, width))
+        self._wbuf = np.zeros(self.layout.n_params)
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for key in ("_pert", "_pert_k", "_h"):
+        for key in ("_pert", "_pert_k", "_h", "_wbuf"):
             state.pop(key, None)
         return state
 
@@ -128,11 +147,14 @@ class Simulation:
             n = n_steps - total
             if self.max_block_steps:
                 n = min(n, self.max_block_steps)
+            dv, per = self.devices, self.periphery
             done = K.mgd_block(self.theta, self.g_int, self._pert, self._pert_k, self._h, self.order,
                                self.data.x_train, self.data.y_train, self.layout.sizes_arr,
-                               self.layout.w_off, self.layout.b_off, self.layout.act_codes,
+                               self.layout.w_off, self.layout.b_off, per.n_off, self.layout.act_codes,
                                self.icfg, self.fcfg, self.seeds, self.generator.table_i,
-                               self.generator.table_f, self.generator.table_g,
+                               self.generator.table_f, self.generator.table_g, self.gen_gain,
+                               per.pcfg_i, per.pcfg_f, per.neuron_par, self._wbuf, dv.dev, dv.stuck,
+                               dv.t_prog, dv.pulses, dv.icfg, dv.fcfg, dv.seeds,
                                self.istate, self.fstate, n, self.budget)
             total += done
             if done < n:
@@ -143,9 +165,13 @@ class Simulation:
     def observe(self) -> CurvePoint:
         sc = self.run_spec.scenario
         with np.errstate(all="ignore"):  # a diverged chip is observed too; NaN is the answer
-            y = mlp.forward_batch(self.layout, self.theta, self.data.x_test)
+            y = self.chip_outputs(self.data.x_test, observation_index=len(self.curve))
             test_cost = float(np.mean(mlp.cost_batch(y, self.data.y_test, sc.cost)))
             acc = accuracy(y, self.data.y_test, sc.accuracy)
+            ideal_acc = math.nan
+            if sc.observation.ideal_accuracy:
+                y_ideal = mlp.forward_batch(self.layout, self.theta, self.data.x_test)
+                ideal_acc = accuracy(y_ideal, self.data.y_test, sc.accuracy)
         count = self.fstate[K.S_COST_COUNT]
         train_cost = float(self.fstate[K.S_COST_SUM] / count) if count else math.nan
         self.fstate[K.S_COST_SUM] = 0.0
@@ -156,9 +182,28 @@ class Simulation:
             true = mlp.gradient(self.layout, self.theta, self.data.x_train[s], self.data.y_train[s], sc.cost)
             angle = angle_degrees(self.g_int, true)
         point = CurvePoint(self.step, self.cycles, self.cycles * self.clock_period,
-                           self.samples_seen, train_cost, test_cost, acc, angle)
+                           self.samples_seen, train_cost, test_cost, acc, angle, ideal_acc)
         self.curve.append(point)
         return point
+
+    def chip_outputs(self, x: np.ndarray, observation_index: int) -> np.ndarray:
+        """The network's outputs for a batch as the chip computes them now: the devices read
+        once (drift, and read noise unless the scenario turns it off for observation), then
+        the periphery (converters, tiles, neuron variation)."""
+        if not self.icfg[K.I_CHIP]:
+            return mlp.forward_batch(self.layout, self.theta, x)
+        weights = self.theta
+        if self.icfg[K.I_READ]:
+            dv = self.devices
+            fcfg = dv.fcfg.copy()
+            if not self.run_spec.scenario.observation.read_noise:
+                fcfg[DK.F_READ_ADD] = 0.0
+                fcfg[DK.F_READ_PROP] = 0.0
+            weights = np.empty_like(self.theta)
+            # Observation reads use their own index range, apart from the training MVMs (2n, 2n+1).
+            DK.read_weights(dv.w, dv.dev, dv.stuck, dv.t_prog, fcfg, dv.seeds,
+                            2**62 + observation_index, self.cycles * self.clock_period, weights)
+        return self.periphery.forward_batch(weights, x)
 
     @property
     def samples_seen(self) -> int:

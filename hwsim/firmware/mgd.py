@@ -49,4 +49,8 @@ def kernel_config(run_spec, generator, n_params: int, n_samples: int):
     fcfg[K.F_NOISE_SIGMA] = chip.cost_unit.noise_sigma
     fcfg[K.F_G_SCALE] = gradient_scale(fw, n_params)
     fcfg[K.F_LEAK] = fw.tau_theta / (fw.tau_theta + 1.0)
+    fcfg[K.F_CLOCK] = chip.clock_period
+    # Circuits off unless the chip says otherwise (the chip path sets them, see chip_circuits).
+    fcfg[K.F_INT_SAT] = float("inf")
+    fcfg[K.F_INT_DECAY] = 1.0
     return icfg, fcfg

@@ -65,3 +65,80 @@ def cost(y, t, n_out, cost_code):
     for j in range(n_out):
         s += t[j] * (lse - y[j])
     return s
+
+
+# Periphery configuration for forward_chip: pcfg_i / pcfg_f entries.
+P_ROWS, P_DAC_ON, P_ADC_ON, P_NEURON_VAR = range(4)
+N_PCFG_I = 4
+P_DAC_STEP, P_DAC_RANGE, P_ADC_STEP, P_ADC_RANGE = range(4)
+N_PCFG_F = 4
+# neuron_par rows: gain L, slope k, input offset x0, output offset y0 (per neuron)
+NP_GAIN, NP_SLOPE, NP_X0, NP_Y0 = range(4)
+
+
+@njit(cache=True, inline="always")
+def quantise(v, step, limit):
+    """Clip to [-limit, limit], then round to the nearest multiple of ``step``."""
+    if v > limit:
+        v = limit
+    elif v < -limit:
+        v = -limit
+    return np.floor(v / step + 0.5) * step
+
+
+@njit(cache=True)
+def forward_chip(theta, pert, use_pert, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
+                 neuron_par):
+    """The forward pass as the chip computes it.
+
+    Each layer's inputs go through the DACs (clip to +-dac_range, round to dac_step); a layer
+    whose fan-in exceeds the tile rows splits into row tiles, each tile's partial sum goes
+    through an ADC (clip to +-adc_range, round to adc_step) and the digitised partial sums are
+    added; the bias is added after the ADC; with neuron variation, neuron n computes
+    y = L_n act(k_n (z - x0_n)) + y0_n.
+    """
+    n_layers = sizes.shape[0] - 1
+    rows = pcfg_i[P_ROWS]
+    dac_on = pcfg_i[P_DAC_ON] != 0
+    adc_on = pcfg_i[P_ADC_ON] != 0
+    var_on = pcfg_i[P_NEURON_VAR] != 0
+    dac_step = pcfg_f[P_DAC_STEP]
+    dac_range = pcfg_f[P_DAC_RANGE]
+    adc_step = pcfg_f[P_ADC_STEP]
+    adc_range = pcfg_f[P_ADC_RANGE]
+    for j in range(sizes[0]):
+        h[0, j] = x[j]
+    for l in range(n_layers):
+        n_in = sizes[l]
+        n_out = sizes[l + 1]
+        wo = w_off[l]
+        bo = b_off[l]
+        code = acts[l]
+        if dac_on:
+            for j in range(n_in):
+                h[l, j] = quantise(h[l, j], dac_step, dac_range)
+        for i in range(n_out):
+            row = wo + i * n_in
+            total = 0.0
+            for start in range(0, n_in, rows):
+                stop = min(start + rows, n_in)
+                acc = 0.0
+                if use_pert:
+                    for j in range(start, stop):
+                        acc += (theta[row + j] + pert[row + j]) * h[l, j]
+                else:
+                    for j in range(start, stop):
+                        acc += theta[row + j] * h[l, j]
+                if adc_on:
+                    acc = quantise(acc, adc_step, adc_range)
+                total += acc
+            total += theta[bo + i]
+            if use_pert:
+                total += pert[bo + i]
+            if var_on:
+                n = n_off[l] + i
+                h[l + 1, i] = (neuron_par[NP_GAIN, n]
+                               * activate(neuron_par[NP_SLOPE, n] * (total - neuron_par[NP_X0, n]), code)
+                               + neuron_par[NP_Y0, n])
+            else:
+                h[l + 1, i] = activate(total, code)

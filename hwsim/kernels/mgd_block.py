@@ -12,17 +12,22 @@ of n steps equals n blocks of one step, bit for bit.
 import numpy as np
 from numba import njit
 
-from hwsim.kernels.forward import cost, forward
+from hwsim.kernels.devices import read_weights, update_device
+from hwsim.kernels.forward import cost, forward, forward_chip, quantise
 from hwsim.kernels.perturb import fill_perturbation
 from hwsim.kernels.rng import normal, permutation_into
 
 # icfg: integer configuration
 I_MODE, I_SCHEME, I_TAU_P, I_TAU_X, I_TAU_THETA, I_COST, I_CPI, I_BASELINE_CYCLES, \
-    I_BASELINE_NOISY, I_PERIOD, I_N_SAMPLES = range(11)
-N_ICFG = 11
+    I_BASELINE_NOISY, I_PERIOD, I_N_SAMPLES, \
+    I_CHIP, I_DEVICES, I_READ, I_INJECT_DEVICE, I_GEN_MISMATCH, I_GEN_BITS, I_COST_ADC, \
+    I_BCAST_BITS, I_INT_BITS = range(20)
+N_ICFG = 20
 # fcfg: float configuration
-F_ENTRY_AMP, F_SPARSITY, F_ETA, F_CLIP, F_HP_A, F_NOISE_SIGMA, F_G_SCALE, F_LEAK = range(8)
-N_FCFG = 8
+F_ENTRY_AMP, F_SPARSITY, F_ETA, F_CLIP, F_HP_A, F_NOISE_SIGMA, F_G_SCALE, F_LEAK, \
+    F_CLOCK, F_GEN_STEP, F_GEN_LIMIT, F_DW_CTRL, F_COST_ADC_STEP, F_COST_ADC_RANGE, \
+    F_BCAST_STEP, F_BCAST_RANGE, F_BCAST_NOISE, F_INT_STEP, F_INT_SAT, F_INT_DECAY = range(20)
+N_FCFG = 20
 # seeds: counter-based streams
 S_PERTURB, S_NOISE, S_ORDER = range(3)
 # istate: integer run state (checkpointed)
@@ -44,12 +49,33 @@ def sample_for_step(n, tau_x, n_samples, order_seed, order, istate):
     return order[s % n_samples]
 
 
+@njit(cache=True, inline="always")
+def _measure_cost(y, t, n_out, cost_code, cost_adc, adc_step, adc_range):
+    """The cost unit: the cost of the output, through the cost ADC when it has one."""
+    c = cost(y, t, n_out, cost_code)
+    if cost_adc:
+        if c < 0.0:
+            c = 0.0
+        elif c > adc_range:
+            c = adc_range
+        c = np.floor(c / adc_step + 0.5) * adc_step
+    return c
+
+
 @njit(cache=True)
-def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, acts,
-              icfg, fcfg, seeds, tab_i, tab_f, tab_g, istate, fstate, n_steps, cycle_limit):
+def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n_off, acts,
+              icfg, fcfg, seeds, tab_i, tab_f, tab_g, gen_gain,
+              pcfg_i, pcfg_f, neuron_par, wbuf, dev, stuck, t_prog, pulses, dicfg, dfcfg, dseeds,
+              istate, fstate, n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return steps done.
 
-    Scratch (not run state): ``pert`` holds theta~(pert_k[0]); ``h`` the layer activities.
+    ``icfg[I_CHIP] == 0`` is the ideal chip (exact weights, ideal converters and circuits);
+    otherwise every inference reads the devices (``read_weights``: drift and read noise, into
+    ``wbuf``), runs ``forward_chip`` (DACs, tiles, ADCs, neuron variation), the cost unit
+    digitises, the broadcast quantises and adds noise, the integrators leak, saturate and
+    quantise, and updates go through the update controller and the device law.
+    Scratch (not run state): ``pert`` holds theta~(pert_k[0]); ``h`` the layer activities;
+    ``wbuf`` the weights as last read.
     A non-finite cost stops the block and records its step in istate[S_DIVERGED].
     """
     mode = icfg[I_MODE]
@@ -71,6 +97,27 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, a
     noise_sigma = fcfg[F_NOISE_SIGMA]
     g_scale = fcfg[F_G_SCALE]
     leak = fcfg[F_LEAK]
+    chip = icfg[I_CHIP] != 0
+    devices = icfg[I_DEVICES] != 0
+    read = icfg[I_READ] != 0
+    inject_device = icfg[I_INJECT_DEVICE] != 0
+    gen_mismatch = icfg[I_GEN_MISMATCH] != 0
+    gen_bits = icfg[I_GEN_BITS] != 0
+    cost_adc = icfg[I_COST_ADC] != 0
+    bcast_bits = icfg[I_BCAST_BITS] != 0
+    int_bits = icfg[I_INT_BITS] != 0
+    clock = fcfg[F_CLOCK]
+    gen_step = fcfg[F_GEN_STEP]
+    gen_limit = fcfg[F_GEN_LIMIT]
+    dw_ctrl = fcfg[F_DW_CTRL]
+    cost_adc_step = fcfg[F_COST_ADC_STEP]
+    cost_adc_range = fcfg[F_COST_ADC_RANGE]
+    bcast_step = fcfg[F_BCAST_STEP]
+    bcast_range = fcfg[F_BCAST_RANGE]
+    bcast_noise = fcfg[F_BCAST_NOISE]
+    int_step = fcfg[F_INT_STEP]
+    int_sat = fcfg[F_INT_SAT]
+    int_decay = fcfg[F_INT_DECAY]
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     p = theta.shape[0]
@@ -89,11 +136,24 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, a
         if pert_k[0] != k:
             fill_perturbation(scheme, k, seeds[S_PERTURB], entry_amp, sparsity, period,
                               tab_i, tab_f, tab_g, pert)
+            if chip:
+                _perturbation_circuit(pert, gen_gain, gen_mismatch, gen_bits, gen_step, gen_limit,
+                                      inject_device, dw_ctrl, pulses)
             pert_k[0] = k
         x = X[sample]
         t = Y[sample]
-        forward(theta, pert, True, x, sizes, w_off, b_off, acts, h)
-        c = cost(h[n_layers], t, n_out, cost_code)
+        t_now = istate[S_CYCLES] * clock
+        if chip:
+            wsrc = theta
+            if read:
+                read_weights(theta, dev, stuck, t_prog, dfcfg, dseeds, 2 * n, t_now, wbuf)
+                wsrc = wbuf
+            forward_chip(wsrc, pert, True, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
+                         neuron_par)
+            c = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step, cost_adc_range)
+        else:
+            forward(theta, pert, True, x, sizes, w_off, b_off, acts, h)
+            c = cost(h[n_layers], t, n_out, cost_code)
         if noise_sigma > 0.0:
             c += noise_sigma * normal(seeds[S_NOISE], n, 0)
         if not np.isfinite(c):
@@ -101,8 +161,18 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, a
             break
         if mode == 0:
             if need_c0:
-                forward(theta, pert, False, x, sizes, w_off, b_off, acts, h)
-                c0 = cost(h[n_layers], t, n_out, cost_code)
+                if chip:
+                    wsrc = theta
+                    if read:
+                        read_weights(theta, dev, stuck, t_prog, dfcfg, dseeds, 2 * n + 1, t_now, wbuf)
+                        wsrc = wbuf
+                    forward_chip(wsrc, pert, False, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i,
+                                 pcfg_f, neuron_par)
+                    c0 = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step,
+                                       cost_adc_range)
+                else:
+                    forward(theta, pert, False, x, sizes, w_off, b_off, acts, h)
+                    c0 = cost(h[n_layers], t, n_out, cost_code)
                 if baseline_noisy and noise_sigma > 0.0:
                     c0 += noise_sigma * normal(seeds[S_NOISE], n, 1)
                 fstate[S_C0] = c0
@@ -114,24 +184,55 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, a
             ct = hp_a * fstate[S_CT_PREV] + hp_a * (c - fstate[S_C_PREV])
             fstate[S_CT_PREV] = ct
             fstate[S_C_PREV] = c
+        if chip:
+            # The broadcast network: noise, then the digitised scalar.
+            if bcast_noise > 0.0:
+                ct += bcast_noise * normal(seeds[S_NOISE], n, 2)
+            if bcast_bits:
+                ct = quantise(ct, bcast_step, bcast_range)
         if ct > clip:
             ct = clip
         elif ct < -clip:
             ct = -clip
         coef = ct * g_scale
-        if mode == 0:
-            for i in range(p):
-                g_int[i] += coef * pert[i]
-            if (n + 1) % tau_theta == 0:
+        update_now = mode == 1 or (n + 1) % tau_theta == 0
+        if not chip:
+            if mode == 0:
                 for i in range(p):
+                    g_int[i] += coef * pert[i]
+                if update_now:
+                    for i in range(p):
+                        theta[i] -= eta * g_int[i]
+                        g_int[i] = 0.0
+            else:
+                one_minus = 1.0 - leak
+                for i in range(p):
+                    g_int[i] = leak * g_int[i] + one_minus * coef * pert[i]
                     theta[i] -= eta * g_int[i]
-                    g_int[i] = 0.0
-                istate[S_UPDATES] += 1
         else:
             one_minus = 1.0 - leak
+            u_index = istate[S_UPDATES]
             for i in range(p):
-                g_int[i] = leak * g_int[i] + one_minus * coef * pert[i]
-                theta[i] -= eta * g_int[i]
+                if mode == 0:
+                    g = int_decay * g_int[i] + coef * pert[i]
+                else:
+                    g = int_decay * leak * g_int[i] + one_minus * coef * pert[i]
+                if int_bits:
+                    g = quantise(g, int_step, int_sat)
+                elif g > int_sat:
+                    g = int_sat
+                elif g < -int_sat:
+                    g = -int_sat
+                g_int[i] = g
+                if update_now:
+                    if devices:
+                        update_device(i, theta, -eta * g, dev, stuck, t_prog, pulses, dicfg, dfcfg,
+                                      dseeds, u_index, t_now)
+                    else:
+                        theta[i] -= eta * g
+                    if mode == 0:
+                        g_int[i] = 0.0
+        if update_now:
             istate[S_UPDATES] += 1
         fstate[S_COST_SUM] += c
         fstate[S_COST_COUNT] += 1.0
@@ -139,3 +240,21 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, a
         istate[S_STEP] = n + 1
         done += 1
     return done
+
+
+@njit(cache=True)
+def _perturbation_circuit(pert, gen_gain, mismatch, bits, step, limit, inject_device, dw_ctrl, pulses):
+    """What the generators actually inject: per-generator gain error, output resolution, and,
+    when theta~ is written into the weight devices, whole device steps (each step written and
+    later erased is two pulses of wear)."""
+    for i in range(pert.shape[0]):
+        v = pert[i]
+        if mismatch:
+            v *= gen_gain[i]
+        if bits:
+            v = quantise(v, step, limit)
+        if inject_device:
+            n_steps = np.floor(abs(v) / dw_ctrl + 0.5)
+            v = np.copysign(n_steps * dw_ctrl, v)
+            pulses[i] += 2 * int(n_steps)
+        pert[i] = v

@@ -57,10 +57,190 @@ class CostUnit(Spec):
         True, unit="-",
         doc="Whether the baseline C0 is measured through the same noisy cost path as the "
             "perturbed cost (true on a real chip; the MGD reference code assumes false).")
+    adc_bits: int | None = F(None, unit="bits", ge=1, le=64,
+                             doc="Resolution of the cost ADC over [0, adc_range]; null = ideal.")
+    adc_range: float = F(1.0, unit="cost units", gt=0.0, le=1e9,
+                         doc="Full scale of the cost ADC: costs are clipped to [0, adc_range].")
+
+
+class DeviceVariation(Spec):
+    """Device-to-device variation, drawn once per device when the chip is built."""
+
+    dw_min: float = F(0.0, unit="fraction", ge=0.0, le=10.0,
+                      doc="Relative spread of the pulse step across devices: dw_i = dw_min "
+                          "max(1 + sigma xi, 0) (aihwkit dw_min_dtod).")
+    bounds: float = F(0.0, unit="fraction", ge=0.0, le=10.0,
+                      doc="Relative spread of each bound across devices (aihwkit w_min_dtod/w_max_dtod).")
+    asymmetry: float = F(0.0, unit="dimensionless", ge=0.0, le=2.0,
+                         doc="Absolute spread of the up/down asymmetry across devices (aihwkit up_down_dtod).")
+
+
+class ReadNoise(Spec):
+    """Noise on the weights every MVM reads (drawn anew for each inference)."""
+
+    additive: float = F(0.0, unit="weight units", ge=0.0, le=1e6,
+                        doc="Standard deviation of additive read noise per device and MVM.")
+    proportional: float = F(0.0, unit="fraction", ge=0.0, le=10.0,
+                            doc="Conductance-proportional read noise: standard deviation relative to |w|.")
+
+
+class DriftSpec(Spec):
+    """Conductance drift G(t) = G(t0) (t/t0)^-nu after each write (PCM)."""
+
+    nu_mean: float = F(0.0, unit="dimensionless", ge=0.0, le=1.0,
+                       doc="Mean drift exponent nu (PCM: about 0.05); 0 disables drift.")
+    nu_sigma: float = F(0.0, unit="dimensionless", ge=0.0, le=1.0,
+                        doc="Device-to-device spread of nu (absolute), drawn once per device.")
+    t0: Seconds = F(20.0, unit="s", gt=0.0, le=1e9,
+                    doc="Drift reference time: no drift during the first t0 after a write.")
+
+
+class StuckDevices(Spec):
+    """Devices that ignore every write (fabrication or wear-out defects)."""
+
+    fraction: Fraction = F(0.0, unit="fraction", ge=0.0, le=1.0,
+                           doc="Probability that a device is stuck ('1 %' or 0.01).")
+    at: Literal["min", "max", "bounds", "uniform", "value"] = F(
+        "bounds", unit="-", doc="Where stuck devices sit: at w_min, at w_max, at either bound "
+                                "(50/50), uniform between the bounds, or at `value`.")
+    value: float = F(0.0, unit="weight units", ge=-1e6, le=1e6, doc="The stuck value for at: value.")
+
+
+class DeviceSpec(Spec):
+    """The synapse device that stores each weight (one effective device per weight)."""
+
+    law: Literal["ideal", "quantised", "constant_step", "linear_step", "soft_bounds", "exp_step",
+                 "pow_step"] = F(
+        "ideal", unit="-",
+        doc="How a write changes the stored weight: ideal (exactly), quantised (levels), or a "
+            "pulsed law (constant_step, linear_step, soft_bounds, exp_step, pow_step); equations "
+            "in hwsim.kernels.devices.")
+    dw_min: float = F(0.001, unit="weight units", gt=0.0, le=1e6,
+                      doc="Step of one programming pulse at w = 0 (pulsed laws); also the step "
+                          "the update controller assumes when it counts pulses.")
+    w_min: float = F(-1e6, unit="weight units", ge=-1e12, le=1e12,
+                     doc="Lower bound of the stored weight (weight = gain x conductance difference).")
+    w_max: float = F(1e6, unit="weight units", ge=-1e12, le=1e12,
+                     doc="Upper bound of the stored weight.")
+    asymmetry: float = F(0.0, unit="dimensionless", gt=-1.0, lt=1.0,
+                         doc="Up/down step mismatch a: dw_up = dw_min (1 + a), dw_down = dw_min (1 - a).")
+    gamma_up: float = F(1.0, unit="dimensionless", ge=0.0, le=100.0,
+                        doc="Shape of the step law when potentiating (linear_step slope, exp_step "
+                            "exponent, pow_step power).")
+    gamma_down: float | None = F(None, unit="dimensionless", ge=0.0, le=100.0,
+                                 doc="Shape of the step law when depressing; null = gamma_up.")
+    levels: int = F(256, unit="levels", ge=2, le=2**31,
+                    doc="Number of evenly spaced levels between the bounds (quantised law).")
+    write_noise: float = F(0.0, unit="fraction", ge=0.0, le=10.0,
+                           doc="Cycle-to-cycle write noise: each pulse moves by step (1 + sigma xi).")
+    variation: DeviceVariation = F(default_factory=DeviceVariation, unit="-",
+                                   doc="Device-to-device variation, drawn once per device.")
+    programming_error: float = F(0.0, unit="weight units", ge=0.0, le=1e6,
+                                 doc="Standard deviation of program-and-verify error when the "
+                                     "initial weights are written.")
+    read_noise: ReadNoise = F(default_factory=ReadNoise, unit="-",
+                              doc="Noise on the weights every MVM reads.")
+    drift: DriftSpec = F(default_factory=DriftSpec, unit="-", doc="Conductance drift after writes.")
+    stuck: StuckDevices = F(default_factory=StuckDevices, unit="-", doc="Stuck-at devices.")
+
+    @model_validator(mode="after")
+    def _device_bounds(self):
+        if not self.w_min < self.w_max:
+            raise ValueError(f"w_min must be below w_max (got w_min={self.w_min}, w_max={self.w_max})")
+        if self.law in ("linear_step", "soft_bounds", "exp_step", "pow_step") and not self.w_min < 0 < self.w_max:
+            raise ValueError(f"the {self.law} law needs w_min < 0 < w_max "
+                             f"(got w_min={self.w_min}, w_max={self.w_max})")
+        return self
+
+
+class UpdateController(Spec):
+    """Turns the integrated gradient into device pulses at each update."""
+
+    rounding: Literal["stochastic", "deterministic"] = F(
+        "stochastic", unit="-",
+        doc="Rounding of the pulse count |eta G| / dw_min: stochastic (unbiased) or to nearest.")
+    max_pulses: int = F(31, unit="pulses", ge=1, le=10**6,
+                        doc="Most pulses one update sends to one device (aihwkit desired_bl: 31).")
+
+
+class ArraySpec(Spec):
+    """The crossbar tiles and their converters."""
+
+    rows: int = F(2**20, unit="devices", ge=1, le=2**31,
+                  doc="Rows (inputs) per tile: a layer with more inputs splits across tiles whose "
+                      "partial sums are digitised separately and added.")
+    cols: int = F(2**20, unit="devices", ge=1, le=2**31,
+                  doc="Columns (outputs) per tile.")
+    mapping: Literal["differential", "reference"] = F(
+        "reference", unit="-",
+        doc="A weight is the difference of a device pair (differential: two reads, read noise "
+            "variance doubles) or one device against a fixed reference (reference).")
+    dac_bits: int | None = F(None, unit="bits", ge=1, le=32,
+                             doc="Resolution of the input DACs; null = ideal.")
+    dac_range: float = F(1.0, unit="activation units", gt=0.0, le=1e6,
+                         doc="Inputs are clipped to [-dac_range, dac_range] before conversion.")
+    adc_bits: int | None = F(None, unit="bits", ge=1, le=32,
+                             doc="Resolution of the MVM output ADCs (per tile partial sum); null = ideal.")
+    adc_range: float = F(10.0, unit="pre-activation units", gt=0.0, le=1e9,
+                         doc="Partial sums are clipped to [-adc_range, adc_range] before conversion.")
+
+
+class NeuronSpec(Spec):
+    """The neuron circuits."""
+
+    activation_variation: float = F(
+        0.0, unit="fraction", ge=0.0, le=10.0,
+        doc="Per-neuron spread of the activation's gain, input offset and output offset "
+            "(as the MGD reference's noisy MLP), drawn once per neuron.")
+
+
+class PerturbationCircuit(Spec):
+    """Where and how the perturbation generators inject theta~."""
+
+    injection: Literal["auxiliary", "weight_device"] = F(
+        "auxiliary", unit="-",
+        doc="auxiliary: a separate small element adds theta~ exactly; weight_device: theta~ is "
+            "written into the weight device, so it is rounded to whole device steps (and an "
+            "amplitude below one step is lost).")
+    mismatch: float = F(0.0, unit="fraction", ge=0.0, le=10.0,
+                        doc="Per-generator amplitude error: each generator's gain is 1 + sigma xi, "
+                            "drawn once.")
+    amplitude_bits: int | None = F(None, unit="bits", ge=1, le=32,
+                                   doc="Resolution of each generator's output (signed, over its "
+                                       "largest value); null = ideal.")
+
+
+class Broadcast(Spec):
+    """The network that broadcasts the scalar C~ to every integrator."""
+
+    bits: int | None = F(None, unit="bits", ge=1, le=64,
+                         doc="Resolution of the broadcast scalar (signed, over +-range); null = ideal.")
+    range: float = F(1.0, unit="cost units", gt=0.0, le=1e9,
+                     doc="C~ is clipped to +-range when it is digitised (only with bits).")
+    noise_sigma: float = F(0.0, unit="cost units", ge=0.0, le=1e6,
+                           doc="Additive Gaussian noise on the broadcast scalar each step.")
+
+
+class IntegratorSpec(Spec):
+    """The local integrators G_int, one per parameter."""
+
+    bits: int | None = F(None, unit="bits", ge=1, le=64,
+                         doc="Resolution of each integrator (signed, over +-saturation); null = ideal.")
+    saturation: float = F(math.inf, unit="gradient units", gt=0.0,
+                          doc="|G_int| is clipped here ('inf' = never saturates).")
+    leak_tau: float = F(math.inf, unit="steps", gt=0.0,
+                        doc="Time constant of an analog integrator's leak: G_int decays by "
+                            "exp(-1/leak_tau) each step ('inf' = no leak).")
+
+    @model_validator(mode="after")
+    def _quantised_needs_range(self):
+        if self.bits is not None and not math.isfinite(self.saturation):
+            raise ValueError("a quantised integrator (bits) needs a finite saturation to set its range")
+        return self
 
 
 class ChipSpec(Spec):
-    """The hardware: clock, inference timing and the cost unit."""
+    """The hardware: clock, inference timing, cost unit, devices, arrays and MGD circuits."""
 
     kind: Literal["chip"] = F("chip", unit="-", doc="Marks this file as a chip spec.")
     name: str = F("unnamed_chip", unit="-", doc="Short identifier of the chip preset.",
@@ -74,6 +254,17 @@ class ChipSpec(Spec):
                                    doc="Timing of the inference datapath.")
     cost_unit: CostUnit = F(default_factory=CostUnit, unit="-",
                             doc="The circuit that measures the scalar cost.")
+    device: DeviceSpec = F(default_factory=DeviceSpec, unit="-",
+                           doc="The synapse device that stores each weight.")
+    update: UpdateController = F(default_factory=UpdateController, unit="-",
+                                 doc="The update controller that turns G_int into pulses.")
+    array: ArraySpec = F(default_factory=ArraySpec, unit="-", doc="Crossbar tiles and converters.")
+    neurons: NeuronSpec = F(default_factory=NeuronSpec, unit="-", doc="The neuron circuits.")
+    perturbation: PerturbationCircuit = F(default_factory=PerturbationCircuit, unit="-",
+                                          doc="The perturbation generators' circuit.")
+    broadcast: Broadcast = F(default_factory=Broadcast, unit="-", doc="The cost broadcast network.")
+    integrator: IntegratorSpec = F(default_factory=IntegratorSpec, unit="-",
+                                   doc="The local integrators.")
 
 
 # --------------------------------------------------------------------------- firmware
@@ -301,6 +492,19 @@ class NetworkSpec(Spec):
     init: InitSpec = F(default_factory=InitSpec, unit="-", doc="Initial weights.")
 
 
+class ObservationSpec(Spec):
+    """How the observer measures the chip (it consumes no chip time)."""
+
+    read_noise: bool = F(
+        True, unit="-",
+        doc="Measure test accuracy with the devices' read noise (one read of the array per "
+            "observation); false reads the drifted weights without noise.")
+    ideal_accuracy: bool = F(
+        False, unit="-",
+        doc="Also record the accuracy of the stored weights on an ideal datapath (exact "
+            "converters, no read noise, drift or neuron variation), for comparison.")
+
+
 class ScenarioSpec(Spec):
     """The workload: data set, network, cost, target, budget, and which chip and firmware."""
 
@@ -333,6 +537,8 @@ class ScenarioSpec(Spec):
                         doc="Cycle budget: the run stops here if the target is not reached.")
     stop_at_target: bool = F(True, unit="-", doc="Stop the run at the first evaluation that reaches "
                                                  "the target (else run the whole budget).")
+    observation: ObservationSpec = F(default_factory=lambda: ObservationSpec(), unit="-",
+                                     doc="How the observer measures test accuracy on the chip.")
     seed: int = F(0, unit="-", ge=0, le=2**63 - 1, doc="Root of the run's seed tree.")
 
     def layer_sizes(self) -> tuple[int, ...]:

@@ -1,0 +1,76 @@
+"""The array periphery and neurons: DACs, row tiles with per-tile ADCs, per-neuron variation.
+
+``Periphery`` holds the configuration the fast path (hwsim.kernels.forward.forward_chip)
+reads, and computes the same forward pass over a batch with numpy for the observer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwsim.kernels import forward as FK
+from hwsim.network import mlp
+
+
+def converter_step(bits: int | None, full_range: float) -> float:
+    """LSB of a signed converter over [-range, range] with 2^bits levels."""
+    return 2.0 * full_range / (2 ** bits - 1) if bits else 0.0
+
+
+class Periphery:
+    """Converters, tiles and neuron variation of one chip for one network layout."""
+
+    def __init__(self, chip, layout: mlp.MLPLayout, seed: int):
+        arr, neurons = chip.array, chip.neurons
+        self.layout = layout
+        self.pcfg_i = np.zeros(FK.N_PCFG_I, dtype=np.int64)
+        self.pcfg_f = np.zeros(FK.N_PCFG_F, dtype=np.float64)
+        self.pcfg_i[FK.P_ROWS] = min(arr.rows, 2**31 - 1)
+        self.pcfg_i[FK.P_DAC_ON] = int(arr.dac_bits is not None)
+        self.pcfg_i[FK.P_ADC_ON] = int(arr.adc_bits is not None)
+        self.pcfg_i[FK.P_NEURON_VAR] = int(neurons.activation_variation > 0)
+        self.pcfg_f[FK.P_DAC_STEP] = converter_step(arr.dac_bits, arr.dac_range)
+        self.pcfg_f[FK.P_DAC_RANGE] = arr.dac_range
+        self.pcfg_f[FK.P_ADC_STEP] = converter_step(arr.adc_bits, arr.adc_range)
+        self.pcfg_f[FK.P_ADC_RANGE] = arr.adc_range
+        n = layout.n_neurons
+        self.n_off = np.cumsum([0] + list(layout.sizes[1:-1]), dtype=np.int64)
+        # Neuron variation as in the MGD reference's noisy MLP: L, k ~ 1 + N(0, s); x0, y0 ~ N(0, s).
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
+        s = neurons.activation_variation
+        self.neuron_par = np.zeros((4, n))
+        self.neuron_par[FK.NP_GAIN] = 1.0 + s * rng.standard_normal(n)
+        self.neuron_par[FK.NP_SLOPE] = 1.0 + s * rng.standard_normal(n)
+        self.neuron_par[FK.NP_X0] = s * rng.standard_normal(n)
+        self.neuron_par[FK.NP_Y0] = s * rng.standard_normal(n)
+
+    @property
+    def is_ideal(self) -> bool:
+        rows_split = any(n_in > self.pcfg_i[FK.P_ROWS] for n_in in self.layout.sizes[:-1])
+        return not (self.pcfg_i[FK.P_DAC_ON] or self.pcfg_i[FK.P_ADC_ON] or
+                    self.pcfg_i[FK.P_NEURON_VAR] or rows_split)
+
+    def forward_batch(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Outputs for a batch, computed as forward_chip computes each sample."""
+        lay = self.layout
+        rows = int(self.pcfg_i[FK.P_ROWS])
+        dac_step, dac_range, adc_step, adc_range = self.pcfg_f
+        h = np.asarray(x, dtype=np.float64)
+        for l in range(lay.n_layers):
+            w, b = lay.weights(theta, l)
+            if self.pcfg_i[FK.P_DAC_ON]:
+                h = np.floor(np.clip(h, -dac_range, dac_range) / dac_step + 0.5) * dac_step
+            z = np.zeros((h.shape[0], w.shape[0]))
+            for start in range(0, w.shape[1], rows):
+                part = h[:, start:start + rows] @ w[:, start:start + rows].T
+                if self.pcfg_i[FK.P_ADC_ON]:
+                    part = np.floor(np.clip(part, -adc_range, adc_range) / adc_step + 0.5) * adc_step
+                z += part
+            z += b
+            if self.pcfg_i[FK.P_NEURON_VAR]:
+                sl = slice(self.n_off[l], self.n_off[l] + w.shape[0])
+                gain, slope, x0, y0 = (self.neuron_par[r, sl] for r in range(4))
+                h = gain * mlp.activate(slope * (z - x0), lay.activations[l]) + y0
+            else:
+                h = mlp.activate(z, lay.activations[l])
+        return h

@@ -1,0 +1,101 @@
+"""The non-ideal chip in the MGD loop: every device law x perturbation scheme on the fast path
+equals the numpy twin (tests/naive.py: mgd_steps_chip, with tests/naive_devices.py)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import naive
+from helpers import SCHEMES, make_spec
+from hwsim.engine.simulation import Simulation
+from hwsim.kernels import mgd_block as K
+
+LAWS = ("ideal", "quantised", "constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step")
+
+NONIDEAL_CHIP = {
+    "clock_period": "1 us",
+    "device": {"dw_min": 0.01, "w_min": -1.5, "w_max": 1.5, "asymmetry": 0.1, "gamma_up": 0.7,
+               "levels": 64, "write_noise": 0.2, "variation": {"dw_min": 0.1, "bounds": 0.05},
+               "programming_error": 0.01, "read_noise": {"additive": 0.002, "proportional": 0.01},
+               "drift": {"nu_mean": 0.05, "nu_sigma": 0.01, "t0": "10 us"},
+               "stuck": {"fraction": 0.05}},
+    "update": {"rounding": "stochastic", "max_pulses": 5},
+    "array": {"rows": 4, "dac_bits": 6, "dac_range": 1.0, "adc_bits": 8, "adc_range": 4.0},
+    "neurons": {"activation_variation": 0.05},
+    "perturbation": {"mismatch": 0.1, "amplitude_bits": 4},
+    "cost_unit": {"adc_bits": 10, "adc_range": 4.0, "noise_sigma": 0.001},
+    "broadcast": {"bits": 12, "range": 0.5, "noise_sigma": 1e-4},
+    "integrator": {"bits": 16, "saturation": 50.0, "leak_tau": 200.0},
+}
+
+
+def chip_spec(law, scheme, mode, **chip_over):
+    chip = {**NONIDEAL_CHIP, **chip_over}
+    chip["device"] = {**NONIDEAL_CHIP["device"], "law": law}
+    return make_spec(chip=chip, perturbation={"scheme": scheme, "amplitude": 0.2}, mode=mode,
+                     tau_p=2, tau_x=3, tau_theta=4, eta=0.5)
+
+
+CASES = list(itertools.product(LAWS, SCHEMES, ("discrete", "analog")))
+
+
+@pytest.mark.parametrize("law,scheme,mode", CASES, ids=[f"{l}-{s}-{m}" for l, s, m in CASES])
+def test_chip_path_matches_numpy_twin(law, scheme, mode):
+    sim = Simulation(chip_spec(law, scheme, mode), seed=7, max_cycles=10**12)
+    assert sim.icfg[K.I_CHIP] and sim.icfg[K.I_DEVICES] and sim.icfg[K.I_READ]
+    theta, g, cycles, pulses = naive.mgd_steps_chip(sim, 41)
+    sim.advance(41)
+    np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sim.g_int, g, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(sim.devices.pulses, pulses)
+    assert sim.cycles == cycles
+
+
+def test_weight_device_injection_rounds_to_whole_steps_and_counts_wear():
+    spec = chip_spec("constant_step", "gaussian", "discrete",
+                     perturbation={"injection": "weight_device"})
+    sim = Simulation(spec, seed=1, max_cycles=10**12)
+    theta, g, cycles, pulses = naive.mgd_steps_chip(sim, 30)
+    sim.advance(30)
+    np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(sim.devices.pulses, pulses)
+    steps = sim._pert / 0.01
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)  # whole device steps only
+
+
+def test_ideal_chip_spec_takes_the_ideal_path():
+    """Default chip sections change nothing: the fast ideal path runs, bit for bit as before."""
+    sim = Simulation(make_spec(), seed=0)
+    assert not sim.icfg[K.I_CHIP]
+
+
+def test_every_circuit_alone_switches_to_the_chip_path():
+    for chip in ({"device": {"law": "constant_step", "w_min": -1, "w_max": 1}},
+                 {"device": {"read_noise": {"additive": 0.01}}}, {"array": {"adc_bits": 8}},
+                 {"array": {"rows": 2}}, {"neurons": {"activation_variation": 0.1}},
+                 {"perturbation": {"mismatch": 0.1}}, {"cost_unit": {"adc_bits": 8}},
+                 {"broadcast": {"noise_sigma": 0.1}}, {"integrator": {"leak_tau": 100}}):
+        sim = Simulation(make_spec(chip=chip), seed=0)
+        assert sim.icfg[K.I_CHIP], chip
+
+
+def test_observer_sees_the_chip_and_can_record_ideal_accuracy():
+    spec = chip_spec("soft_bounds", "cdma", "discrete").with_overrides({
+        "scenario.observation.ideal_accuracy": True})
+    sim = Simulation(spec, seed=2, max_cycles=10**12)
+    sim.advance(20)
+    point = sim.observe()
+    assert 0.0 <= point.test_accuracy <= 1.0 and 0.0 <= point.ideal_test_accuracy <= 1.0
+    # Without read noise the observed outputs are the periphery applied to the drifted weights.
+    quiet = sim.run_spec.with_overrides({"scenario.observation.read_noise": False})
+    sim.run_spec = quiet
+    y1 = sim.chip_outputs(sim.data.x_test, 5)
+    y2 = sim.chip_outputs(sim.data.x_test, 6)
+    np.testing.assert_array_equal(y1, y2)   # no noise: the observation index does not matter
+    sim.run_spec = spec
+    assert not np.array_equal(sim.chip_outputs(sim.data.x_test, 5), sim.chip_outputs(sim.data.x_test, 6))
+    # The batched observer path equals the per-sample twin.
+    y = sim.periphery.forward_batch(sim.theta, sim.data.x_test[:5])
+    for i in range(5):
+        np.testing.assert_allclose(y[i], naive.forward_chip(sim, sim.theta, sim.data.x_test[i]), rtol=1e-12)
