@@ -60,6 +60,13 @@ def summarise(sim: Simulation, spec: RunSpec) -> dict:
         "spec_hash": spec.spec_hash,
         "hwsim_version": __version__,
     }
+    pulses = sim.devices.pulses
+    summary["device_pulses_total"] = int(pulses.sum())
+    summary["device_pulses_max"] = int(pulses.max(initial=0))
+    summary["device_pulses_mean"] = float(pulses.mean()) if pulses.size else 0.0
+    endurance = spec.chip.device.endurance
+    summary["endurance_used_max"] = (float(pulses.max(initial=0)) / endurance
+                                     if math.isfinite(endurance) else 0.0)
     if sim.divergence is not None:
         summary["divergence"] = sim.divergence
     return summary

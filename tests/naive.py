@@ -162,7 +162,6 @@ def mgd_steps_chip(sim, n_steps):
     noise_seed, order_seed = int(sim.seeds[1]), int(sim.seeds[2])
     n_train = sim.data.x_train.shape[0]
     cu, bc, it = chip.cost_unit, chip.broadcast, chip.integrator
-    decay = np.exp(-1.0 / it.leak_tau)
     from hwsim.kernels import mgd_block as K
 
     reads = bool(sim.icfg[K.I_READ])
@@ -192,6 +191,10 @@ def mgd_steps_chip(sim, n_steps):
         c = measure(w_read + pert, x, t)
         if cu.noise_sigma > 0:
             c += cu.noise_sigma * float(normal(noise_seed, n, 0))
+        step_cycles = chip.inference.cycles_per_inference
+        if fw.mode == "discrete" and (n % fw.tau_x == 0 or n % fw.tau_theta == 0):
+            step_cycles += chip.inference.baseline_cycles
+        decay = np.exp(-step_cycles * chip.clock_period / it.leak_tau)
         cycles += chip.inference.cycles_per_inference
         if fw.mode == "discrete":
             if n % fw.tau_x == 0 or n % fw.tau_theta == 0:

@@ -15,6 +15,7 @@ LAWS = ("ideal", "quantised", "constant_step", "linear_step", "soft_bounds", "ex
 
 NONIDEAL_CHIP = {
     "clock_period": "1 us",
+    "inference": {"cycles_per_inference": 3, "baseline_cycles": 2},
     "device": {"dw_min": 0.01, "w_min": -1.5, "w_max": 1.5, "asymmetry": 0.1, "gamma_up": 0.7,
                "levels": 64, "write_noise": 0.2, "variation": {"dw_min": 0.1, "bounds": 0.05},
                "programming_error": 0.01, "read_noise": {"additive": 0.002, "proportional": 0.01},
@@ -26,7 +27,7 @@ NONIDEAL_CHIP = {
     "perturbation": {"mismatch": 0.1, "amplitude_bits": 4},
     "cost_unit": {"adc_bits": 10, "adc_range": 4.0, "noise_sigma": 0.001},
     "broadcast": {"bits": 12, "range": 0.5, "noise_sigma": 1e-4},
-    "integrator": {"bits": 16, "saturation": 50.0, "leak_tau": 200.0},
+    "integrator": {"bits": 16, "saturation": 50.0, "leak_tau": "200 us"},
 }
 
 
@@ -75,7 +76,7 @@ def test_every_circuit_alone_switches_to_the_chip_path():
                  {"device": {"read_noise": {"additive": 0.01}}}, {"array": {"adc_bits": 8}},
                  {"array": {"rows": 2}}, {"neurons": {"activation_variation": 0.1}},
                  {"perturbation": {"mismatch": 0.1}}, {"cost_unit": {"adc_bits": 8}},
-                 {"broadcast": {"noise_sigma": 0.1}}, {"integrator": {"leak_tau": 100}}):
+                 {"broadcast": {"noise_sigma": 0.1}}, {"integrator": {"leak_tau": "100 ns"}}):
         sim = Simulation(make_spec(chip=chip), seed=0)
         assert sim.icfg[K.I_CHIP], chip
 

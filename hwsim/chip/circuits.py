@@ -45,7 +45,7 @@ def configure_chip_path(icfg, fcfg, chip, generator, gen_gain, devices_active: b
     fcfg[K.F_BCAST_NOISE] = bc.noise_sigma
     fcfg[K.F_INT_STEP] = converter_step(it.bits, it.saturation) if it.bits else 0.0
     fcfg[K.F_INT_SAT] = it.saturation
-    fcfg[K.F_INT_DECAY] = math.exp(-1.0 / it.leak_tau) if math.isfinite(it.leak_tau) else 1.0
+    fcfg[K.F_INT_LEAK_RATE] = chip.clock_period / it.leak_tau if math.isfinite(it.leak_tau) else 0.0
     circuits_ideal = not any(icfg[k] for k in (K.I_DEVICES, K.I_READ, K.I_INJECT_DEVICE,
                                                K.I_GEN_MISMATCH, K.I_GEN_BITS, K.I_COST_ADC,
                                                K.I_BCAST_BITS, K.I_INT_BITS))

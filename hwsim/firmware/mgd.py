@@ -52,5 +52,4 @@ def kernel_config(run_spec, generator, n_params: int, n_samples: int):
     fcfg[K.F_CLOCK] = chip.clock_period
     # Circuits off unless the chip says otherwise (the chip path sets them, see chip_circuits).
     fcfg[K.F_INT_SAT] = float("inf")
-    fcfg[K.F_INT_DECAY] = 1.0
     return icfg, fcfg

@@ -26,7 +26,7 @@ N_ICFG = 20
 # fcfg: float configuration
 F_ENTRY_AMP, F_SPARSITY, F_ETA, F_CLIP, F_HP_A, F_NOISE_SIGMA, F_G_SCALE, F_LEAK, \
     F_CLOCK, F_GEN_STEP, F_GEN_LIMIT, F_DW_CTRL, F_COST_ADC_STEP, F_COST_ADC_RANGE, \
-    F_BCAST_STEP, F_BCAST_RANGE, F_BCAST_NOISE, F_INT_STEP, F_INT_SAT, F_INT_DECAY = range(20)
+    F_BCAST_STEP, F_BCAST_RANGE, F_BCAST_NOISE, F_INT_STEP, F_INT_SAT, F_INT_LEAK_RATE = range(20)
 N_FCFG = 20
 # seeds: counter-based streams
 S_PERTURB, S_NOISE, S_ORDER = range(3)
@@ -117,7 +117,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     bcast_noise = fcfg[F_BCAST_NOISE]
     int_step = fcfg[F_INT_STEP]
     int_sat = fcfg[F_INT_SAT]
-    int_decay = fcfg[F_INT_DECAY]
+    int_leak_rate = fcfg[F_INT_LEAK_RATE]
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     p = theta.shape[0]
@@ -212,6 +212,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         else:
             one_minus = 1.0 - leak
             u_index = istate[S_UPDATES]
+            # Leak of an analog integrator over this step's duration (per cycle rate x cycles).
+            int_decay = np.exp(-int_leak_rate * step_cycles) if int_leak_rate > 0.0 else 1.0
             for i in range(p):
                 if mode == 0:
                     g = int_decay * g_int[i] + coef * pert[i]

@@ -142,6 +142,9 @@ class DeviceSpec(Spec):
                               doc="Noise on the weights every MVM reads.")
     drift: DriftSpec = F(default_factory=DriftSpec, unit="-", doc="Conductance drift after writes.")
     stuck: StuckDevices = F(default_factory=StuckDevices, unit="-", doc="Stuck-at devices.")
+    endurance: float = F(math.inf, unit="pulses", gt=0.0,
+                         doc="Pulses a device survives; the run reports the largest share of it "
+                             "used ('inf' = no wear-out).")
 
     @model_validator(mode="after")
     def _device_bounds(self):
@@ -228,9 +231,9 @@ class IntegratorSpec(Spec):
                          doc="Resolution of each integrator (signed, over +-saturation); null = ideal.")
     saturation: float = F(math.inf, unit="gradient units", gt=0.0,
                           doc="|G_int| is clipped here ('inf' = never saturates).")
-    leak_tau: float = F(math.inf, unit="steps", gt=0.0,
-                        doc="Time constant of an analog integrator's leak: G_int decays by "
-                            "exp(-1/leak_tau) each step ('inf' = no leak).")
+    leak_tau: Seconds = F(math.inf, unit="s", gt=0.0,
+                          doc="Time constant of an analog integrator's leak: G_int decays by "
+                              "exp(-dt/leak_tau) over each step of duration dt ('inf' = no leak).")
 
     @model_validator(mode="after")
     def _quantised_needs_range(self):
