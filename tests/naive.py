@@ -105,20 +105,32 @@ def q(v, bits, full_range):
     return np.floor(np.clip(v, -full_range, full_range) / step + 0.5) * step
 
 
-def forward_chip(sim, theta, x):
-    """One sample through DACs, row tiles with per-tile ADCs, bias, neuron variation."""
+def forward_chip(sim, theta, x, pert=None, mvm_index=None):
+    """One sample through DACs, row tiles (read noise per partial sum, per-tile ADCs), bias,
+    neuron variation. ``theta`` are the device weights; ``pert`` the auxiliary perturbation."""
     arr, layout = sim.run_spec.chip.array, sim.layout
     par, n0 = sim.periphery.neuron_par, 0
+    dp = sim.devices.params
+    noisy = mvm_index is not None and (dp.read_sigma_add > 0 or dp.read_sigma_prop > 0)
+    read_seed = int(sim.devices.seeds[3])  # S_READ
+    pert = np.zeros_like(theta) if pert is None else pert
     h = np.asarray(x, dtype=np.float64)
     for l in range(layout.n_layers):
         w, b = layout.weights(theta, l)
+        pw, pb = layout.weights(pert, l)
         if arr.dac_bits:
             h = q(h, arr.dac_bits, arr.dac_range)
         z = np.zeros(w.shape[0])
         for start in range(0, w.shape[1], arr.rows):
-            part = w[:, start:start + arr.rows] @ h[start:start + arr.rows]
+            ws = w[:, start:start + arr.rows]
+            hs = h[start:start + arr.rows]
+            part = (ws + pw[:, start:start + arr.rows]) @ hs
+            if noisy:
+                var = (dp.read_sigma_add**2 + dp.read_sigma_prop**2 * ws**2) @ hs**2
+                first = layout.w_off[l] + np.arange(w.shape[0]) * w.shape[1] + start
+                part = part + np.sqrt(var) * normal(read_seed, mvm_index, first)
             z += q(part, arr.adc_bits, arr.adc_range) if arr.adc_bits else part
-        z = z + b
+        z = z + b + pb
         if sim.run_spec.chip.neurons.activation_variation > 0:
             gain, slope, x0, y0 = (par[r, n0:n0 + w.shape[0]] for r in range(4))
             h = gain * act(slope * (z - x0), layout.act_codes[l]) + y0
@@ -146,6 +158,7 @@ def chip_perturbation(sim, pert, pulses):
 def mgd_steps_chip(sim, n_steps):
     """The chip path of the MGD loop: devices, periphery and circuits (twins of the kernels)."""
     import copy
+    import dataclasses
 
     import naive_devices
 
@@ -164,15 +177,21 @@ def mgd_steps_chip(sim, n_steps):
     cu, bc, it = chip.cost_unit, chip.broadcast, chip.integrator
     from hwsim.kernels import mgd_block as K
 
-    reads = bool(sim.icfg[K.I_READ])
+    drifts = bool(sim.icfg[K.I_DRIFT])
+
+    def quiet(a):
+        """The device array read without noise (drift only): noise is added per partial sum."""
+        a2 = copy.copy(a)
+        a2.params = dataclasses.replace(a.params, read_sigma_add=0.0, read_sigma_prop=0.0)
+        return a2
     writes = bool(sim.icfg[K.I_DEVICES])
     c0 = c_prev = ct_prev = 0.0
     cycles = 0
     updates = 0
     pert, last_k = None, None
 
-    def measure(theta_read, x, t):
-        c = cost(forward_chip(sim, theta_read, x), t, cost_code)
+    def measure(theta_read, pert, x, t, mvm_index):
+        c = cost(forward_chip(sim, theta_read, x, pert, mvm_index), t, cost_code)
         if cu.adc_bits:
             step = cu.adc_range / (2**cu.adc_bits - 1)
             c = np.floor(np.clip(c, 0.0, cu.adc_range) / step + 0.5) * step
@@ -187,8 +206,8 @@ def mgd_steps_chip(sim, n_steps):
         if k != last_k:
             pert = chip_perturbation(sim, perturbation(gen, k), arr.pulses)
             last_k = k
-        w_read = naive_devices.read(arr, t_now, 2 * n) if reads else arr.w
-        c = measure(w_read + pert, x, t)
+        w_read = naive_devices.read(quiet(arr), t_now, 0) if drifts else arr.w
+        c = measure(w_read, pert, x, t, 2 * n)
         if cu.noise_sigma > 0:
             c += cu.noise_sigma * float(normal(noise_seed, n, 0))
         step_cycles = chip.inference.cycles_per_inference
@@ -198,8 +217,7 @@ def mgd_steps_chip(sim, n_steps):
         cycles += chip.inference.cycles_per_inference
         if fw.mode == "discrete":
             if n % fw.tau_x == 0 or n % fw.tau_theta == 0:
-                w_read = naive_devices.read(arr, t_now, 2 * n + 1) if reads else arr.w
-                c0 = measure(w_read, x, t)
+                c0 = measure(w_read, None, x, t, 2 * n + 1)
                 if cu.baseline_noisy and cu.noise_sigma > 0:
                     c0 += cu.noise_sigma * float(normal(noise_seed, n, 1))
                 cycles += chip.inference.baseline_cycles

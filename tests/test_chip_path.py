@@ -9,6 +9,7 @@ import pytest
 import naive
 from helpers import SCHEMES, make_spec
 from hwsim.engine.simulation import Simulation
+from hwsim.kernels import forward as FK
 from hwsim.kernels import mgd_block as K
 
 LAWS = ("ideal", "quantised", "constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step")
@@ -44,7 +45,8 @@ CASES = list(itertools.product(LAWS, SCHEMES, ("discrete", "analog")))
 @pytest.mark.parametrize("law,scheme,mode", CASES, ids=[f"{l}-{s}-{m}" for l, s, m in CASES])
 def test_chip_path_matches_numpy_twin(law, scheme, mode):
     sim = Simulation(chip_spec(law, scheme, mode), seed=7, max_cycles=10**12)
-    assert sim.icfg[K.I_CHIP] and sim.icfg[K.I_DEVICES] and sim.icfg[K.I_READ]
+    assert sim.icfg[K.I_CHIP] and sim.icfg[K.I_DEVICES] and sim.icfg[K.I_DRIFT]
+    assert sim.periphery.pcfg_i[FK.P_READ_NOISE]
     theta, g, cycles, pulses = naive.mgd_steps_chip(sim, 41)
     sim.advance(41)
     np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
@@ -100,3 +102,33 @@ def test_observer_sees_the_chip_and_can_record_ideal_accuracy():
     y = sim.periphery.forward_batch(sim.theta, sim.data.x_test[:5])
     for i in range(5):
         np.testing.assert_allclose(y[i], naive.forward_chip(sim, sim.theta, sim.data.x_test[i]), rtol=1e-12)
+
+
+def test_read_noise_per_partial_sum_has_the_per_device_distribution():
+    """forward_chip draws one normal per tile partial sum with variance
+    sum_j (s_add^2 + s_prop^2 w_j^2) h_j^2; reading every device with its own noise gives the
+    same distribution. Compare the spread of one pre-activation both ways (4,000 reads)."""
+    chip = {"device": {"read_noise": {"additive": 0.05, "proportional": 0.2}},
+            "array": {"rows": 16}}
+    spec = make_spec(chip=chip, network={"hidden": [], "activation": "tanh"},
+                     dataset={"name": "teacher", "n_samples": 8, "n_inputs": 40, "n_outputs": 1,
+                              "teacher_hidden": 3})
+    sim = Simulation(spec, seed=0)
+    x = sim.data.x_train[0]
+    layout = sim.layout
+    fast, per_device = [], []
+    h = np.zeros((2, 40))
+    zero = np.zeros(layout.n_params)
+    for m in range(4000):
+        FK.forward_chip(sim.theta, zero, False, x, layout.sizes_arr, layout.w_off, layout.b_off,
+                        sim.periphery.n_off, layout.act_codes, h, sim.periphery.pcfg_i,
+                        sim.periphery.pcfg_f, sim.periphery.neuron_par, sim.devices.seeds[3], m)
+        fast.append(h[1, 0])
+        w = sim.devices.read(0.0, 10**6 + m)
+        per_device.append(float(w[:40] @ x + w[40]))
+    fast, per_device = np.array(fast), np.array(per_device)
+    clean = float(sim.theta[:40] @ x + sim.theta[40])
+    sd = np.sqrt(np.sum((0.05**2 + 0.2**2 * sim.theta[:40] ** 2) * x**2))
+    for sample in (fast, per_device):
+        assert abs(sample.mean() - clean) < 5 * sd / np.sqrt(4000)
+        assert abs(sample.std() / sd - 1) < 5 * np.sqrt(0.5 / 4000)

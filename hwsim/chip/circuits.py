@@ -20,11 +20,11 @@ def generator_gains(chip, n_params: int, seed: int) -> np.ndarray:
 
 
 def configure_chip_path(icfg, fcfg, chip, generator, gen_gain, devices_active: bool,
-                        read_active: bool, periphery_ideal: bool) -> None:
-    """Fill the chip-path entries of (icfg, fcfg) in place."""
+                        drift_active: bool, periphery_ideal: bool) -> None:
+    """Fill the chip-path entries of (icfg, fcfg) in place (read noise lives in the periphery)."""
     pc, cu, bc, it = chip.perturbation, chip.cost_unit, chip.broadcast, chip.integrator
     icfg[K.I_DEVICES] = int(devices_active)
-    icfg[K.I_READ] = int(read_active)
+    icfg[K.I_DRIFT] = int(drift_active)
     icfg[K.I_INJECT_DEVICE] = int(pc.injection == "weight_device")
     icfg[K.I_GEN_MISMATCH] = int(pc.mismatch > 0)
     icfg[K.I_GEN_BITS] = int(pc.amplitude_bits is not None)
@@ -46,7 +46,7 @@ def configure_chip_path(icfg, fcfg, chip, generator, gen_gain, devices_active: b
     fcfg[K.F_INT_STEP] = converter_step(it.bits, it.saturation) if it.bits else 0.0
     fcfg[K.F_INT_SAT] = it.saturation
     fcfg[K.F_INT_LEAK_RATE] = chip.clock_period / it.leak_tau if math.isfinite(it.leak_tau) else 0.0
-    circuits_ideal = not any(icfg[k] for k in (K.I_DEVICES, K.I_READ, K.I_INJECT_DEVICE,
+    circuits_ideal = not any(icfg[k] for k in (K.I_DEVICES, K.I_DRIFT, K.I_INJECT_DEVICE,
                                                K.I_GEN_MISMATCH, K.I_GEN_BITS, K.I_COST_ADC,
                                                K.I_BCAST_BITS, K.I_INT_BITS))
     circuits_ideal = circuits_ideal and bc.noise_sigma == 0 and not math.isfinite(it.saturation) \

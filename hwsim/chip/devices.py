@@ -323,12 +323,12 @@ def device_params_from_spec(chip) -> DeviceParams:
         rounding=u.rounding, max_pulses=u.max_pulses)
 
 
-def devices_in_play(chip) -> tuple[bool, bool]:
-    """(writes go through the device model, reads go through the read path)."""
+def devices_in_play(chip) -> tuple[bool, bool, bool]:
+    """(writes go through the device model, reads drift, reads are noisy)."""
     d = chip.device
     drift = d.drift.nu_mean > 0 or d.drift.nu_sigma > 0
-    read = drift or d.read_noise.additive > 0 or d.read_noise.proportional > 0
+    noisy = d.read_noise.additive > 0 or d.read_noise.proportional > 0
     writes = (d.law != "ideal" or d.w_min > -IDEAL_BOUND or d.w_max < IDEAL_BOUND
               or d.programming_error > 0 or d.stuck.fraction > 0 or drift
               or d.variation.bounds > 0)
-    return writes, read
+    return writes, drift, noisy

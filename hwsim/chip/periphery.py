@@ -20,7 +20,8 @@ def converter_step(bits: int | None, full_range: float) -> float:
 class Periphery:
     """Converters, tiles and neuron variation of one chip for one network layout."""
 
-    def __init__(self, chip, layout: mlp.MLPLayout, seed: int):
+    def __init__(self, chip, layout: mlp.MLPLayout, seed: int, read_sigma_add: float = 0.0,
+                 read_sigma_prop: float = 0.0):
         arr, neurons = chip.array, chip.neurons
         self.layout = layout
         self.pcfg_i = np.zeros(FK.N_PCFG_I, dtype=np.int64)
@@ -33,6 +34,10 @@ class Periphery:
         self.pcfg_f[FK.P_DAC_RANGE] = arr.dac_range
         self.pcfg_f[FK.P_ADC_STEP] = converter_step(arr.adc_bits, arr.adc_range)
         self.pcfg_f[FK.P_ADC_RANGE] = arr.adc_range
+        # Read noise of the devices, applied per tile partial sum by forward_chip.
+        self.pcfg_i[FK.P_READ_NOISE] = int(read_sigma_add > 0 or read_sigma_prop > 0)
+        self.pcfg_f[FK.P_READ_ADD] = read_sigma_add
+        self.pcfg_f[FK.P_READ_PROP] = read_sigma_prop
         n = layout.n_neurons
         self.n_off = np.cumsum([0] + list(layout.sizes[1:-1]), dtype=np.int64)
         # Neuron variation as in the MGD reference's noisy MLP: L, k ~ 1 + N(0, s); x0, y0 ~ N(0, s).
@@ -48,13 +53,15 @@ class Periphery:
     def is_ideal(self) -> bool:
         rows_split = any(n_in > self.pcfg_i[FK.P_ROWS] for n_in in self.layout.sizes[:-1])
         return not (self.pcfg_i[FK.P_DAC_ON] or self.pcfg_i[FK.P_ADC_ON] or
-                    self.pcfg_i[FK.P_NEURON_VAR] or rows_split)
+                    self.pcfg_i[FK.P_NEURON_VAR] or self.pcfg_i[FK.P_READ_NOISE] or rows_split)
 
     def forward_batch(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Outputs for a batch, computed as forward_chip computes each sample."""
+        """Outputs for a batch, computed as forward_chip computes each sample, on weights that
+        were already read (the observer reads the devices once, with their noise, and passes
+        the result here; forward_chip instead adds the read noise per partial sum)."""
         lay = self.layout
         rows = int(self.pcfg_i[FK.P_ROWS])
-        dac_step, dac_range, adc_step, adc_range = self.pcfg_f
+        dac_step, dac_range, adc_step, adc_range = self.pcfg_f[:4]
         h = np.asarray(x, dtype=np.float64)
         for l in range(lay.n_layers):
             w, b = lay.weights(theta, l)

@@ -86,17 +86,20 @@ class Simulation:
         self.icfg, self.fcfg = kernel_config(self.run_spec, self.generator, p,
                                              self.data.x_train.shape[0])
         chip = self.run_spec.chip
-        self.periphery = Periphery(chip, self.layout, self.seed)
+        params = device_params_from_spec(chip)
+        self.periphery = Periphery(chip, self.layout, self.seed, params.read_sigma_add,
+                                   params.read_sigma_prop)
         self.gen_gain = generator_gains(chip, p, self.seed)
-        writes, reads = devices_in_play(chip)
+        writes, drift, noisy = devices_in_play(chip)
+        self.reads_devices = drift or noisy
         # The device array always exists (its arrays are kernel arguments); it holds theta.
-        self.devices = DeviceArray(device_params_from_spec(chip), p, self.seed)
-        if writes or reads:
+        self.devices = DeviceArray(params, p, self.seed)
+        if writes or self.reads_devices:
             self.devices.program(self.theta, t=0.0)
         else:
             self.devices.w[:] = self.theta
         self.theta = self.devices.w
-        configure_chip_path(self.icfg, self.fcfg, chip, self.generator, self.gen_gain, writes, reads,
+        configure_chip_path(self.icfg, self.fcfg, chip, self.generator, self.gen_gain, writes, drift,
                             self.periphery.is_ideal)
         self.seeds = np.array([self.generator.stream, stream_seed(self.seed, STREAM_NOISE),
                                stream_seed(self.seed, STREAM_ORDER)], dtype=np.uint64)
@@ -193,7 +196,7 @@ class Simulation:
         if not self.icfg[K.I_CHIP]:
             return mlp.forward_batch(self.layout, self.theta, x)
         weights = self.theta
-        if self.icfg[K.I_READ]:
+        if self.reads_devices:
             dv = self.devices
             fcfg = dv.fcfg.copy()
             if not self.run_spec.scenario.observation.read_noise:

@@ -169,29 +169,28 @@ def _nearest_level(v, lo, q, levels):
 
 
 @njit(cache=True)
-def update_device(i, w, delta_i, dev, stuck, t_prog, pulses, icfg, fcfg, seeds, update_index, t_now):
-    """Apply the requested change ``delta_i`` to device i (see module docstring); return pulses sent."""
-    law = icfg[I_LAW]
-    max_pulses = icfg[I_MAX_PULSES]
-    lo = dev[D_W_MIN, i]
-    hi = dev[D_W_MAX, i]
-    is_stuck = stuck[i] != 0
+def update_one(law, max_pulses, levels, rounding, dw_ctrl, g_up, g_down, c2c, t0, seed_round,
+               seed_c2c, i, w_i, delta_i, lo, hi, dw_up, dw_down, nu, tprog_i, is_stuck,
+               update_index, t_now):
+    """Device i's response to the requested change ``delta_i``: (new w, new t_prog, pulses).
+
+    Scalars only: numba passes arrays to a non-inlined call with reference counting, which
+    costs tens of nanoseconds per call; this core runs once per device per update.
+    """
     if law == IDEAL:
         if delta_i != 0.0 and not is_stuck:
-            v = drifted(w[i], dev[D_NU, i], t_prog[i], t_now, fcfg[F_T0]) + delta_i
+            v = drifted(w_i, nu, tprog_i, t_now, t0) + delta_i
             if v > hi:
                 v = hi
             elif v < lo:
                 v = lo
-            w[i] = v
-            t_prog[i] = t_now
-        return 0
+            return v, t_now, 0
+        return w_i, tprog_i, 0
     if law == QUANTISED:
         if delta_i == 0.0:
-            return 0
-        levels = icfg[I_LEVELS]
+            return w_i, tprog_i, 0
         q = (hi - lo) / (levels - 1)
-        cur = drifted(w[i], dev[D_NU, i], t_prog[i], t_now, fcfg[F_T0])
+        cur = drifted(w_i, nu, tprog_i, t_now, t0)
         k0 = _nearest_level(cur, lo, q, levels)
         v = cur + delta_i
         if v > hi:
@@ -199,8 +198,8 @@ def update_device(i, w, delta_i, dev, stuck, t_prog, pulses, icfg, fcfg, seeds, 
         elif v < lo:
             v = lo
         x = (v - lo) / q
-        if icfg[I_ROUNDING] == ROUND_STOCHASTIC:
-            k = np.floor(x + uniform(seeds[S_ROUND], update_index, i))
+        if rounding == ROUND_STOCHASTIC:
+            k = np.floor(x + uniform(seed_round, update_index, i))
         else:
             k = np.floor(x + 0.5)
         if k < 0.0:
@@ -213,41 +212,42 @@ def update_device(i, w, delta_i, dev, stuck, t_prog, pulses, icfg, fcfg, seeds, 
         elif dk < -max_pulses:
             dk = -float(max_pulses)
         n = int(abs(dk))
-        if n > 0:
-            pulses[i] += n
-            if not is_stuck:
-                w[i] = lo + (k0 + dk) * q
-                t_prog[i] = t_now
-        return n
+        if n > 0 and not is_stuck:
+            return lo + (k0 + dk) * q, t_now, n
+        return w_i, tprog_i, n
     # pulsed laws
-    x = abs(delta_i) / fcfg[F_DW_CTRL]
+    x = abs(delta_i) / dw_ctrl
     if x >= max_pulses:
         n = max_pulses
     else:
-        if icfg[I_ROUNDING] == ROUND_STOCHASTIC:
-            n = int(np.floor(x + uniform(seeds[S_ROUND], update_index, i)))
+        if rounding == ROUND_STOCHASTIC:
+            n = int(np.floor(x + uniform(seed_round, update_index, i)))
         else:
             n = int(np.floor(x + 0.5))
         if n > max_pulses:
             n = max_pulses
-    if n == 0:
-        return 0
-    pulses[i] += n
-    if is_stuck:
-        return n
+    if n == 0 or is_stuck:
+        return w_i, tprog_i, n
     d = 1.0 if delta_i > 0.0 else -1.0
-    dw_up = dev[D_DW_UP, i]
-    dw_down = dev[D_DW_DOWN, i]
-    g_up = fcfg[F_GAMMA_UP]
-    g_down = fcfg[F_GAMMA_DOWN]
-    c2c = fcfg[F_C2C]
-    v = drifted(w[i], dev[D_NU, i], t_prog[i], t_now, fcfg[F_T0])
+    v = drifted(w_i, nu, tprog_i, t_now, t0)
     key = i * max_pulses
     for k in range(n):
-        xi = normal(seeds[S_C2C], update_index, key + k) if c2c > 0.0 else 0.0
+        xi = normal(seed_c2c, update_index, key + k) if c2c > 0.0 else 0.0
         v = apply_pulse(law, d, v, dw_up, dw_down, lo, hi, g_up, g_down, c2c, xi)
-    w[i] = v
-    t_prog[i] = t_now
+    return v, t_now, n
+
+
+@njit(cache=True, inline="always")
+def update_device(i, w, delta_i, dev, stuck, t_prog, pulses, icfg, fcfg, seeds, update_index, t_now):
+    """Apply the requested change ``delta_i`` to device i (see module docstring); return pulses sent."""
+    w_new, tp_new, n = update_one(
+        icfg[I_LAW], icfg[I_MAX_PULSES], icfg[I_LEVELS], icfg[I_ROUNDING], fcfg[F_DW_CTRL],
+        fcfg[F_GAMMA_UP], fcfg[F_GAMMA_DOWN], fcfg[F_C2C], fcfg[F_T0], seeds[S_ROUND],
+        seeds[S_C2C], i, w[i], delta_i, dev[D_W_MIN, i], dev[D_W_MAX, i], dev[D_DW_UP, i],
+        dev[D_DW_DOWN, i], dev[D_NU, i], t_prog[i], stuck[i] != 0, update_index, t_now)
+    w[i] = w_new
+    t_prog[i] = tp_new
+    pulses[i] += n
     return n
 
 
@@ -306,3 +306,10 @@ def read_weights(w, dev, stuck, t_prog, fcfg, seeds, mvm_index, t, out):
             sd = np.sqrt(s_add * s_add + (s_prop * v) * (s_prop * v))
             v += sd * normal(seeds[S_READ], mvm_index, i)
         out[i] = v
+
+
+@njit(cache=True)
+def drift_weights(w, dev, stuck, t_prog, t0, t, out):
+    """Write into ``out`` the drifted weights at time t (the read path without its noise)."""
+    for i in range(w.shape[0]):
+        out[i] = w[i] if stuck[i] != 0 else drifted(w[i], dev[D_NU, i], t_prog[i], t, t0)

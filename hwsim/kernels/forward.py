@@ -3,6 +3,8 @@
 import numpy as np
 from numba import njit
 
+from hwsim.kernels.rng import normal
+
 
 @njit(cache=True, inline="always")
 def activate(z, code):
@@ -68,10 +70,10 @@ def cost(y, t, n_out, cost_code):
 
 
 # Periphery configuration for forward_chip: pcfg_i / pcfg_f entries.
-P_ROWS, P_DAC_ON, P_ADC_ON, P_NEURON_VAR = range(4)
-N_PCFG_I = 4
-P_DAC_STEP, P_DAC_RANGE, P_ADC_STEP, P_ADC_RANGE = range(4)
-N_PCFG_F = 4
+P_ROWS, P_DAC_ON, P_ADC_ON, P_NEURON_VAR, P_READ_NOISE = range(5)
+N_PCFG_I = 5
+P_DAC_STEP, P_DAC_RANGE, P_ADC_STEP, P_ADC_RANGE, P_READ_ADD, P_READ_PROP = range(6)
+N_PCFG_F = 6
 # neuron_par rows: gain L, slope k, input offset x0, output offset y0 (per neuron)
 NP_GAIN, NP_SLOPE, NP_X0, NP_Y0 = range(4)
 
@@ -88,14 +90,17 @@ def quantise(v, step, limit):
 
 @njit(cache=True)
 def forward_chip(theta, pert, use_pert, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
-                 neuron_par):
+                 neuron_par, read_seed, mvm_index):
     """The forward pass as the chip computes it.
 
     Each layer's inputs go through the DACs (clip to +-dac_range, round to dac_step); a layer
-    whose fan-in exceeds the tile rows splits into row tiles, each tile's partial sum goes
-    through an ADC (clip to +-adc_range, round to adc_step) and the digitised partial sums are
-    added; the bias is added after the ADC; with neuron variation, neuron n computes
-    y = L_n act(k_n (z - x0_n)) + y0_n.
+    whose fan-in exceeds the tile rows splits into row tiles. Read noise: every device read
+    adds N(0, s_add^2 + (s_prop w)^2) to its weight, so a tile's partial sum sum_j w_j h_j
+    gains N(0, sum_j (s_add^2 + s_prop^2 w_j^2) h_j^2): one draw per partial sum, exactly the
+    same distribution as one draw per device, keyed by (read_seed, mvm_index, index of the
+    tile row's first weight). Each partial sum then goes through an ADC (clip to +-adc_range,
+    round to adc_step) and the digitised partial sums are added; the bias is added after the
+    ADC; with neuron variation, neuron n computes y = L_n act(k_n (z - x0_n)) + y0_n.
     """
     n_layers = sizes.shape[0] - 1
     rows = pcfg_i[P_ROWS]
@@ -106,6 +111,9 @@ def forward_chip(theta, pert, use_pert, x, sizes, w_off, b_off, n_off, acts, h, 
     dac_range = pcfg_f[P_DAC_RANGE]
     adc_step = pcfg_f[P_ADC_STEP]
     adc_range = pcfg_f[P_ADC_RANGE]
+    noisy = pcfg_i[P_READ_NOISE] != 0
+    var_add = pcfg_f[P_READ_ADD] * pcfg_f[P_READ_ADD]
+    var_prop = pcfg_f[P_READ_PROP] * pcfg_f[P_READ_PROP]
     for j in range(sizes[0]):
         h[0, j] = x[j]
     for l in range(n_layers):
@@ -129,6 +137,13 @@ def forward_chip(theta, pert, use_pert, x, sizes, w_off, b_off, n_off, acts, h, 
                 else:
                     for j in range(start, stop):
                         acc += theta[row + j] * h[l, j]
+                if noisy:
+                    var = 0.0
+                    for j in range(start, stop):
+                        wj = theta[row + j]
+                        hj = h[l, j]
+                        var += (var_add + var_prop * wj * wj) * hj * hj
+                    acc += np.sqrt(var) * normal(read_seed, mvm_index, row + start)
                 if adc_on:
                     acc = quantise(acc, adc_step, adc_range)
                 total += acc

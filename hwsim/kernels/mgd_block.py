@@ -12,7 +12,8 @@ of n steps equals n blocks of one step, bit for bit.
 import numpy as np
 from numba import njit
 
-from hwsim.kernels.devices import read_weights, update_device
+from hwsim.kernels import devices as DK
+from hwsim.kernels.devices import F_T0, S_READ, drift_weights, update_one
 from hwsim.kernels.forward import cost, forward, forward_chip, quantise
 from hwsim.kernels.perturb import fill_perturbation
 from hwsim.kernels.rng import normal, permutation_into
@@ -20,7 +21,7 @@ from hwsim.kernels.rng import normal, permutation_into
 # icfg: integer configuration
 I_MODE, I_SCHEME, I_TAU_P, I_TAU_X, I_TAU_THETA, I_COST, I_CPI, I_BASELINE_CYCLES, \
     I_BASELINE_NOISY, I_PERIOD, I_N_SAMPLES, \
-    I_CHIP, I_DEVICES, I_READ, I_INJECT_DEVICE, I_GEN_MISMATCH, I_GEN_BITS, I_COST_ADC, \
+    I_CHIP, I_DEVICES, I_DRIFT, I_INJECT_DEVICE, I_GEN_MISMATCH, I_GEN_BITS, I_COST_ADC, \
     I_BCAST_BITS, I_INT_BITS = range(20)
 N_ICFG = 20
 # fcfg: float configuration
@@ -70,8 +71,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return steps done.
 
     ``icfg[I_CHIP] == 0`` is the ideal chip (exact weights, ideal converters and circuits);
-    otherwise every inference reads the devices (``read_weights``: drift and read noise, into
-    ``wbuf``), runs ``forward_chip`` (DACs, tiles, ADCs, neuron variation), the cost unit
+    otherwise every inference reads the devices (drifted weights into ``wbuf``), runs
+    ``forward_chip`` (DACs, read noise, tiles, ADCs, neuron variation), the cost unit
     digitises, the broadcast quantises and adds noise, the integrators leak, saturate and
     quantise, and updates go through the update controller and the device law.
     Scratch (not run state): ``pert`` holds theta~(pert_k[0]); ``h`` the layer activities;
@@ -99,7 +100,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     leak = fcfg[F_LEAK]
     chip = icfg[I_CHIP] != 0
     devices = icfg[I_DEVICES] != 0
-    read = icfg[I_READ] != 0
+    drift = icfg[I_DRIFT] != 0
     inject_device = icfg[I_INJECT_DEVICE] != 0
     gen_mismatch = icfg[I_GEN_MISMATCH] != 0
     gen_bits = icfg[I_GEN_BITS] != 0
@@ -136,7 +137,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         if pert_k[0] != k:
             fill_perturbation(scheme, k, seeds[S_PERTURB], entry_amp, sparsity, period,
                               tab_i, tab_f, tab_g, pert)
-            if chip:
+            if gen_mismatch or gen_bits or inject_device:
                 _perturbation_circuit(pert, gen_gain, gen_mismatch, gen_bits, gen_step, gen_limit,
                                       inject_device, dw_ctrl, pulses)
             pert_k[0] = k
@@ -145,11 +146,11 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         t_now = istate[S_CYCLES] * clock
         if chip:
             wsrc = theta
-            if read:
-                read_weights(theta, dev, stuck, t_prog, dfcfg, dseeds, 2 * n, t_now, wbuf)
+            if drift:
+                drift_weights(theta, dev, stuck, t_prog, dfcfg[F_T0], t_now, wbuf)
                 wsrc = wbuf
             forward_chip(wsrc, pert, True, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
-                         neuron_par)
+                         neuron_par, dseeds[S_READ], 2 * n)
             c = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step, cost_adc_range)
         else:
             forward(theta, pert, True, x, sizes, w_off, b_off, acts, h)
@@ -162,12 +163,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         if mode == 0:
             if need_c0:
                 if chip:
-                    wsrc = theta
-                    if read:
-                        read_weights(theta, dev, stuck, t_prog, dfcfg, dseeds, 2 * n + 1, t_now, wbuf)
-                        wsrc = wbuf
                     forward_chip(wsrc, pert, False, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i,
-                                 pcfg_f, neuron_par)
+                                 pcfg_f, neuron_par, dseeds[S_READ], 2 * n + 1)
                     c0 = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step,
                                        cost_adc_range)
                 else:
@@ -196,7 +193,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             ct = -clip
         coef = ct * g_scale
         update_now = mode == 1 or (n + 1) % tau_theta == 0
-        if not chip:
+        plain_integrators = not int_bits and int_sat == np.inf and int_leak_rate == 0.0
+        if not chip or (plain_integrators and not devices):
             if mode == 0:
                 for i in range(p):
                     g_int[i] += coef * pert[i]
@@ -210,28 +208,43 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                     g_int[i] = leak * g_int[i] + one_minus * coef * pert[i]
                     theta[i] -= eta * g_int[i]
         else:
-            one_minus = 1.0 - leak
             u_index = istate[S_UPDATES]
             # Leak of an analog integrator over this step's duration (per cycle rate x cycles).
             int_decay = np.exp(-int_leak_rate * step_cycles) if int_leak_rate > 0.0 else 1.0
-            for i in range(p):
-                if mode == 0:
-                    g = int_decay * g_int[i] + coef * pert[i]
-                else:
-                    g = int_decay * leak * g_int[i] + one_minus * coef * pert[i]
-                if int_bits:
-                    g = quantise(g, int_step, int_sat)
-                elif g > int_sat:
-                    g = int_sat
-                elif g < -int_sat:
-                    g = -int_sat
-                g_int[i] = g
-                if update_now:
+            keep = int_decay if mode == 0 else int_decay * leak
+            gain = coef if mode == 0 else (1.0 - leak) * coef
+            if plain_integrators:
+                for i in range(p):
+                    g_int[i] = keep * g_int[i] + gain * pert[i]
+            else:
+                for i in range(p):
+                    g = keep * g_int[i] + gain * pert[i]
+                    if int_bits:
+                        g = quantise(g, int_step, int_sat)
+                    elif g > int_sat:
+                        g = int_sat
+                    elif g < -int_sat:
+                        g = -int_sat
+                    g_int[i] = g
+            if update_now:
+                # The update controller and the device law, device by device (scalar core).
+                law, max_pulses = dicfg[DK.I_LAW], dicfg[DK.I_MAX_PULSES]
+                levels, rounding = dicfg[DK.I_LEVELS], dicfg[DK.I_ROUNDING]
+                d_ctrl, g_up, g_down = dfcfg[DK.F_DW_CTRL], dfcfg[DK.F_GAMMA_UP], dfcfg[DK.F_GAMMA_DOWN]
+                c2c, t0 = dfcfg[DK.F_C2C], dfcfg[DK.F_T0]
+                s_round, s_c2c = dseeds[DK.S_ROUND], dseeds[DK.S_C2C]
+                for i in range(p):
                     if devices:
-                        update_device(i, theta, -eta * g, dev, stuck, t_prog, pulses, dicfg, dfcfg,
-                                      dseeds, u_index, t_now)
+                        w_new, tp_new, n_pulses = update_one(
+                            law, max_pulses, levels, rounding, d_ctrl, g_up, g_down, c2c, t0,
+                            s_round, s_c2c, i, theta[i], -eta * g_int[i], dev[DK.D_W_MIN, i],
+                            dev[DK.D_W_MAX, i], dev[DK.D_DW_UP, i], dev[DK.D_DW_DOWN, i],
+                            dev[DK.D_NU, i], t_prog[i], stuck[i] != 0, u_index, t_now)
+                        theta[i] = w_new
+                        t_prog[i] = tp_new
+                        pulses[i] += n_pulses
                     else:
-                        theta[i] -= eta * g
+                        theta[i] -= eta * g_int[i]
                     if mode == 0:
                         g_int[i] = 0.0
         if update_now:
