@@ -34,6 +34,17 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print only the result lines")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    cmp = sub.add_parser("compare", help="train a scenario on several chips and tabulate the "
+                                           "shortfall against its own chip")
+    cmp.add_argument("scenario", help="scenario YAML file (its chip is the baseline)")
+    cmp.add_argument("--chips", help="comma-separated chip names or paths (default: the "
+                                     "scenario's compare_chips)")
+    cmp.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    cmp.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
+                     help="override a dotted path (repeatable)")
+    cmp.add_argument("--out", default="runs/compare", help="output folder (default: runs/compare)")
+    cmp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     from hwsim.spec.commands import add_commands
 
     add_commands(sub, COMMANDS)
@@ -93,7 +104,30 @@ def _check_writable(out: Path) -> None:
         raise CliError(f"--out {out}: cannot write into {probe} (permission denied); choose another --out")
 
 
-COMMANDS = {"run": _cmd_run}
+def _cmd_compare(args) -> int:
+    from hwsim.compare import compare
+    from hwsim.spec import parse_set_options
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise CliError(f"--seeds takes comma-separated integers (got {args.seeds!r})") from None
+    chips = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips else None
+    _check_writable(Path(args.out))
+
+    def show(chip, seed, s):
+        print(f"  {chip:<24} seed {seed}: final test accuracy {s['final_test_accuracy']:.3f} "
+              f"after {s['steps_simulated']:,} steps ({s['seconds_simulated']:.3g} s of chip time)",
+              flush=True)
+
+    table = compare(args.scenario, chips, seeds, args.out, parse_set_options(args.sets), show)
+    print(f"results: {Path(args.out) / 'comparison.csv'}")
+    summary = table.groupby("chip", sort=False)[["final_test_accuracy", "shortfall_vs_baseline"]].mean()
+    print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    return EXIT_OK
+
+
+COMMANDS = {"run": _cmd_run, "compare": _cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,3 +109,27 @@ def test_diverging_run_exits_3_and_keeps_its_results(tmp_path, capsys):
     assert summary["divergence"]["cycle"] <= summary["cycles_simulated"]
     assert "eta" in summary["divergence"]["hint"]
     assert (out / "curve.csv").is_file()
+
+
+def test_compare_runs_every_chip_for_the_same_steps_and_tabulates_shortfall(tmp_path, capsys):
+    scen = write(tmp_path, "cmp.yaml", TINY.replace("max_cycles: 3000", "max_cycles: 100000000")
+                 + "    max_steps: 600\n    stop_at_target: false\n"
+                 "    compare_chips: [rram_crossbar, photonic_mzi]\n")
+    out = tmp_path / "cmp"
+    assert main(["compare", str(scen), "--out", str(out), "--seeds", "0,1"]) == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(table.chip) == ["ideal_digital"] * 2 + ["rram_crossbar"] * 2 + ["photonic_mzi"] * 2
+    assert (table.steps_simulated == 600).all()
+    base = table[table.chip == "ideal_digital"].set_index("seed").final_test_accuracy
+    for _, row in table.iterrows():
+        assert row.shortfall_vs_baseline == pytest.approx(base[row.seed] - row.final_test_accuracy)
+        assert (Path(row.run_dir) / "summary.json").is_file()
+    # The chips' own timing: 60 cycles per inference (plus baselines) on rram, 1 on ideal.
+    cyc = table.groupby("chip").cycles_simulated.first()
+    assert cyc["rram_crossbar"] >= 60 * 600 and cyc["ideal_digital"] == 600
+
+
+def test_compare_without_a_step_budget_is_bad_input(tmp_path, capsys):
+    scen = write(tmp_path, "cmp.yaml", TINY)
+    assert main(["compare", str(scen), "--chips", "rram_crossbar", "--out", str(tmp_path / "c")]) == 2
+    assert "max_steps" in capsys.readouterr().err

@@ -110,6 +110,7 @@ class Simulation:
         self.fstate = np.zeros(K.N_FSTATE)
         self.order = np.zeros(self.data.x_train.shape[0], dtype=np.int64)
         self.budget = int(self.max_cycles if self.max_cycles is not None else sc.max_cycles)
+        self.step_budget = sc.max_steps if sc.max_steps is not None else 2**62
         self.clock_period = self.run_spec.chip.clock_period
         self.status = "running"
         self.divergence: dict | None = None
@@ -218,7 +219,7 @@ class Simulation:
         every = self.run_spec.firmware.evaluation.every_steps
         sc = self.run_spec.scenario
         while True:
-            next_obs = (self.step // every + 1) * every
+            next_obs = min((self.step // every + 1) * every, self.step_budget)
             before = self.cycles
             done = self.advance(next_obs - self.step)
             yield env.timeout(self.cycles - before)
@@ -233,7 +234,7 @@ class Simulation:
             if sc.stop_at_target and point.test_accuracy >= sc.target_accuracy:
                 self.status = "reached_target"
                 return
-            if self.step < next_obs or done == 0:
+            if self.step < next_obs or done == 0 or self.step >= self.step_budget:
                 self.status = "budget_exhausted"
                 return
 

@@ -538,6 +538,14 @@ class ScenarioSpec(Spec):
                                   doc="Test accuracy that counts as trained; 0.9 or '90 %'.")
     max_cycles: int = F(1_000_000, unit="cycles", ge=1, le=10**15,
                         doc="Cycle budget: the run stops here if the target is not reached.")
+    max_steps: int | None = F(
+        None, unit="steps", ge=1, le=10**15,
+        doc="Step budget: the run also stops after this many steps (null = only the cycle "
+            "budget); hwsim compare gives every chip the same number of steps this way.")
+    compare_chips: list[str] = F(
+        default_factory=list, unit="-", max_length=100,
+        doc="Chips (names or paths) that hwsim compare trains this scenario on, beside the "
+            "scenario's own chip, which is the baseline of the comparison.")
     stop_at_target: bool = F(True, unit="-", doc="Stop the run at the first evaluation that reaches "
                                                  "the target (else run the whole budget).")
     observation: ObservationSpec = F(default_factory=lambda: ObservationSpec(), unit="-",
