@@ -70,6 +70,10 @@ def _cmd_run(args) -> int:
     overrides = parse_set_options(args.sets)
     spec = load_scenario(args.scenario, overrides, chip=args.chip, firmware=args.firmware)
     seed = spec.scenario.seed if args.seed is None else args.seed
+    from hwsim.spec.advice import spec_warnings
+
+    for line in spec_warnings(spec):
+        print(f"warning: {line}", file=sys.stderr)
     out = Path(args.out) if args.out else default_run_dir(spec, seed)
     _check_writable(out)
     progress = None if args.quiet or not sys.stderr.isatty() else _progress_printer(sys.stderr)

@@ -133,3 +133,15 @@ def test_compare_without_a_step_budget_is_bad_input(tmp_path, capsys):
     scen = write(tmp_path, "cmp.yaml", TINY)
     assert main(["compare", str(scen), "--chips", "rram_crossbar", "--out", str(tmp_path / "c")]) == 2
     assert "max_steps" in capsys.readouterr().err
+
+
+def test_perturbation_below_one_device_step_on_the_weight_path_warns(tmp_path, capsys):
+    scen = write(tmp_path, "w.yaml", TINY.replace("max_cycles: 3000", "max_cycles: 100"))
+    args = ["--set", "chip.perturbation.injection=weight_device", "--set", "chip.device.law=constant_step",
+            "--set", "chip.device.dw_min=0.01", "--set", "chip.device.w_min=-1", "--set", "chip.device.w_max=1"]
+    assert main(["validate", str(scen), *args]) == 0
+    err = capsys.readouterr().err
+    assert "below one device step" in err and "auxiliary" in err
+    # amplitude 0.05 over P = 64*8+8+8*10+10 = 610 parameters: 0.05/sqrt(610) < 0.01 per weight
+    assert main(["validate", str(scen), *args, "--set", "firmware.perturbation.amplitude=1.0"]) == 0
+    assert "below one device step" not in capsys.readouterr().err   # 1/sqrt(610) = 0.04 > 0.01

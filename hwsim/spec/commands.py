@@ -58,6 +58,11 @@ def cmd_validate(args) -> int:
             continue
         name = spec.scenario.name if kind in ("scenario", "run") else spec.name
         print(f"ok: {path} ({kind} {name!r})")
+        if kind in ("scenario", "run"):
+            from hwsim.spec.advice import spec_warnings
+
+            for line in spec_warnings(spec):
+                print(f"warning: {path}: {line}", file=sys.stderr)
     if problems:
         raise SpecError(problems)
     return 0
