@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim import __version__
+from hwsim.chip.timing import time_breakdown
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels import mgd_block as K
 from hwsim.network import mlp
@@ -41,6 +42,7 @@ def summarise(sim: Simulation, spec: RunSpec) -> dict:
         "target_accuracy": sc.target_accuracy,
         "cycles_to_target": reached.cycle if reached else None,
         "seconds_to_target": reached.cycle * spec.chip.clock_period if reached else None,
+        "energy_joules_to_target": reached.energy_joules if reached else None,
         "steps_to_target": reached.step if reached else None,
         "samples_to_target": reached.samples_seen if reached else None,
         "final_test_accuracy": curve[-1].test_accuracy if curve else None,
@@ -60,6 +62,12 @@ def summarise(sim: Simulation, spec: RunSpec) -> dict:
         "spec_hash": spec.spec_hash,
         "hwsim_version": __version__,
     }
+    energy = sim.energy()
+    summary["energy_joules"] = sum(energy.values())
+    summary["energy_breakdown_joules"] = energy
+    summary["time_breakdown_cycles"] = time_breakdown(sim.istate)
+    summary["inference_latency_cycles"] = sim.timing.latency
+    summary["initiation_interval_cycles"] = sim.timing.interval
     pulses = sim.devices.pulses
     summary["device_pulses_total"] = int(pulses.sum())
     summary["device_pulses_max"] = int(pulses.max(initial=0))

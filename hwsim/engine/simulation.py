@@ -23,6 +23,7 @@ from hwsim.chip.circuits import configure_chip_path, generator_gains
 from hwsim.chip.devices import DeviceArray, device_params_from_spec, devices_in_play
 from hwsim.chip.periphery import Periphery
 from hwsim.chip.perturbation import PerturbationGenerator
+from hwsim.chip.timing import configure_timing, energy_breakdown, row_map
 from hwsim.data import build_dataset
 from hwsim.firmware.mgd import kernel_config
 from hwsim.kernels import devices as DK
@@ -58,6 +59,7 @@ class CurvePoint:
     test_accuracy: float
     gradient_angle_deg: float = math.nan
     ideal_test_accuracy: float = math.nan
+    energy_joules: float = 0.0
 
 
 @dataclass
@@ -101,6 +103,9 @@ class Simulation:
         self.theta = self.devices.w
         configure_chip_path(self.icfg, self.fcfg, chip, self.generator, self.gen_gain, writes, drift,
                             self.periphery.is_ideal)
+        self.timing = configure_timing(self.icfg, chip, self.layout, self.run_spec.firmware)
+        self.row_of, self.n_rows = row_map(self.layout)
+        self.theta_old = np.zeros(p)
         self.seeds = np.array([self.generator.stream, stream_seed(self.seed, STREAM_NOISE),
                                stream_seed(self.seed, STREAM_ORDER)], dtype=np.uint64)
         self.g_int = np.zeros(p)
@@ -124,10 +129,13 @@ class Simulation:
         self._pert_k = np.full(1, -1, dtype=np.int64)
         self._h = np.zeros((self.layout.n_layers + 1, width))
         self._wbuf = np.zeros(self.layout.n_params)
+        self._pert2 = np.zeros(self.layout.n_params)
+        self._pert2_k = np.full(1, -1, dtype=np.int64)
+        self._rowmax = np.zeros(self.n_rows, dtype=np.int64)
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for key in ("_pert", "_pert_k", "_h", "_wbuf"):
+        for key in ("_pert", "_pert_k", "_h", "_wbuf", "_pert2", "_pert2_k", "_rowmax"):
             state.pop(key, None)
         return state
 
@@ -159,6 +167,7 @@ class Simulation:
                                self.generator.table_f, self.generator.table_g, self.gen_gain,
                                per.pcfg_i, per.pcfg_f, per.neuron_par, self._wbuf, dv.dev, dv.stuck,
                                dv.t_prog, dv.pulses, dv.icfg, dv.fcfg, dv.seeds,
+                               self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
                                self.istate, self.fstate, n, self.budget)
             total += done
             if done < n:
@@ -186,7 +195,8 @@ class Simulation:
             true = mlp.gradient(self.layout, self.theta, self.data.x_train[s], self.data.y_train[s], sc.cost)
             angle = angle_degrees(self.g_int, true)
         point = CurvePoint(self.step, self.cycles, self.cycles * self.clock_period,
-                           self.samples_seen, train_cost, test_cost, acc, angle, ideal_acc)
+                           self.samples_seen, train_cost, test_cost, acc, angle, ideal_acc,
+                           sum(self.energy().values()))
         self.curve.append(point)
         return point
 
@@ -211,8 +221,10 @@ class Simulation:
 
     @property
     def samples_seen(self) -> int:
-        tau_x = self.run_spec.firmware.tau_x
-        return (self.step + tau_x - 1) // tau_x
+        return int(self.istate[K.S_SAMPLES])
+
+    def energy(self) -> dict[str, float]:
+        return energy_breakdown(self.run_spec.chip, self.layout, self.istate, int(self.devices.pulses.sum()))
 
     # ------------------------------------------------------------------ processes
     def _chip_process(self, env, observe_event_factory, progress):

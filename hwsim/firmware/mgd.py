@@ -35,7 +35,7 @@ def kernel_config(run_spec, generator, n_params: int, n_samples: int):
     icfg[K.I_TAU_X] = fw.tau_x
     icfg[K.I_TAU_THETA] = fw.tau_theta
     icfg[K.I_COST] = COSTS[sc.cost]
-    icfg[K.I_CPI] = chip.inference.cycles_per_inference
+    icfg[K.I_CPI] = chip.inference.step_cycles  # overwritten with the derived II by the engine
     icfg[K.I_BASELINE_CYCLES] = chip.inference.baseline_cycles
     icfg[K.I_BASELINE_NOISY] = int(chip.cost_unit.baseline_noisy)
     icfg[K.I_PERIOD] = generator.period

@@ -7,6 +7,14 @@ One step is one perturbed inference (DESIGN section 1), in this fixed order of p
   analog: every step).
 Everything a step needs is a pure function of the step index and the run state, so a block
 of n steps equals n blocks of one step, bit for bit.
+
+Time (hwsim.chip.timing): a step occupies the chip for the initiation interval II, plus the
+baseline inference when one is measured, plus any wait for the input (every new sample:
+the load time, or with double buffering what is left of it). A discrete update waits for the
+window's last cost (drain = L - II + B) and writes the devices (overhead + pulses x pulse
+cycles by parallelism): blocking, the chip stalls for it; non-blocking, inference carries on
+with a snapshot of the old weights until the new ones are in place (and a second update
+that comes before that waits, stalled). The cycles of each kind are counted in istate.
 """
 
 import numpy as np
@@ -22,8 +30,11 @@ from hwsim.kernels.rng import normal, permutation_into
 I_MODE, I_SCHEME, I_TAU_P, I_TAU_X, I_TAU_THETA, I_COST, I_CPI, I_BASELINE_CYCLES, \
     I_BASELINE_NOISY, I_PERIOD, I_N_SAMPLES, \
     I_CHIP, I_DEVICES, I_DRIFT, I_INJECT_DEVICE, I_GEN_MISMATCH, I_GEN_BITS, I_COST_ADC, \
-    I_BCAST_BITS, I_INT_BITS = range(20)
-N_ICFG = 20
+    I_BCAST_BITS, I_INT_BITS, \
+    I_LATENCY, I_BCAST_LATENCY, I_LOAD_CYCLES, I_DOUBLE_BUFFER, I_DELAY_STEPS, I_PARALLELISM, \
+    I_PULSE_CYCLES, I_UPDATE_OVERHEAD, I_BLOCKING = range(29)
+N_ICFG = 29
+PARALLEL, ROW_SERIAL, SERIAL = 0, 1, 2
 # fcfg: float configuration
 F_ENTRY_AMP, F_SPARSITY, F_ETA, F_CLIP, F_HP_A, F_NOISE_SIGMA, F_G_SCALE, F_LEAK, \
     F_CLOCK, F_GEN_STEP, F_GEN_LIMIT, F_DW_CTRL, F_COST_ADC_STEP, F_COST_ADC_RANGE, \
@@ -32,8 +43,10 @@ N_FCFG = 20
 # seeds: counter-based streams
 S_PERTURB, S_NOISE, S_ORDER = range(3)
 # istate: integer run state (checkpointed)
-S_STEP, S_CYCLES, S_ORDER_EPOCH, S_SAMPLE, S_BASELINES, S_UPDATES, S_DIVERGED = range(7)
-N_ISTATE = 7
+S_STEP, S_CYCLES, S_ORDER_EPOCH, S_SAMPLE, S_BASELINES, S_UPDATES, S_DIVERGED, \
+    S_INFER_CYCLES, S_BASELINE_CYCLES, S_WAIT_CYCLES, S_UPDATE_CYCLES, S_STALL_CYCLES, \
+    S_PERT_UPDATES, S_INPUT_READY, S_APPLY_AT, S_C0_ON_APPLY, S_WRITES, S_SAMPLES = range(18)
+N_ISTATE = 18
 # fstate: float run state (checkpointed)
 S_C0, S_C_PREV, S_CT_PREV, S_COST_SUM, S_COST_COUNT = range(5)
 N_FSTATE = 5
@@ -67,7 +80,7 @@ def _measure_cost(y, t, n_out, cost_code, cost_adc, adc_step, adc_range):
 def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n_off, acts,
               icfg, fcfg, seeds, tab_i, tab_f, tab_g, gen_gain,
               pcfg_i, pcfg_f, neuron_par, wbuf, dev, stuck, t_prog, pulses, dicfg, dfcfg, dseeds,
-              istate, fstate, n_steps, cycle_limit):
+              theta_old, pert2, pert2_k, row_of, rowmax, istate, fstate, n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return steps done.
 
     ``icfg[I_CHIP] == 0`` is the ideal chip (exact weights, ideal converters and circuits);
@@ -75,8 +88,11 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     ``forward_chip`` (DACs, read noise, tiles, ADCs, neuron variation), the cost unit
     digitises, the broadcast quantises and adds noise, the integrators leak, saturate and
     quantise, and updates go through the update controller and the device law.
-    Scratch (not run state): ``pert`` holds theta~(pert_k[0]); ``h`` the layer activities;
-    ``wbuf`` the weights as last read.
+    Scratch (not run state): ``pert`` holds theta~(pert_k[0]) and ``pert2`` the perturbation an
+    integrator without delay compensation multiplies by; ``h`` the layer activities; ``wbuf``
+    the weights as last read; ``rowmax`` pulses per crossbar row (``row_of`` maps parameters
+    to rows) for row-serial update latency. ``theta_old`` is run state while a non-blocking
+    update is being written (the weights inference still uses).
     A non-finite cost stops the block and records its step in istate[S_DIVERGED].
     """
     mode = icfg[I_MODE]
@@ -119,6 +135,16 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     int_step = fcfg[F_INT_STEP]
     int_sat = fcfg[F_INT_SAT]
     int_leak_rate = fcfg[F_INT_LEAK_RATE]
+    latency = icfg[I_LATENCY]
+    bcast_latency = icfg[I_BCAST_LATENCY]
+    load_cycles = icfg[I_LOAD_CYCLES]
+    double_buffer = icfg[I_DOUBLE_BUFFER] != 0
+    delay_steps = icfg[I_DELAY_STEPS]
+    parallelism = icfg[I_PARALLELISM]
+    pulse_cycles = icfg[I_PULSE_CYCLES]
+    update_overhead = icfg[I_UPDATE_OVERHEAD]
+    blocking = icfg[I_BLOCKING] != 0
+    drain = latency - cpi + bcast_latency
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     p = theta.shape[0]
@@ -126,11 +152,32 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     done = 0
     while done < n_steps:
         n = istate[S_STEP]
+        now = istate[S_CYCLES]
         x_changed = n % tau_x == 0
-        need_c0 = mode == 0 and (x_changed or n % tau_theta == 0)
-        step_cycles = cpi + (baseline_cycles if need_c0 else 0)
-        if istate[S_CYCLES] + step_cycles > cycle_limit:
+        old_weights = now < istate[S_APPLY_AT]   # a non-blocking update is still being written
+        if blocking:
+            theta_changed = n % tau_theta == 0
+        else:
+            theta_changed = istate[S_C0_ON_APPLY] != 0 and not old_weights
+        need_c0 = mode == 0 and (x_changed or theta_changed)
+        wait = 0
+        if x_changed and load_cycles > 0:
+            if double_buffer:
+                ready = istate[S_INPUT_READY] if n > 0 else load_cycles
+                wait = ready - now if ready > now else 0
+            else:
+                wait = load_cycles
+        base_cyc = baseline_cycles if need_c0 else 0
+        step_cycles = wait + cpi + base_cyc
+        if now + step_cycles > cycle_limit:
             break
+        if need_c0 and theta_changed and not blocking:
+            istate[S_C0_ON_APPLY] = 0
+        if x_changed:
+            istate[S_SAMPLES] += 1
+            if double_buffer and load_cycles > 0:
+                # The next sample starts loading as this one is presented.
+                istate[S_INPUT_READY] = now + wait + load_cycles
         sample = sample_for_step(n, tau_x, n_samples, seeds[S_ORDER], order, istate)
         istate[S_SAMPLE] = sample
         k = n // tau_p
@@ -141,19 +188,24 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 _perturbation_circuit(pert, gen_gain, gen_mismatch, gen_bits, gen_step, gen_limit,
                                       inject_device, dw_ctrl, pulses)
             pert_k[0] = k
+            istate[S_PERT_UPDATES] += 1
         x = X[sample]
         t = Y[sample]
-        t_now = istate[S_CYCLES] * clock
+        t_now = now * clock
+        # The weights inference sees: a snapshot while a non-blocking update is being written,
+        # else the devices (drifted when they drift).
+        wsrc = theta
+        if old_weights:
+            wsrc = theta_old
+        elif drift:
+            drift_weights(theta, dev, stuck, t_prog, dfcfg[F_T0], t_now, wbuf)
+            wsrc = wbuf
         if chip:
-            wsrc = theta
-            if drift:
-                drift_weights(theta, dev, stuck, t_prog, dfcfg[F_T0], t_now, wbuf)
-                wsrc = wbuf
             forward_chip(wsrc, pert, True, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
                          neuron_par, dseeds[S_READ], 2 * n)
             c = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step, cost_adc_range)
         else:
-            forward(theta, pert, True, x, sizes, w_off, b_off, acts, h)
+            forward(wsrc, pert, True, x, sizes, w_off, b_off, acts, h)
             c = cost(h[n_layers], t, n_out, cost_code)
         if noise_sigma > 0.0:
             c += noise_sigma * normal(seeds[S_NOISE], n, 0)
@@ -168,7 +220,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                     c0 = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step,
                                        cost_adc_range)
                 else:
-                    forward(theta, pert, False, x, sizes, w_off, b_off, acts, h)
+                    forward(wsrc, pert, False, x, sizes, w_off, b_off, acts, h)
                     c0 = cost(h[n_layers], t, n_out, cost_code)
                 if baseline_noisy and noise_sigma > 0.0:
                     c0 += noise_sigma * normal(seeds[S_NOISE], n, 1)
@@ -192,20 +244,54 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         elif ct < -clip:
             ct = -clip
         coef = ct * g_scale
+        # The perturbation an integrator multiplies C~ by: the one that produced it (delay
+        # compensation, or no delay), or the generators' output when C~ arrives.
+        ipert = pert
+        if delay_steps > 0:
+            k2 = (n + delay_steps) // tau_p
+            if pert2_k[0] != k2:
+                fill_perturbation(scheme, k2, seeds[S_PERTURB], entry_amp, sparsity, period,
+                                  tab_i, tab_f, tab_g, pert2)
+                if gen_mismatch or gen_bits or inject_device:
+                    _perturbation_circuit(pert2, gen_gain, gen_mismatch, gen_bits, gen_step,
+                                          gen_limit, inject_device, dw_ctrl, pulses, False)
+                pert2_k[0] = k2
+            ipert = pert2
         update_now = mode == 1 or (n + 1) % tau_theta == 0
+        timed_update = mode == 0 and update_now
+        after = now + step_cycles      # the cycle at which this step's inference ends
+        if timed_update and not blocking and after < istate[S_APPLY_AT]:
+            # The controller is still writing the previous update: the chip waits for it.
+            istate[S_STALL_CYCLES] += istate[S_APPLY_AT] - after
+            after = istate[S_APPLY_AT]
+        if timed_update and not blocking and drain + update_overhead + pulse_cycles > 0:
+            for i in range(p):
+                theta_old[i] = theta[i]
         plain_integrators = not int_bits and int_sat == np.inf and int_leak_rate == 0.0
+        count_writes = timed_update and pulse_cycles > 0
+        most = 0
+        total_writes = 0
+        if count_writes and parallelism == ROW_SERIAL:
+            for r in range(rowmax.shape[0]):
+                rowmax[r] = 0
         if not chip or (plain_integrators and not devices):
             if mode == 0:
                 for i in range(p):
-                    g_int[i] += coef * pert[i]
+                    g_int[i] += coef * ipert[i]
                 if update_now:
                     for i in range(p):
+                        if count_writes and g_int[i] != 0.0:
+                            most = 1
+                            total_writes += 1
+                            if parallelism == ROW_SERIAL:
+                                rowmax[row_of[i]] = 1
                         theta[i] -= eta * g_int[i]
                         g_int[i] = 0.0
+                    istate[S_WRITES] += p
             else:
                 one_minus = 1.0 - leak
                 for i in range(p):
-                    g_int[i] = leak * g_int[i] + one_minus * coef * pert[i]
+                    g_int[i] = leak * g_int[i] + one_minus * coef * ipert[i]
                     theta[i] -= eta * g_int[i]
         else:
             u_index = istate[S_UPDATES]
@@ -215,10 +301,10 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             gain = coef if mode == 0 else (1.0 - leak) * coef
             if plain_integrators:
                 for i in range(p):
-                    g_int[i] = keep * g_int[i] + gain * pert[i]
+                    g_int[i] = keep * g_int[i] + gain * ipert[i]
             else:
                 for i in range(p):
-                    g = keep * g_int[i] + gain * pert[i]
+                    g = keep * g_int[i] + gain * ipert[i]
                     if int_bits:
                         g = quantise(g, int_step, int_sat)
                     elif g > int_sat:
@@ -233,32 +319,69 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 d_ctrl, g_up, g_down = dfcfg[DK.F_DW_CTRL], dfcfg[DK.F_GAMMA_UP], dfcfg[DK.F_GAMMA_DOWN]
                 c2c, t0 = dfcfg[DK.F_C2C], dfcfg[DK.F_T0]
                 s_round, s_c2c = dseeds[DK.S_ROUND], dseeds[DK.S_C2C]
+                pulsed = devices and law != DK.IDEAL
                 for i in range(p):
+                    delta = -eta * g_int[i]
+                    n_writes = 1 if delta != 0.0 else 0
                     if devices:
                         w_new, tp_new, n_pulses = update_one(
                             law, max_pulses, levels, rounding, d_ctrl, g_up, g_down, c2c, t0,
-                            s_round, s_c2c, i, theta[i], -eta * g_int[i], dev[DK.D_W_MIN, i],
+                            s_round, s_c2c, i, theta[i], delta, dev[DK.D_W_MIN, i],
                             dev[DK.D_W_MAX, i], dev[DK.D_DW_UP, i], dev[DK.D_DW_DOWN, i],
                             dev[DK.D_NU, i], t_prog[i], stuck[i] != 0, u_index, t_now)
                         theta[i] = w_new
                         t_prog[i] = tp_new
                         pulses[i] += n_pulses
+                        if pulsed:
+                            n_writes = n_pulses
                     else:
                         theta[i] -= eta * g_int[i]
+                    if not pulsed and n_writes:
+                        istate[S_WRITES] += 1
+                    if count_writes and n_writes:
+                        total_writes += n_writes
+                        if n_writes > most:
+                            most = n_writes
+                        if parallelism == ROW_SERIAL and n_writes > rowmax[row_of[i]]:
+                            rowmax[row_of[i]] = n_writes
                     if mode == 0:
                         g_int[i] = 0.0
         if update_now:
             istate[S_UPDATES] += 1
         fstate[S_COST_SUM] += c
         fstate[S_COST_COUNT] += 1.0
-        istate[S_CYCLES] += step_cycles
+        istate[S_WAIT_CYCLES] += wait
+        istate[S_INFER_CYCLES] += cpi
+        istate[S_BASELINE_CYCLES] += base_cyc
+        if timed_update:
+            # Update phase: wait for the window's last cost, then write (by parallelism).
+            write_cycles = 0
+            if count_writes:
+                if parallelism == PARALLEL:
+                    write_cycles = most * pulse_cycles
+                elif parallelism == SERIAL:
+                    write_cycles = total_writes * pulse_cycles
+                else:
+                    for r in range(rowmax.shape[0]):
+                        write_cycles += rowmax[r] * pulse_cycles
+            phase = drain + update_overhead + write_cycles
+            if blocking:
+                istate[S_UPDATE_CYCLES] += phase
+                after += phase
+            elif phase > 0:
+                istate[S_APPLY_AT] = after + phase
+                istate[S_C0_ON_APPLY] = 1
+            else:
+                istate[S_C0_ON_APPLY] = 1
+        istate[S_CYCLES] = after
         istate[S_STEP] = n + 1
         done += 1
     return done
 
 
 @njit(cache=True)
-def _perturbation_circuit(pert, gen_gain, mismatch, bits, step, limit, inject_device, dw_ctrl, pulses):
+def _perturbation_circuit(pert, gen_gain, mismatch, bits, step, limit, inject_device, dw_ctrl, pulses,
+                          count_pulses=True):
     """What the generators actually inject: per-generator gain error, output resolution, and,
     when theta~ is written into the weight devices, whole device steps (each step written and
     later erased is two pulses of wear)."""
@@ -271,5 +394,6 @@ def _perturbation_circuit(pert, gen_gain, mismatch, bits, step, limit, inject_de
         if inject_device:
             n_steps = np.floor(abs(v) / dw_ctrl + 0.5)
             v = np.copysign(n_steps * dw_ctrl, v)
-            pulses[i] += 2 * int(n_steps)
+            if count_pulses:
+                pulses[i] += 2 * int(n_steps)
         pert[i] = v

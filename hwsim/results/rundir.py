@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 CURVE_COLUMNS = ["step", "cycle", "seconds", "samples_seen", "train_cost", "test_cost",
-                 "test_accuracy", "gradient_angle_deg", "ideal_test_accuracy"]
+                 "test_accuracy", "gradient_angle_deg", "ideal_test_accuracy", "energy_joules"]
 
 
 def atomic_write(path: Path, data: bytes) -> None:

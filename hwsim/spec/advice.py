@@ -41,4 +41,33 @@ def spec_warnings(run) -> list[str]:
                 f"inject it with an auxiliary element (chip.perturbation.injection: auxiliary), use "
                 f"node perturbation, or raise firmware.perturbation.amplitude above "
                 f"{step / amp * pt.amplitude:.3g}")
+    out.extend(timing_warnings(run))
+    return out
+
+
+def timing_warnings(run) -> list[str]:
+    """The time constants against the chip's latencies (DESIGN section 3)."""
+    from hwsim.chip.timing import inference_timing, pulse_cycles
+
+    chip, fw, sc = run.chip, run.firmware, run.scenario
+    sizes = sc.layer_sizes()
+    timing = inference_timing(chip, sizes)
+    out = []
+    load = chip.input.load_cycles(sizes[0])
+    present = fw.tau_x * timing.interval
+    if load > 0 and load + timing.latency > present:
+        how = ("the chip waits for every sample" if not chip.input.double_buffering else
+               "double buffering cannot hide the load")
+        out.append(f"firmware.tau_x: a sample is presented for {present} cycles but loading it takes "
+                   f"{load} cycles plus a {timing.latency}-cycle inference: {how}; raise tau_x or the "
+                   f"input bandwidth (chip.input) to stay inference-bound")
+    if fw.mode == "discrete":
+        drain = timing.latency - timing.interval + chip.broadcast.latency
+        update = drain + chip.update.overhead_cycles + pulse_cycles(chip) * chip.update.max_pulses
+        window = fw.tau_theta * timing.interval
+        if update > window:
+            what = "training stalls" if chip.update.blocking else "updates queue up and stall training"
+            out.append(f"firmware.tau_theta: an update may take up to {update} cycles (drain, overhead "
+                       f"and {chip.update.max_pulses} pulses) but comes every {window} cycles: {what} "
+                       f"most of the time; raise tau_theta to at least {math.ceil(update / timing.interval)} steps")
     return out

@@ -155,7 +155,7 @@ def _annotate_taus(text: str, chip) -> str:
             elif chip is None:
                 line += "  # steps (one perturbed inference each; cycles and seconds depend on the chip)"
             else:
-                cycles = steps * chip.inference.cycles_per_inference
+                cycles = steps * chip.inference.step_cycles
                 line += (f"  # steps = {cycles:g} cycles = {format_seconds(cycles * chip.clock_period)}")
         out.append(line)
     return "\n".join(out) + "\n"

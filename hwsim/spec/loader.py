@@ -411,7 +411,9 @@ def resolve_firmware(fw: FirmwareSpec, chip: ChipSpec, scenario: ScenarioSpec, d
                      prefix: str = "firmware") -> tuple[FirmwareSpec, list[Problem]]:
     """Turn tau_* written in cycles, time or 'full_period' into whole steps on this chip."""
     problems: list[Problem] = []
-    cpi, clock = chip.inference.cycles_per_inference, chip.clock_period
+    from hwsim.chip.timing import inference_timing
+
+    cpi, clock = inference_timing(chip, scenario.layer_sizes()).interval, chip.clock_period
     period = perturbation_period(scenario, fw)
     values: dict[str, Any] = {}
     for name in TIME_CONSTANTS:

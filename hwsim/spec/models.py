@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hwsim.spec.units import FULL_PERIOD, Fraction, Seconds, time_constant
+from hwsim.spec.units import FULL_PERIOD, Fraction, Joules, Seconds, time_constant
 
 
 class Spec(BaseModel):
@@ -44,6 +44,68 @@ class InferenceTiming(Spec):
         0, unit="cycles", ge=0, le=10**9,
         doc="Extra cycles to measure the unperturbed baseline cost C0 in discrete mode; 0 means "
             "a twin inference path measures it in parallel at no time cost.")
+    initiation_interval: int | None = F(
+        None, unit="cycles", ge=1, le=10**9,
+        doc="Cycles between the starts of two inferences when the layers are pipelined; null = "
+            "no pipelining (one inference at a time: cycles_per_inference). One step takes this long.")
+
+    @model_validator(mode="after")
+    def _interval(self):
+        if self.initiation_interval is not None and self.initiation_interval > self.cycles_per_inference:
+            raise ValueError(f"initiation_interval ({self.initiation_interval}) cannot exceed "
+                             f"cycles_per_inference ({self.cycles_per_inference})")
+        return self
+
+    @property
+    def step_cycles(self) -> int:
+        """Cycles one step (one perturbed inference) occupies the chip."""
+        return self.initiation_interval or self.cycles_per_inference
+
+
+class InputPath(Spec):
+    """How training samples reach the chip."""
+
+    values_per_cycle: float | None = F(
+        None, unit="values/cycle", gt=0.0, le=1e9,
+        doc="Input bandwidth in values per cycle; null = unlimited (unless bits_per_cycle is set).")
+    bits_per_cycle: float | None = F(
+        None, unit="bits/cycle", gt=0.0, le=1e12,
+        doc="Input bandwidth in bits per cycle (with value_bits per value); null = unlimited "
+            "(unless values_per_cycle is set).")
+    value_bits: int = F(8, unit="bits", ge=1, le=64, doc="Bits per input value on the input bus.")
+    double_buffering: bool = F(
+        False, unit="-",
+        doc="Load the next sample while the current one is presented (a wait only when loading "
+            "takes longer than presenting); false = the chip waits for every load.")
+
+    @model_validator(mode="after")
+    def _one_bandwidth(self):
+        if self.values_per_cycle is not None and self.bits_per_cycle is not None:
+            raise ValueError("give the input bandwidth once: values_per_cycle or bits_per_cycle")
+        return self
+
+    def load_cycles(self, n_values: int) -> int:
+        """Cycles to bring one sample of ``n_values`` values onto the chip."""
+        if self.values_per_cycle is not None:
+            return math.ceil(n_values / self.values_per_cycle)
+        if self.bits_per_cycle is not None:
+            return math.ceil(n_values * self.value_bits / self.bits_per_cycle)
+        return 0
+
+
+class EnergyTable(Spec):
+    """Energy per action (each preset value cites its source or says estimate)."""
+
+    mvm: Joules = F(0.0, unit="J", ge=0.0, le=1.0, doc="One tile MVM (analog compute of one tile).")
+    adc: Joules = F(0.0, unit="J", ge=0.0, le=1.0, doc="One ADC conversion (one tile partial sum).")
+    dac: Joules = F(0.0, unit="J", ge=0.0, le=1.0, doc="One DAC conversion (one input value of a tile).")
+    perturbation: Joules = F(0.0, unit="J", ge=0.0, le=1.0,
+                             doc="One generator producing a new perturbation value.")
+    broadcast: Joules = F(0.0, unit="J", ge=0.0, le=1.0, doc="One broadcast of the cost change C~.")
+    integrator: Joules = F(0.0, unit="J", ge=0.0, le=1.0,
+                           doc="One integrator operation (multiply-accumulate of C~ theta~).")
+    write: Joules = F(0.0, unit="J", ge=0.0, le=1.0,
+                      doc="One write pulse (or one write of a weight on a device without pulses).")
 
 
 class CostUnit(Spec):
@@ -164,6 +226,18 @@ class UpdateController(Spec):
         doc="Rounding of the pulse count |eta G| / dw_min: stochastic (unbiased) or to nearest.")
     max_pulses: int = F(31, unit="pulses", ge=1, le=10**6,
                         doc="Most pulses one update sends to one device (aihwkit desired_bl: 31).")
+    parallelism: Literal["parallel", "row_serial", "serial"] = F(
+        "parallel", unit="-",
+        doc="How an update reaches the devices: all at once (latency = most pulses of any device), "
+            "one crossbar row (input line) at a time, or one device at a time.")
+    pulse_duration: Seconds = F(0.0, unit="s", ge=0.0, le=1.0,
+                                doc="Duration of one programming pulse (rounded up to whole cycles).")
+    overhead_cycles: int = F(0, unit="cycles", ge=0, le=10**12,
+                             doc="Fixed cycles of every update phase (controller set-up).")
+    blocking: bool = F(
+        True, unit="-",
+        doc="true: training stalls while the update is written; false: inference carries on "
+            "with the old weights until the new ones are in place.")
 
 
 class ArraySpec(Spec):
@@ -186,6 +260,15 @@ class ArraySpec(Spec):
                              doc="Resolution of the MVM output ADCs (per tile partial sum); null = ideal.")
     adc_range: float = F(10.0, unit="pre-activation units", gt=0.0, le=1e9,
                          doc="Partial sums are clipped to [-adc_range, adc_range] before conversion.")
+    tile_latency: int | None = F(
+        None, unit="cycles", ge=1, le=10**9,
+        doc="Cycles of one tile MVM (with its ADCs). When set, the inference latency and "
+            "initiation interval are derived from the network and the tiles (pipelined layers, "
+            "or time-shared tiles when there are too few); null = take inference.cycles_per_inference.")
+    tiles: int | None = F(
+        None, unit="tiles", ge=1, le=10**9,
+        doc="Physical tiles on the chip; when the network needs more, tiles are time-shared "
+            "(layers run one after another, no pipelining); null = as many as the network needs.")
 
 
 class NeuronSpec(Spec):
@@ -216,6 +299,8 @@ class PerturbationCircuit(Spec):
 class Broadcast(Spec):
     """The network that broadcasts the scalar C~ to every integrator."""
 
+    latency: int = F(0, unit="cycles", ge=0, le=10**9,
+                     doc="Cycles from the cost being measured to C~ reaching the integrators.")
     bits: int | None = F(None, unit="bits", ge=1, le=64,
                          doc="Resolution of the broadcast scalar (signed, over +-range); null = ideal.")
     range: float = F(1.0, unit="cost units", gt=0.0, le=1e9,
@@ -227,6 +312,11 @@ class Broadcast(Spec):
 class IntegratorSpec(Spec):
     """The local integrators G_int, one per parameter."""
 
+    delay_compensation: bool = F(
+        True, unit="-",
+        doc="Delay each perturbation to meet the cost it produced (true), or multiply the arriving "
+            "C~ by the perturbation of the moment (false: a mis-correlation when the pipeline and "
+            "broadcast latency exceed one step).")
     bits: int | None = F(None, unit="bits", ge=1, le=64,
                          doc="Resolution of each integrator (signed, over +-saturation); null = ideal.")
     saturation: float = F(math.inf, unit="gradient units", gt=0.0,
@@ -268,6 +358,8 @@ class ChipSpec(Spec):
     broadcast: Broadcast = F(default_factory=Broadcast, unit="-", doc="The cost broadcast network.")
     integrator: IntegratorSpec = F(default_factory=IntegratorSpec, unit="-",
                                    doc="The local integrators.")
+    input: InputPath = F(default_factory=InputPath, unit="-", doc="The input path (bandwidth).")
+    energy: EnergyTable = F(default_factory=EnergyTable, unit="-", doc="Energy per action.")
 
 
 # --------------------------------------------------------------------------- firmware

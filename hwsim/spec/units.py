@@ -226,5 +226,5 @@ def resolve_time_constant(value: int | float | str, *, cycles_per_inference: int
     if steps != int(steps) or steps < 1:
         raise ValueError(f"not a whole number of steps (got {value!r} = {cycles} cycles = {steps:.6g} steps "
                          f"of {cycles_per_inference} cycles; expected a multiple of "
-                         f"chip.inference.cycles_per_inference)")
+                         f"chip.inference.initiation_interval, or cycles_per_inference without pipelining)")
     return int(steps)
