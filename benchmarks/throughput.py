@@ -60,11 +60,34 @@ def measure(spec: RunSpec, steps: int, repeats: int) -> dict:
             "ratio": rate / plain_rate}
 
 
+def engine_overhead(spec: RunSpec, steps: int, repeats: int, every: int) -> dict:
+    """Median wall time of the full engine (SimPy processes, observations every ``every`` steps)
+    against the kernel alone (Simulation.advance) for the same steps, in the same process."""
+    spec = spec.with_overrides({"scenario.max_steps": steps, "scenario.max_cycles": 10**15,
+                                "firmware.evaluation.every_steps": every})
+    warm = Simulation(spec, seed=0)
+    warm.advance(100)
+    kernel, engine = [], []
+    for _ in range(repeats):
+        sim = Simulation(spec, seed=0)
+        t0 = time.perf_counter()
+        sim.advance(steps)
+        kernel.append(time.perf_counter() - t0)
+        sim = Simulation(spec, seed=0)
+        t0 = time.perf_counter()
+        sim.run()
+        engine.append(time.perf_counter() - t0)
+    k, e = statistics.median(kernel), statistics.median(engine)
+    return {"kernel_s": k, "engine_s": e, "overhead": e / k - 1.0}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", default="")
+    ap.add_argument("--engine", action="store_true",
+                    help="also measure the event engine's overhead over the kernel on B2")
     args = ap.parse_args(argv)
     print(f"{'workload':<14} {'P':>9} {'steps/s':>12} {'param-steps/s':>15} {'numpy steps/s':>14} {'ratio':>7}")
     for name, (n_in, hidden, n_out) in WORKLOADS.items():
@@ -73,6 +96,11 @@ def main(argv=None):
         r = measure(workload_spec(n_in, hidden, n_out), args.steps, args.repeats)
         print(f"{name:<14} {r['params']:>9,} {r['steps_per_s']:>12,.0f} {r['param_steps_per_s']:>15.3g} "
               f"{r['plain_steps_per_s']:>14,.0f} {r['ratio']:>6.1f}x")
+    if args.engine:
+        for every in (1000, 10**9):
+            r = engine_overhead(workload_spec(*WORKLOADS["B2 medium-wp"]), args.steps, args.repeats, every)
+            print(f"B2 engine vs kernel, observing every {every:,} steps: kernel {r['kernel_s']:.3f} s, "
+                  f"engine {r['engine_s']:.3f} s, overhead {r['overhead']:+.1%}")
 
 
 if __name__ == "__main__":

@@ -92,13 +92,21 @@ def default_run_dir(spec: RunSpec, seed: int) -> Path:
 
 
 def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path | None = None,
-        max_cycles: int | None = None, progress=None, max_block_steps: int | None = None) -> RunResult:
-    """Train the scenario on its chip; write a run directory when ``out`` is given."""
+        max_cycles: int | None = None, progress=None, max_block_steps: int | None = None,
+        trace: str | Path | None = None) -> RunResult:
+    """Train the scenario on its chip; write a run directory when ``out`` is given and an
+    event trace (Chrome JSON, or CSV by extension) when ``trace`` is given."""
     if not isinstance(spec, RunSpec):
         spec = load_scenario(spec)
     seed = spec.scenario.seed if seed is None else int(seed)
     sim = Simulation(spec, seed, max_cycles=max_cycles, max_block_steps=max_block_steps)
+    if trace is not None:
+        from hwsim.engine.trace import Trace
+
+        sim.trace = Trace()
     sim.run(progress=progress)
+    if trace is not None:
+        sim.trace.write(Path(trace))
     summary = summarise(sim, spec)
     curve = curve_frame(sim.curve)
     run_dir = None

@@ -32,6 +32,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-cycles", type=int, help="cycle budget (default: the scenario's)")
     run.add_argument("--out", help="run directory to write (default: runs/<name>-<hash>-s<seed>-<time>)")
     run.add_argument("--quiet", action="store_true", help="print only the result lines")
+    run.add_argument("--trace", metavar="FILE",
+                     help="write an event trace of this (short) run: FILE.json (Chrome trace "
+                          "events, for Perfetto) or FILE.csv")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     cmp = sub.add_parser("compare", help="train a scenario on several chips and tabulate the "
@@ -77,7 +80,9 @@ def _cmd_run(args) -> int:
     out = Path(args.out) if args.out else default_run_dir(spec, seed)
     _check_writable(out)
     progress = None if args.quiet or not sys.stderr.isatty() else _progress_printer(sys.stderr)
-    result = run(spec, seed, out=out, max_cycles=args.max_cycles, progress=progress)
+    if args.trace:
+        _check_trace_size(spec, args.max_cycles)
+    result = run(spec, seed, out=out, max_cycles=args.max_cycles, progress=progress, trace=args.trace)
     s = result.summary
     print(f"results: {result.run_dir}")
     if s["status"] == "reached_target":
@@ -91,6 +96,21 @@ def _cmd_run(args) -> int:
     print(f"final test accuracy {s['final_test_accuracy']:.3f} (best {s['best_test_accuracy']:.3f}); "
           f"{s['steps_simulated']:,} steps simulated in {s['wall_seconds']:.1f} s wall time")
     return EXIT_DIVERGED if s["status"] == "diverged" else EXIT_OK
+
+
+def _check_trace_size(spec, max_cycles) -> None:
+    """A trace holds a few events per step: refuse runs that would make it huge."""
+    from hwsim.chip.timing import inference_timing
+    from hwsim.engine.trace import MAX_EVENTS
+
+    interval = inference_timing(spec.chip, spec.scenario.layer_sizes()).interval
+    budget = max_cycles if max_cycles is not None else spec.scenario.max_cycles
+    steps = budget // interval
+    if spec.scenario.max_steps is not None:
+        steps = min(steps, spec.scenario.max_steps)
+    if steps * 3 > MAX_EVENTS:
+        raise CliError(f"--trace is for short runs: this one may run {steps:,} steps; limit it with "
+                       f"--max-cycles or --set max_steps=N (at most {MAX_EVENTS // 3:,} steps)")
 
 
 def _check_writable(out: Path) -> None:

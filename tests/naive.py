@@ -185,10 +185,20 @@ def mgd_steps_chip(sim, n_steps):
         a2.params = dataclasses.replace(a.params, read_sigma_add=0.0, read_sigma_prop=0.0)
         return a2
     writes = bool(sim.icfg[K.I_DEVICES])
+    pulsed = writes and sim.devices.params.law != "ideal"
     c0 = c_prev = ct_prev = 0.0
-    cycles = 0
-    updates = 0
+    cycles = int(sim.istate[K.S_CYCLES])
+    updates = int(sim.istate[K.S_UPDATES])
     pert, last_k = None, None
+    # Timing (hwsim/chip/timing.py), from the chip spec rather than the kernel's icfg.
+    ii, lat = sim.timing.interval, sim.timing.latency
+    bl = chip.broadcast.latency
+    load = chip.input.load_cycles(sim.layout.sizes[0])
+    d = 0 if chip.integrator.delay_compensation else max(0, -(-(lat + bl) // ii) - 1)
+    up = chip.update
+    pulse = int(np.ceil(up.pulse_duration / chip.clock_period - 1e-9)) if up.pulse_duration > 0 else 0
+    ready, apply_at, c0_on_apply = 0, 0, False
+    theta_old = arr.w.copy()
 
     def measure(theta_read, pert, x, t, mvm_index):
         c = cost(forward_chip(sim, theta_read, x, pert, mvm_index), t, cost_code)
@@ -198,6 +208,22 @@ def mgd_steps_chip(sim, n_steps):
         return c
 
     for n in range(sim.step, sim.step + n_steps):
+        x_changed = n % fw.tau_x == 0
+        old = cycles < apply_at
+        theta_changed = (n % fw.tau_theta == 0) if up.blocking else (c0_on_apply and not old)
+        need_c0 = fw.mode == "discrete" and (x_changed or theta_changed)
+        wait = 0
+        if x_changed and load > 0:
+            if chip.input.double_buffering:
+                r = ready if n > 0 else load
+                wait = max(0, r - cycles)
+            else:
+                wait = load
+        if need_c0 and theta_changed and not up.blocking:
+            c0_on_apply = False
+        if x_changed and chip.input.double_buffering and load > 0:
+            ready = cycles + wait + load
+        step_cycles = wait + ii + (chip.inference.baseline_cycles if need_c0 else 0)
         t_now = cycles * chip.clock_period
         s = n // fw.tau_x
         idx = permutation(order_seed, s // n_train, n_train)[s % n_train]
@@ -206,24 +232,22 @@ def mgd_steps_chip(sim, n_steps):
         if k != last_k:
             pert = chip_perturbation(sim, perturbation(gen, k), arr.pulses)
             last_k = k
-        w_read = naive_devices.read(quiet(arr), t_now, 0) if drifts else arr.w
+        if old:
+            w_read = theta_old
+        else:
+            w_read = naive_devices.read(quiet(arr), t_now, 0) if drifts else arr.w
         c = measure(w_read, pert, x, t, 2 * n)
         if cu.noise_sigma > 0:
             c += cu.noise_sigma * float(normal(noise_seed, n, 0))
-        step_cycles = chip.inference.cycles_per_inference
-        if fw.mode == "discrete" and (n % fw.tau_x == 0 or n % fw.tau_theta == 0):
-            step_cycles += chip.inference.baseline_cycles
         decay = np.exp(-step_cycles * chip.clock_period / it.leak_tau)
-        cycles += chip.inference.cycles_per_inference
         if fw.mode == "discrete":
-            if n % fw.tau_x == 0 or n % fw.tau_theta == 0:
+            if need_c0:
                 c0 = measure(w_read, None, x, t, 2 * n + 1)
                 if cu.baseline_noisy and cu.noise_sigma > 0:
                     c0 += cu.noise_sigma * float(normal(noise_seed, n, 1))
-                cycles += chip.inference.baseline_cycles
             ct = c - c0
         else:
-            if n % fw.tau_x == 0:
+            if x_changed:
                 c_prev = c
             ct_prev = a_hp * ct_prev + a_hp * (c - c_prev)
             c_prev = c
@@ -233,19 +257,48 @@ def mgd_steps_chip(sim, n_steps):
         if bc.bits:
             ct = float(q(ct, bc.bits, bc.range))
         ct = np.clip(ct, -fw.cost_change_clip, fw.cost_change_clip)
+        # Without delay compensation C~ meets the perturbation of step n + d.
+        ipert = pert if d == 0 else chip_perturbation(sim, perturbation(gen, (n + d) // fw.tau_p),
+                                                      np.zeros_like(arr.pulses))
         if fw.mode == "discrete":
-            g = decay * g + ct * scale * pert
+            g = decay * g + ct * scale * ipert
         else:
-            g = decay * leak * g + (1 - leak) * ct * scale * pert
+            g = decay * leak * g + (1 - leak) * ct * scale * ipert
         g = q(g, it.bits, it.saturation) if it.bits else np.clip(g, -it.saturation, it.saturation)
-        if fw.mode == "analog" or (n + 1) % fw.tau_theta == 0:
+        after = cycles + step_cycles
+        window_end = fw.mode == "discrete" and (n + 1) % fw.tau_theta == 0
+        if window_end and not up.blocking:
+            after = max(after, apply_at)   # the previous update must land first
+            theta_old = arr.w.copy()
+        if fw.mode == "analog" or window_end:
+            delta = -fw.eta * g
+            before_pulses = arr.pulses.copy()
             if writes:
-                arr.w, arr.t_prog, arr.pulses, _ = naive_devices.update(arr, -fw.eta * g, updates, t_now)
+                arr.w, arr.t_prog, arr.pulses, _ = naive_devices.update(arr, delta, updates, t_now)
             else:
                 arr.w = arr.w - fw.eta * g
+            n_writes = (arr.pulses - before_pulses) if pulsed else (delta != 0).astype(np.int64)
             if fw.mode == "discrete":
                 g = np.zeros_like(g)
             updates += 1
+        if window_end:
+            writes_cycles = 0
+            if pulse > 0:
+                if up.parallelism == "parallel":
+                    writes_cycles = int(n_writes.max(initial=0)) * pulse
+                elif up.parallelism == "serial":
+                    writes_cycles = int(n_writes.sum()) * pulse
+                else:
+                    rows = np.zeros(sim.n_rows, dtype=np.int64)
+                    np.maximum.at(rows, sim.row_of, n_writes)
+                    writes_cycles = int(rows.sum()) * pulse
+            phase = lat - ii + bl + up.overhead_cycles + writes_cycles
+            if up.blocking:
+                after += phase
+            else:
+                apply_at = after + phase if phase > 0 else apply_at
+                c0_on_apply = True
+        cycles = after
     return arr.w, g, cycles, arr.pulses
 
 

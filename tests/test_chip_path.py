@@ -132,3 +132,34 @@ def test_read_noise_per_partial_sum_has_the_per_device_distribution():
     for sample in (fast, per_device):
         assert abs(sample.mean() - clean) < 5 * sd / np.sqrt(4000)
         assert abs(sample.std() / sd - 1) < 5 * np.sqrt(0.5 / 4000)
+
+
+TIMING = {
+    "pipelined_late_broadcast": {"inference": {"cycles_per_inference": 5, "initiation_interval": 2},
+                                 "broadcast": {"latency": 3}, "integrator": {"delay_compensation": False}},
+    "input_bound_double_buffered": {"input": {"values_per_cycle": 4, "double_buffering": True},
+                                    "inference": {"baseline_cycles": 2}},
+    "row_serial_blocking": {"update": {"parallelism": "row_serial", "pulse_duration": "2 us",
+                                       "overhead_cycles": 3}},
+    "serial_non_blocking": {"update": {"parallelism": "serial", "pulse_duration": "1 us",
+                                       "blocking": False}},
+}
+
+
+@pytest.mark.parametrize("law", ["ideal", "soft_bounds"])
+@pytest.mark.parametrize("name", sorted(TIMING))
+def test_timing_matches_numpy_twin(name, law):
+    """The kernel's timing (waits, pipeline drain, update phases, non-blocking snapshots, the
+    late perturbation) equals the twin's, with plain weights and with a pulsed device."""
+    chip = {"clock_period": "1 us", **TIMING[name]}
+    if law != "ideal":
+        chip["device"] = {"law": law, "dw_min": 0.01, "w_min": -1, "w_max": 1, "write_noise": 0.1}
+    spec = make_spec(chip=chip, perturbation={"scheme": "fdma", "amplitude": 0.2}, tau_p=1, tau_x=3,
+                     tau_theta=4, eta=0.5)
+    sim = Simulation(spec, seed=3, max_cycles=10**12)
+    theta, g, cycles, pulses = naive.mgd_steps_chip(sim, 45)
+    sim.advance(45)
+    np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sim.g_int, g, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(sim.devices.pulses, pulses)
+    assert sim.cycles == cycles

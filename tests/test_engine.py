@@ -96,3 +96,27 @@ def test_huge_learning_rate_diverges_with_the_cycle_and_a_hint():
     assert d["quantity"] in ("cost", "weights", "integrators")
     assert 0 < d["cycle"] <= s["cycles_simulated"] < 100000
     assert "eta" in d["hint"]
+
+
+def test_results_do_not_depend_on_the_numba_thread_count(tmp_path):
+    """The same run in two fresh processes with NUMBA_NUM_THREADS = 1 and 2: identical files."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    outs = []
+    for threads in (1, 2):
+        out = tmp_path / f"t{threads}"
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+        proc = subprocess.run([sys.executable, "-m", "hwsim.cli", "run", str(root / "scenarios/quickstart.yaml"),
+                               "--quiet", "--max-cycles", "30000", "--out", str(out)],
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(out)
+    a, b = (json.loads((o / "summary.json").read_text()) for o in outs)
+    a.pop("wall_seconds"), b.pop("wall_seconds")
+    assert a == b
+    assert (outs[0] / "curve.csv").read_text() == (outs[1] / "curve.csv").read_text()

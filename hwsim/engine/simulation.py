@@ -71,6 +71,7 @@ class Simulation:
     max_cycles: int | None = None
     max_block_steps: int | None = None   # force small blocks (tests of block-size invariance)
     curve: list = field(default_factory=list)
+    trace: object = None                 # a hwsim.engine.trace.Trace: record every step's events
 
     def __post_init__(self):
         sc, fw = self.run_spec.scenario, self.run_spec.firmware
@@ -159,6 +160,9 @@ class Simulation:
             n = n_steps - total
             if self.max_block_steps:
                 n = min(n, self.max_block_steps)
+            if self.trace is not None:
+                n = 1
+                before = self.istate.copy()
             dv, per = self.devices, self.periphery
             done = K.mgd_block(self.theta, self.g_int, self._pert, self._pert_k, self._h, self.order,
                                self.data.x_train, self.data.y_train, self.layout.sizes_arr,
@@ -170,6 +174,8 @@ class Simulation:
                                self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
                                self.istate, self.fstate, n, self.budget)
             total += done
+            if self.trace is not None and done:
+                self.trace.record_step(int(before[K.S_STEP]), before, self.istate)
             if done < n:
                 break
         return total
@@ -198,6 +204,8 @@ class Simulation:
                            self.samples_seen, train_cost, test_cost, acc, angle, ideal_acc,
                            sum(self.energy().values()))
         self.curve.append(point)
+        if self.trace is not None:
+            self.trace.record_observation(self.cycles, self.step)
         return point
 
     def chip_outputs(self, x: np.ndarray, observation_index: int) -> np.ndarray:

@@ -1,0 +1,79 @@
+"""Event traces of short runs: what each component did, cycle by cycle.
+
+A traced run advances one step per kernel call and reads the step's cycle counters
+(load wait, inference, baseline, stall, update) to lay its events end to end; the observer
+adds an instant event at each observation. Written as Chrome trace-event JSON (open it in
+Perfetto or chrome://tracing; 1 cycle is shown as 1 us) or as CSV, by the file's extension.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hwsim.kernels import mgd_block as K
+
+# (event name, component lane, istate counter) in the order the kernel lays them out.
+PHASES = (("load input", "input loader", K.S_WAIT_CYCLES),
+          ("infer", "inference pipeline", K.S_INFER_CYCLES),
+          ("baseline", "inference pipeline", K.S_BASELINE_CYCLES),
+          ("stall", "update controller", K.S_STALL_CYCLES),
+          ("update", "update controller", K.S_UPDATE_CYCLES))
+LANES = ("input loader", "inference pipeline", "update controller", "observer")
+MAX_EVENTS = 2_000_000
+
+
+@dataclass
+class Trace:
+    events: list = field(default_factory=list)   # (name, lane, start_cycle, duration, step)
+
+    def record_step(self, step: int, before, after) -> None:
+        t = int(before[K.S_CYCLES])
+        for name, lane, counter in PHASES:
+            dur = int(after[counter] - before[counter])
+            if dur > 0:
+                self.events.append((name, lane, t, dur, step))
+                t += dur
+        if after[K.S_UPDATES] > before[K.S_UPDATES] and after[K.S_UPDATE_CYCLES] == before[K.S_UPDATE_CYCLES]:
+            if after[K.S_APPLY_AT] > t:
+                # Non-blocking: the controller writes while inference carries on.
+                self.events.append(("update (background)", "update controller", t,
+                                    int(after[K.S_APPLY_AT]) - t, step))
+            else:
+                self.events.append(("update", "update controller", t, 0, step))
+
+    def record_observation(self, cycle: int, step: int) -> None:
+        self.events.append(("observe", "observer", int(cycle), 0, step))
+
+    def csv_text(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["event", "component", "start_cycle", "duration_cycles", "step"])
+        w.writerows(self.events)
+        return buf.getvalue()
+
+    def chrome_json(self) -> str:
+        meta = [{"name": "thread_name", "ph": "M", "pid": 0, "tid": i, "args": {"name": lane}}
+                for i, lane in enumerate(LANES)]
+        out = []
+        for name, lane, start, dur, step in self.events:
+            ev = {"name": name, "cat": lane, "pid": 0, "tid": LANES.index(lane), "ts": start,
+                  "args": {"step": step}}
+            if dur > 0:
+                ev.update(ph="X", dur=dur)
+            else:
+                ev.update(ph="i", s="t")
+            out.append(ev)
+        return json.dumps({"traceEvents": meta + out, "displayTimeUnit": "ns",
+                           "otherData": {"time_unit": "1 us in the viewer = 1 clock cycle"}},
+                          indent=1) + "\n"
+
+    def write(self, path: Path) -> None:
+        from hwsim.results.rundir import atomic_write
+
+        path = Path(path)
+        text = self.csv_text() if path.suffix.lower() == ".csv" else self.chrome_json()
+        atomic_write(path, text.encode())
