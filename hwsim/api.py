@@ -55,6 +55,7 @@ def summarise(sim: Simulation, spec: RunSpec) -> dict:
         "updates": int(sim.istate[K.S_UPDATES]),
         "baseline_measurements": int(sim.istate[K.S_BASELINES]),
         "n_params": sim.layout.n_params,
+        "n_perturbed": sim.n_perturbed,
         "observation_interval_steps": spec.firmware.evaluation.every_steps,
         "clock_period_seconds": spec.chip.clock_period,
         "wall_seconds": round(sim.wall_seconds, 3),
@@ -150,7 +151,7 @@ def probe_gradient(spec: RunSpec | str | Path, steps: int, seed: int | None = No
     est = sim.g_int.copy()
     na, nb = np.linalg.norm(est), np.linalg.norm(true)
     cos = float(est @ true / (na * nb)) if na > 0 and nb > 0 else math.nan
-    p = sim.layout.n_params
+    p = sim.n_perturbed  # E[G_int] = (T/P) grad C for P perturbed parameters (K for nodes)
     fw = spec.firmware
     if fw.mode == "analog":
         scale = float("nan")

@@ -105,9 +105,11 @@ def q(v, bits, full_range):
     return np.floor(np.clip(v, -full_range, full_range) / step + 0.5) * step
 
 
-def forward_chip(sim, theta, x, pert=None, mvm_index=None):
+def forward_chip(sim, theta, x, pert=None, mvm_index=None, node_pert=None, acts=None):
     """One sample through DACs, row tiles (read noise per partial sum, per-tile ADCs), bias,
-    neuron variation. ``theta`` are the device weights; ``pert`` the auxiliary perturbation."""
+    neuron variation. ``theta`` are the device weights; ``pert`` the auxiliary perturbation;
+    ``node_pert`` one value per neuron added to its pre-activation. Each layer's input as the
+    crossbar sees it (after the DACs) is appended to ``acts`` when given."""
     arr, layout = sim.run_spec.chip.array, sim.layout
     par, n0 = sim.periphery.neuron_par, 0
     dp = sim.devices.params
@@ -120,6 +122,8 @@ def forward_chip(sim, theta, x, pert=None, mvm_index=None):
         pw, pb = layout.weights(pert, l)
         if arr.dac_bits:
             h = q(h, arr.dac_bits, arr.dac_range)
+        if acts is not None:
+            acts.append(h.copy())
         z = np.zeros(w.shape[0])
         for start in range(0, w.shape[1], arr.rows):
             ws = w[:, start:start + arr.rows]
@@ -131,6 +135,8 @@ def forward_chip(sim, theta, x, pert=None, mvm_index=None):
                 part = part + np.sqrt(var) * normal(read_seed, mvm_index, first)
             z += q(part, arr.adc_bits, arr.adc_range) if arr.adc_bits else part
         z = z + b + pb
+        if node_pert is not None:
+            z = z + node_pert[n0:n0 + w.shape[0]]
         if sim.run_spec.chip.neurons.activation_variation > 0:
             gain, slope, x0, y0 = (par[r, n0:n0 + w.shape[0]] for r in range(4))
             h = gain * act(slope * (z - x0), layout.act_codes[l]) + y0
@@ -200,12 +206,29 @@ def mgd_steps_chip(sim, n_steps):
     ready, apply_at, c0_on_apply = 0, 0, False
     theta_old = arr.w.copy()
 
-    def measure(theta_read, pert, x, t, mvm_index):
-        c = cost(forward_chip(sim, theta_read, x, pert, mvm_index), t, cost_code)
+    node = fw.perturbation.target == "nodes"
+    faithful = fw.perturbation.node_activity == "faithful"
+    h_base = None
+
+    def measure(theta_read, pert, x, t, mvm_index, acts=None):
+        wp, npert = (None, pert) if node else (pert, None)
+        c = cost(forward_chip(sim, theta_read, x, wp, mvm_index, npert, acts), t, cost_code)
         if cu.adc_bits:
             step = cu.adc_range / (2**cu.adc_bits - 1)
             c = np.floor(np.clip(c, 0.0, cu.adc_range) / step + 0.5) * step
         return c
+
+    def expand(node_values, acts):
+        """Node perturbation: node value x presynaptic activity for each weight, the value for each bias."""
+        out = np.zeros(sim.layout.n_params)
+        n0 = 0
+        for l in range(sim.layout.n_layers):
+            w, b = sim.layout.weights(out, l)
+            v = node_values[n0:n0 + w.shape[0]]
+            w[...] = np.outer(v, acts[l])
+            b[...] = v
+            n0 += w.shape[0]
+        return out
 
     for n in range(sim.step, sim.step + n_steps):
         x_changed = n % fw.tau_x == 0
@@ -236,13 +259,15 @@ def mgd_steps_chip(sim, n_steps):
             w_read = theta_old
         else:
             w_read = naive_devices.read(quiet(arr), t_now, 0) if drifts else arr.w
-        c = measure(w_read, pert, x, t, 2 * n)
+        acts_p = []
+        c = measure(w_read, pert, x, t, 2 * n, acts_p)
         if cu.noise_sigma > 0:
             c += cu.noise_sigma * float(normal(noise_seed, n, 0))
         decay = np.exp(-step_cycles * chip.clock_period / it.leak_tau)
         if fw.mode == "discrete":
             if need_c0:
-                c0 = measure(w_read, None, x, t, 2 * n + 1)
+                h_base = []
+                c0 = measure(w_read, None, x, t, 2 * n + 1, h_base)
                 if cu.baseline_noisy and cu.noise_sigma > 0:
                     c0 += cu.noise_sigma * float(normal(noise_seed, n, 1))
             ct = c - c0
@@ -260,6 +285,11 @@ def mgd_steps_chip(sim, n_steps):
         # Without delay compensation C~ meets the perturbation of step n + d.
         ipert = pert if d == 0 else chip_perturbation(sim, perturbation(gen, (n + d) // fw.tau_p),
                                                       np.zeros_like(arr.pulses))
+        if node:
+            if fw.mode == "analog" and not faithful:
+                h_base = []
+                measure(w_read, None, x, t, 2 * n + 1, h_base)
+            ipert = expand(ipert, acts_p if faithful else h_base)
         if fw.mode == "discrete":
             g = decay * g + ct * scale * ipert
         else:

@@ -163,3 +163,24 @@ def test_timing_matches_numpy_twin(name, law):
     np.testing.assert_allclose(sim.g_int, g, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(sim.devices.pulses, pulses)
     assert sim.cycles == cycles
+
+
+NODE_CASES = list(itertools.product(("faithful", "idealised"), ("discrete", "analog"), ("cdma", "walsh")))
+
+
+@pytest.mark.parametrize("activity,mode,scheme", NODE_CASES, ids=["-".join(c) for c in NODE_CASES])
+@pytest.mark.parametrize("chip_kind", ["ideal", "nonideal"])
+def test_node_perturbation_matches_numpy_twin(chip_kind, activity, mode, scheme):
+    chip = {} if chip_kind == "ideal" else {**NONIDEAL_CHIP, "device": {**NONIDEAL_CHIP["device"],
+                                                                       "law": "soft_bounds"}}
+    spec = make_spec(chip=chip, perturbation={"scheme": scheme, "amplitude": 0.2, "target": "nodes",
+                                              "node_activity": activity},
+                     mode=mode, tau_p=2, tau_x=3, tau_theta=4, eta=0.5)
+    sim = Simulation(spec, seed=7, max_cycles=10**12)
+    assert sim.n_perturbed == sim.layout.n_neurons == 5 + 3
+    theta, g, cycles, pulses = naive.mgd_steps_chip(sim, 41)
+    sim.advance(41)
+    np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sim.g_int, g, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(sim.devices.pulses, pulses)
+    assert sim.cycles == cycles

@@ -185,3 +185,23 @@ def test_xor_is_learned_by_most_seeds():
                                 "scenario.max_cycles": 200_000})
     solved = [run(spec, seed=s).summary["status"] == "reached_target" for s in range(40)]
     assert sum(solved) >= 24, solved
+
+
+@pytest.mark.parametrize("activity", ["faithful", "idealised"])
+def test_node_perturbation_estimates_the_weight_gradient(activity):
+    """Node perturbation with Walsh codes over one full code period on a fixed sample: the
+    local products node signal x presynaptic activity give the exact weight gradient
+    (linear regime), scaled by T/K for K perturbed neurons."""
+    spec = make_spec(dataset={"name": "teacher", "n_samples": 32, "n_inputs": 12, "n_outputs": 4,
+                              "teacher_hidden": 7},
+                     network={"hidden": [10, 6], "activation": "tanh"},
+                     perturbation={"scheme": "walsh", "amplitude": TINY, "target": "nodes",
+                                   "node_activity": activity},
+                     tau_x=BIG_T, tau_theta=BIG_T)
+    sim = Simulation(spec, seed=1, max_cycles=10**12)
+    k = sim.layout.n_neurons
+    assert sim.n_perturbed == k == 10 + 6 + 4 and sim.generator.period == 32
+    probe = probe_gradient(spec, steps=sim.generator.period, seed=1)
+    assert probe.cosine > 0.99
+    np.testing.assert_allclose(probe.estimate, probe.expected_scale * probe.true, rtol=5e-3,
+                               atol=1e-6 * np.abs(probe.true).max())

@@ -84,15 +84,20 @@ class Simulation:
                                       init.bias_low, init.bias_high)
         p = self.layout.n_params
         pt = fw.perturbation
-        self.generator = PerturbationGenerator(pt.scheme, p, pt.amplitude, self.seed,
+        self.node = pt.target == "nodes"
+        # The perturbed parameters: every weight and bias, or every neuron (node perturbation).
+        self.n_perturbed = self.layout.n_neurons if self.node else p
+        self.generator = PerturbationGenerator(pt.scheme, self.n_perturbed, pt.amplitude, self.seed,
                                                sparsity=pt.sparsity, fdma_band=tuple(pt.fdma_band))
-        self.icfg, self.fcfg = kernel_config(self.run_spec, self.generator, p,
+        self.icfg, self.fcfg = kernel_config(self.run_spec, self.generator, self.n_perturbed,
                                              self.data.x_train.shape[0])
+        self.icfg[K.I_NODE] = int(self.node)
+        self.icfg[K.I_NODE_FAITHFUL] = int(pt.node_activity == "faithful")
         chip = self.run_spec.chip
         params = device_params_from_spec(chip)
         self.periphery = Periphery(chip, self.layout, self.seed, params.read_sigma_add,
                                    params.read_sigma_prop)
-        self.gen_gain = generator_gains(chip, p, self.seed)
+        self.gen_gain = generator_gains(chip, self.n_perturbed, self.seed)
         writes, drift, noisy = devices_in_play(chip)
         self.reads_devices = drift or noisy
         # The device array always exists (its arrays are kernel arguments); it holds theta.
@@ -107,6 +112,8 @@ class Simulation:
         self.timing = configure_timing(self.icfg, chip, self.layout, self.run_spec.firmware)
         self.row_of, self.n_rows = row_map(self.layout)
         self.theta_old = np.zeros(p)
+        width = int(self.layout.sizes_arr.max())
+        self.h_base = np.zeros((self.layout.n_layers + 1, width))  # node perturbation: activity at baseline
         self.seeds = np.array([self.generator.stream, stream_seed(self.seed, STREAM_NOISE),
                                stream_seed(self.seed, STREAM_ORDER)], dtype=np.uint64)
         self.g_int = np.zeros(p)
@@ -126,17 +133,20 @@ class Simulation:
     # ------------------------------------------------------------------ scratch
     def _reset_scratch(self):
         width = int(self.layout.sizes_arr.max())
-        self._pert = np.zeros(self.layout.n_params)
+        self._pert = np.zeros(self.n_perturbed)
         self._pert_k = np.full(1, -1, dtype=np.int64)
         self._h = np.zeros((self.layout.n_layers + 1, width))
         self._wbuf = np.zeros(self.layout.n_params)
-        self._pert2 = np.zeros(self.layout.n_params)
+        self._pert2 = np.zeros(self.n_perturbed)
+        self._wpert = np.zeros(self.layout.n_params if self.node else 1)
+        self._h_pert = np.zeros_like(self._h)
         self._pert2_k = np.full(1, -1, dtype=np.int64)
         self._rowmax = np.zeros(self.n_rows, dtype=np.int64)
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for key in ("_pert", "_pert_k", "_h", "_wbuf", "_pert2", "_pert2_k", "_rowmax"):
+        for key in ("_pert", "_pert_k", "_h", "_wbuf", "_pert2", "_pert2_k", "_rowmax", "_wpert",
+                    "_h_pert"):
             state.pop(key, None)
         return state
 
@@ -172,6 +182,7 @@ class Simulation:
                                per.pcfg_i, per.pcfg_f, per.neuron_par, self._wbuf, dv.dev, dv.stuck,
                                dv.t_prog, dv.pulses, dv.icfg, dv.fcfg, dv.seeds,
                                self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
+                               self._wpert, self._h_pert, self.h_base,
                                self.istate, self.fstate, n, self.budget)
             total += done
             if self.trace is not None and done:

@@ -17,12 +17,16 @@ def activate(z, code):
     return z
 
 
+NO_PERT, WEIGHT_PERT, NODE_PERT = 0, 1, 2
+
+
 @njit(cache=True)
-def forward(theta, pert, use_pert, x, sizes, w_off, b_off, acts, h):
+def forward(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, h):
     """Run the network on one sample; ``h[l, :sizes[l]]`` holds layer l's activity.
 
-    With ``use_pert`` the parameters are theta + pert (weight perturbation); the output is
-    h[L, :sizes[L]].
+    ``pert_mode``: NO_PERT; WEIGHT_PERT, the parameters are theta + pert; NODE_PERT, neuron n's
+    pre-activation gains pert[n] (n counts neurons from the first hidden layer). The output
+    is h[L, :sizes[L]].
     """
     n_layers = sizes.shape[0] - 1
     for j in range(sizes[0]):
@@ -36,13 +40,15 @@ def forward(theta, pert, use_pert, x, sizes, w_off, b_off, acts, h):
         for i in range(n_out):
             row = wo + i * n_in
             acc = theta[bo + i]
-            if use_pert:
+            if pert_mode == WEIGHT_PERT:
                 acc += pert[bo + i]
                 for j in range(n_in):
                     acc += (theta[row + j] + pert[row + j]) * h[l, j]
             else:
                 for j in range(n_in):
                     acc += theta[row + j] * h[l, j]
+                if pert_mode == NODE_PERT:
+                    acc += pert[n_off[l] + i]
             h[l + 1, i] = activate(acc, code)
 
 
@@ -89,7 +95,7 @@ def quantise(v, step, limit):
 
 
 @njit(cache=True)
-def forward_chip(theta, pert, use_pert, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
+def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
                  neuron_par, read_seed, mvm_index):
     """The forward pass as the chip computes it.
 
@@ -99,8 +105,9 @@ def forward_chip(theta, pert, use_pert, x, sizes, w_off, b_off, n_off, acts, h, 
     gains N(0, sum_j (s_add^2 + s_prop^2 w_j^2) h_j^2): one draw per partial sum, exactly the
     same distribution as one draw per device, keyed by (read_seed, mvm_index, index of the
     tile row's first weight). Each partial sum then goes through an ADC (clip to +-adc_range,
-    round to adc_step) and the digitised partial sums are added; the bias is added after the
-    ADC; with neuron variation, neuron n computes y = L_n act(k_n (z - x0_n)) + y0_n.
+    round to adc_step) and the digitised partial sums are added; the bias (and, with
+    NODE_PERT, the node perturbation) is added after the ADC; with neuron variation, neuron n
+    computes y = L_n act(k_n (z - x0_n)) + y0_n.
     """
     n_layers = sizes.shape[0] - 1
     rows = pcfg_i[P_ROWS]
@@ -131,7 +138,7 @@ def forward_chip(theta, pert, use_pert, x, sizes, w_off, b_off, n_off, acts, h, 
             for start in range(0, n_in, rows):
                 stop = min(start + rows, n_in)
                 acc = 0.0
-                if use_pert:
+                if pert_mode == WEIGHT_PERT:
                     for j in range(start, stop):
                         acc += (theta[row + j] + pert[row + j]) * h[l, j]
                 else:
@@ -148,8 +155,10 @@ def forward_chip(theta, pert, use_pert, x, sizes, w_off, b_off, n_off, acts, h, 
                     acc = quantise(acc, adc_step, adc_range)
                 total += acc
             total += theta[bo + i]
-            if use_pert:
+            if pert_mode == WEIGHT_PERT:
                 total += pert[bo + i]
+            elif pert_mode == NODE_PERT:
+                total += pert[n_off[l] + i]
             if var_on:
                 n = n_off[l] + i
                 h[l + 1, i] = (neuron_par[NP_GAIN, n]

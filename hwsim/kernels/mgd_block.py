@@ -22,7 +22,7 @@ from numba import njit
 
 from hwsim.kernels import devices as DK
 from hwsim.kernels.devices import F_T0, S_READ, drift_weights, update_one
-from hwsim.kernels.forward import cost, forward, forward_chip, quantise
+from hwsim.kernels.forward import NODE_PERT, NO_PERT, WEIGHT_PERT, cost, forward, forward_chip, quantise
 from hwsim.kernels.perturb import fill_perturbation
 from hwsim.kernels.rng import normal, permutation_into
 
@@ -32,8 +32,8 @@ I_MODE, I_SCHEME, I_TAU_P, I_TAU_X, I_TAU_THETA, I_COST, I_CPI, I_BASELINE_CYCLE
     I_CHIP, I_DEVICES, I_DRIFT, I_INJECT_DEVICE, I_GEN_MISMATCH, I_GEN_BITS, I_COST_ADC, \
     I_BCAST_BITS, I_INT_BITS, \
     I_LATENCY, I_BCAST_LATENCY, I_LOAD_CYCLES, I_DOUBLE_BUFFER, I_DELAY_STEPS, I_PARALLELISM, \
-    I_PULSE_CYCLES, I_UPDATE_OVERHEAD, I_BLOCKING = range(29)
-N_ICFG = 29
+    I_PULSE_CYCLES, I_UPDATE_OVERHEAD, I_BLOCKING, I_NODE, I_NODE_FAITHFUL = range(31)
+N_ICFG = 31
 PARALLEL, ROW_SERIAL, SERIAL = 0, 1, 2
 # fcfg: float configuration
 F_ENTRY_AMP, F_SPARSITY, F_ETA, F_CLIP, F_HP_A, F_NOISE_SIGMA, F_G_SCALE, F_LEAK, \
@@ -80,7 +80,8 @@ def _measure_cost(y, t, n_out, cost_code, cost_adc, adc_step, adc_range):
 def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n_off, acts,
               icfg, fcfg, seeds, tab_i, tab_f, tab_g, gen_gain,
               pcfg_i, pcfg_f, neuron_par, wbuf, dev, stuck, t_prog, pulses, dicfg, dfcfg, dseeds,
-              theta_old, pert2, pert2_k, row_of, rowmax, istate, fstate, n_steps, cycle_limit):
+              theta_old, pert2, pert2_k, row_of, rowmax, wpert, h_pert, h_base,
+              istate, fstate, n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return steps done.
 
     ``icfg[I_CHIP] == 0`` is the ideal chip (exact weights, ideal converters and circuits);
@@ -93,6 +94,11 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     the weights as last read; ``rowmax`` pulses per crossbar row (``row_of`` maps parameters
     to rows) for row-serial update latency. ``theta_old`` is run state while a non-blocking
     update is being written (the weights inference still uses).
+    Node perturbation (``icfg[I_NODE]``): ``pert`` holds one value per neuron, added to its
+    pre-activation; each step the per-weight product node value x presynaptic activity is
+    formed in ``wpert`` (the activity of the perturbed inference, ``h_pert``, or the
+    unperturbed one, ``h_base``, run state kept from the last baseline) and integrated
+    exactly like a weight perturbation.
     A non-finite cost stops the block and records its step in istate[S_DIVERGED].
     """
     mode = icfg[I_MODE]
@@ -145,6 +151,9 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     update_overhead = icfg[I_UPDATE_OVERHEAD]
     blocking = icfg[I_BLOCKING] != 0
     drain = latency - cpi + bcast_latency
+    node = icfg[I_NODE] != 0
+    faithful = icfg[I_NODE_FAITHFUL] != 0
+    pmode = NODE_PERT if node else WEIGHT_PERT
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     p = theta.shape[0]
@@ -201,12 +210,16 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             drift_weights(theta, dev, stuck, t_prog, dfcfg[F_T0], t_now, wbuf)
             wsrc = wbuf
         if chip:
-            forward_chip(wsrc, pert, True, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
+            forward_chip(wsrc, pert, pmode, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
                          neuron_par, dseeds[S_READ], 2 * n)
             c = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step, cost_adc_range)
         else:
-            forward(wsrc, pert, True, x, sizes, w_off, b_off, acts, h)
+            forward(wsrc, pert, pmode, x, sizes, w_off, b_off, n_off, acts, h)
             c = cost(h[n_layers], t, n_out, cost_code)
+        if node and faithful:
+            for l in range(n_layers):
+                for j in range(sizes[l]):
+                    h_pert[l, j] = h[l, j]
         if noise_sigma > 0.0:
             c += noise_sigma * normal(seeds[S_NOISE], n, 0)
         if not np.isfinite(c):
@@ -215,13 +228,18 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         if mode == 0:
             if need_c0:
                 if chip:
-                    forward_chip(wsrc, pert, False, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i,
+                    forward_chip(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i,
                                  pcfg_f, neuron_par, dseeds[S_READ], 2 * n + 1)
                     c0 = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step,
                                        cost_adc_range)
                 else:
-                    forward(wsrc, pert, False, x, sizes, w_off, b_off, acts, h)
+                    forward(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, h)
                     c0 = cost(h[n_layers], t, n_out, cost_code)
+                if node:
+                    # The unperturbed activity until x or theta change again.
+                    for l in range(n_layers):
+                        for j in range(sizes[l]):
+                            h_base[l, j] = h[l, j]
                 if baseline_noisy and noise_sigma > 0.0:
                     c0 += noise_sigma * normal(seeds[S_NOISE], n, 1)
                 fstate[S_C0] = c0
@@ -257,6 +275,24 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                                           gen_limit, inject_device, dw_ctrl, pulses, False)
                 pert2_k[0] = k2
             ipert = pert2
+        if node:
+            if mode == 1 and not faithful:
+                # Analog mode has no baseline pass: the unperturbed activity of this step.
+                if chip:
+                    forward_chip(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, h_base,
+                                 pcfg_i, pcfg_f, neuron_par, dseeds[S_READ], 2 * n + 1)
+                else:
+                    forward(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, h_base)
+            act = h_pert if faithful else h_base
+            for l in range(n_layers):
+                n_in = sizes[l]
+                for i in range(sizes[l + 1]):
+                    v = ipert[n_off[l] + i]
+                    row = w_off[l] + i * n_in
+                    for j in range(n_in):
+                        wpert[row + j] = v * act[l, j]
+                    wpert[b_off[l] + i] = v
+            ipert = wpert
         update_now = mode == 1 or (n + 1) % tau_theta == 0
         timed_update = mode == 0 and update_now
         after = now + step_cycles      # the cycle at which this step's inference ends

@@ -398,7 +398,7 @@ def perturbation_period(scenario: ScenarioSpec, firmware: FirmwareSpec) -> int |
     """Perturbation indices in one period of the code (tdma: P; walsh: N_H), None if aperiodic."""
     from hwsim.chip.perturbation import walsh_order
 
-    p = scenario.n_params()
+    p = scenario.n_params() if firmware.perturbation.target == "weights" else scenario.n_neurons()
     scheme = firmware.perturbation.scheme
     if scheme == "tdma":
         return p
@@ -461,6 +461,11 @@ def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
     def at(kind, loc, msg):
         out.append(_problem(docs[kind], loc, msg, ".".join(((kind,) if kind != "scenario" else ()) + loc)))
 
+    if run.firmware.perturbation.target == "nodes" and run.chip.perturbation.injection == "weight_device":
+        at("chip", ("perturbation", "injection"),
+           "node perturbation adds theta~ to the neurons' pre-activations, not to the weight devices "
+           "(got injection weight_device with firmware.perturbation.target nodes; expected "
+           "injection: auxiliary)")
     if sc.accuracy == "threshold" and sc.cost == "cross_entropy":
         at("scenario", ("accuracy",), "threshold accuracy needs the mse cost (got cost cross_entropy, "
                                       "which uses argmax; expected accuracy: argmax or cost: mse)")

@@ -391,6 +391,17 @@ class PerturbationSpec(Spec):
     fdma_band: tuple[float, float] = F(
         (0.1, 0.4), unit="cycles per tau_p",
         doc="fdma only: lowest and highest perturbation frequency, both inside (0, 0.5) (Nyquist).")
+    target: Literal["weights", "nodes"] = F(
+        "weights", unit="-",
+        doc="What is perturbed: the weights and biases (weight perturbation, P generators) or each "
+            "neuron's pre-activation (node perturbation, one generator per neuron; the weight "
+            "gradient is formed locally as node signal x presynaptic activity). The weights and "
+            "biases are what is updated either way.")
+    node_activity: Literal["faithful", "idealised"] = F(
+        "faithful", unit="-",
+        doc="Node perturbation: the presynaptic activity a synapse multiplies the node signal by: "
+            "the activity it sees during the perturbed inference (faithful, what hardware has) or "
+            "the unperturbed activity (idealised).")
 
     @field_validator("fdma_band")
     @classmethod
@@ -653,6 +664,10 @@ class ScenarioSpec(Spec):
         """P: weights and biases of the network."""
         sizes = self.layer_sizes()
         return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def n_neurons(self) -> int:
+        """K for node perturbation: neurons of every layer after the input."""
+        return sum(self.layer_sizes()[1:])
 
 
 KINDS = {"chip": ChipSpec, "firmware": FirmwareSpec, "scenario": ScenarioSpec}
