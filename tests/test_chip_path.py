@@ -184,3 +184,32 @@ def test_node_perturbation_matches_numpy_twin(chip_kind, activity, mode, scheme)
     np.testing.assert_allclose(sim.g_int, g, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(sim.devices.pulses, pulses)
     assert sim.cycles == cycles
+
+
+def test_conductances_map_to_weights_through_the_gain():
+    """A device given in siemens: w = gain (G+ - G-) for a differential pair, gain (G - G_ref)
+    against a mid-range reference; steps and noise scale with the gain (and the pair's two
+    reads double the read-noise variance)."""
+    from hwsim.chip.devices import device_params_from_spec
+
+    cond = {"g_min": "1 uS", "g_max": "25 uS", "dg_min": "0.5 uS", "read_noise": "0.2 uS",
+            "programming_error": "0.1 uS"}
+    for mapping, half, pair in (("differential", 24.0, np.sqrt(2)), ("reference", 12.0, 1.0)):
+        spec = make_spec(chip={"device": {"law": "constant_step", "conductance": cond},
+                               "array": {"mapping": mapping, "gain": 1e5}})
+        p = device_params_from_spec(spec.chip)
+        assert (p.w_min, p.w_max) == pytest.approx((-half * 0.1, half * 0.1))
+        assert p.dw_min == pytest.approx(0.05) and p.prog_sigma == pytest.approx(0.01)
+        assert p.read_sigma_add == pytest.approx(0.02 * pair)
+
+
+def test_conductance_without_gain_is_an_error(tmp_path):
+    from hwsim.spec.errors import SpecError
+    from hwsim.spec.loader import load_scenario
+
+    scen = tmp_path / "s.yaml"
+    scen.write_text("kind: scenario\ndataset: {name: digits}\n"
+                    "overrides:\n  chip.device.conductance: {g_max: 25 uS, dg_min: 0.5 uS}\n")
+    with pytest.raises(SpecError) as info:
+        load_scenario(scen)
+    assert "array.gain" in str(info.value)

@@ -311,13 +311,23 @@ def device_params_from_spec(chip) -> DeviceParams:
     A differential pair reads two devices per weight, so its read-noise variance doubles.
     """
     d, u = chip.device, chip.update
-    pair = math.sqrt(2.0) if chip.array.mapping == "differential" else 1.0
+    differential = chip.array.mapping == "differential"
+    pair = math.sqrt(2.0) if differential else 1.0
+    dw_min, w_min, w_max = d.dw_min, d.w_min, d.w_max
+    read_add, prog = d.read_noise.additive, d.programming_error
+    if d.conductance is not None and chip.array.gain is not None:
+        # Conductances through the mapping: w = gain (G+ - G-) or gain (G - G_ref).
+        gain, c = chip.array.gain, d.conductance
+        half = gain * (c.g_max - c.g_min) * (1.0 if differential else 0.5)
+        w_min, w_max = -half, half
+        dw_min = gain * c.dg_min
+        read_add, prog = gain * c.read_noise, gain * c.programming_error
     return DeviceParams(
-        law=d.law, dw_min=d.dw_min, w_min=d.w_min, w_max=d.w_max, asymmetry=d.asymmetry,
+        law=d.law, dw_min=dw_min, w_min=w_min, w_max=w_max, asymmetry=d.asymmetry,
         gamma=d.gamma_up, gamma_down=d.gamma_down, levels=d.levels, c2c_sigma=d.write_noise,
         d2d_sigma_dw=d.variation.dw_min, d2d_sigma_bounds=d.variation.bounds,
-        d2d_sigma_asym=d.variation.asymmetry, prog_sigma=d.programming_error,
-        read_sigma_add=d.read_noise.additive * pair, read_sigma_prop=d.read_noise.proportional * pair,
+        d2d_sigma_asym=d.variation.asymmetry, prog_sigma=prog,
+        read_sigma_add=read_add * pair, read_sigma_prop=d.read_noise.proportional * pair,
         drift_nu_mean=d.drift.nu_mean, drift_nu_sigma=d.drift.nu_sigma, drift_t0=d.drift.t0,
         stuck_fraction=d.stuck.fraction, stuck_value_mode=d.stuck.at, stuck_value=d.stuck.value,
         rounding=u.rounding, max_pulses=u.max_pulses)
@@ -326,9 +336,10 @@ def device_params_from_spec(chip) -> DeviceParams:
 def devices_in_play(chip) -> tuple[bool, bool, bool]:
     """(writes go through the device model, reads drift, reads are noisy)."""
     d = chip.device
+    p = device_params_from_spec(chip)
     drift = d.drift.nu_mean > 0 or d.drift.nu_sigma > 0
-    noisy = d.read_noise.additive > 0 or d.read_noise.proportional > 0
-    writes = (d.law != "ideal" or d.w_min > -IDEAL_BOUND or d.w_max < IDEAL_BOUND
-              or d.programming_error > 0 or d.stuck.fraction > 0 or drift
+    noisy = p.read_sigma_add > 0 or p.read_sigma_prop > 0
+    writes = (d.law != "ideal" or p.w_min > -IDEAL_BOUND or p.w_max < IDEAL_BOUND
+              or p.prog_sigma > 0 or d.stuck.fraction > 0 or drift
               or d.variation.bounds > 0)
     return writes, drift, noisy

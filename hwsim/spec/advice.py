@@ -16,20 +16,23 @@ def entry_amplitude(scheme: str, amplitude: float, n_params: int, sparsity: floa
     return amplitude / math.sqrt(n_params)  # walsh, gaussian (one sigma)
 
 
-def device_step(device) -> float | None:
-    """The smallest change one write makes (None for the ideal law)."""
-    if device.law == "ideal":
+def device_step(chip) -> float | None:
+    """The smallest change one write makes, in weight units (None for the ideal law)."""
+    from hwsim.chip.devices import device_params_from_spec
+
+    p = device_params_from_spec(chip)
+    if p.law == "ideal":
         return None
-    if device.law == "quantised":
-        return (device.w_max - device.w_min) / (device.levels - 1)
-    return device.dw_min
+    if p.law == "quantised":
+        return (p.w_max - p.w_min) / (p.levels - 1)
+    return p.dw_min
 
 
 def spec_warnings(run) -> list[str]:
     """One line per warning for a resolved RunSpec."""
     out = []
     chip, fw, sc = run.chip, run.firmware, run.scenario
-    step = device_step(chip.device)
+    step = device_step(chip)
     if chip.perturbation.injection == "weight_device" and step is not None:
         p = sc.n_params()
         pt = fw.perturbation

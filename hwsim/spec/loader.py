@@ -461,6 +461,18 @@ def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
     def at(kind, loc, msg):
         out.append(_problem(docs[kind], loc, msg, ".".join(((kind,) if kind != "scenario" else ()) + loc)))
 
+    dev, arr = run.chip.device, run.chip.array
+    if (dev.conductance is None) != (arr.gain is None):
+        given, missing = (("device.conductance", "array.gain") if arr.gain is None
+                          else ("array.gain", "device.conductance"))
+        at("chip", tuple(given.split(".")), f"{given} needs {missing} (got one without the other; "
+                                             "expected both, or neither to give the device in weight units)")
+    elif dev.conductance is not None:
+        clash = [f for f in ("dw_min", "w_min", "w_max", "programming_error")
+                 if getattr(dev, f) != type(dev).model_fields[f].default]
+        if clash:
+            at("chip", ("device", clash[0]), f"given twice: in weight units and through device.conductance "
+                                             f"(got {', '.join(clash)}; expected only device.conductance)")
     if run.firmware.perturbation.target == "nodes" and run.chip.perturbation.injection == "weight_device":
         at("chip", ("perturbation", "injection"),
            "node perturbation adds theta~ to the neurons' pre-activations, not to the weight devices "

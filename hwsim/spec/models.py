@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hwsim.spec.units import FULL_PERIOD, Fraction, Joules, Seconds, time_constant
+from hwsim.spec.units import FULL_PERIOD, Fraction, Joules, Seconds, Siemens, time_constant
 
 
 class Spec(BaseModel):
@@ -168,6 +168,26 @@ class StuckDevices(Spec):
     value: float = F(0.0, unit="weight units", ge=-1e6, le=1e6, doc="The stuck value for at: value.")
 
 
+class ConductanceSpec(Spec):
+    """The device in conductance units; with array.gain it sets the weight-unit figures."""
+
+    g_min: Siemens = F(0.0, unit="S", ge=0.0, le=1.0, doc="Lowest conductance of one device.")
+    g_max: Siemens = F(25e-6, unit="S", gt=0.0, le=1.0,
+                       doc="Highest conductance of one device (default: a typical ReRAM 25 uS).")
+    dg_min: Siemens = F(0.5e-6, unit="S", gt=0.0, le=1.0,
+                        doc="Conductance change of one programming pulse (default: 0.5 uS, ~50 levels).")
+    read_noise: Siemens = F(0.0, unit="S", ge=0.0, le=1.0,
+                            doc="Standard deviation of additive read noise of one device.")
+    programming_error: Siemens = F(0.0, unit="S", ge=0.0, le=1.0,
+                                   doc="Standard deviation of program-and-verify error of one device.")
+
+    @model_validator(mode="after")
+    def _range(self):
+        if not self.g_min < self.g_max:
+            raise ValueError(f"g_min must be below g_max (got g_min={self.g_min}, g_max={self.g_max})")
+        return self
+
+
 class DeviceSpec(Spec):
     """The synapse device that stores each weight (one effective device per weight)."""
 
@@ -204,6 +224,10 @@ class DeviceSpec(Spec):
                               doc="Noise on the weights every MVM reads.")
     drift: DriftSpec = F(default_factory=DriftSpec, unit="-", doc="Conductance drift after writes.")
     stuck: StuckDevices = F(default_factory=StuckDevices, unit="-", doc="Stuck-at devices.")
+    conductance: ConductanceSpec | None = F(
+        None, unit="-",
+        doc="The device in siemens; with array.gain it replaces dw_min, w_min, w_max, "
+            "read_noise.additive and programming_error (null = those are given in weight units).")
     endurance: float = F(math.inf, unit="pulses", gt=0.0,
                          doc="Pulses a device survives; the run reports the largest share of it "
                              "used ('inf' = no wear-out).")
@@ -250,8 +274,14 @@ class ArraySpec(Spec):
                   doc="Columns (outputs) per tile.")
     mapping: Literal["differential", "reference"] = F(
         "reference", unit="-",
-        doc="A weight is the difference of a device pair (differential: two reads, read noise "
-            "variance doubles) or one device against a fixed reference (reference).")
+        doc="A weight is the difference of a device pair (differential: w = gain (G+ - G-), "
+            "weights in +-gain (g_max - g_min), two reads so read noise variance doubles) or one "
+            "device against a reference at mid-range (reference: w = gain (G - G_ref), weights in "
+            "+-gain (g_max - g_min)/2).")
+    gain: float | None = F(
+        None, unit="weight units per S", gt=0.0, le=1e12,
+        doc="Weight units per siemens of conductance difference; set it with device.conductance "
+            "to describe the device in siemens (null = the device is given in weight units).")
     dac_bits: int | None = F(None, unit="bits", ge=1, le=32,
                              doc="Resolution of the input DACs; null = ideal.")
     dac_range: float = F(1.0, unit="activation units", gt=0.0, le=1e6,
