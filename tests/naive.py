@@ -175,7 +175,7 @@ def mgd_steps_chip(sim, n_steps):
     g = sim.g_int.copy()
     gen = sim.generator
     cost_code = 0 if sc.cost == "mse" else 1
-    scale = gradient_scale(fw, sim.layout.n_params)
+    scale = gradient_scale(fw, sim.n_perturbed)
     a_hp = fw.tau_hp / (fw.tau_hp + 1.0)
     leak = fw.tau_theta / (fw.tau_theta + 1.0)
     noise_seed, order_seed = int(sim.seeds[1]), int(sim.seeds[2])
@@ -333,47 +333,7 @@ def mgd_steps_chip(sim, n_steps):
 
 
 def mgd_steps(sim, n_steps):
-    """Advance a copy of ``sim``'s state by n_steps with the MGD equations; return (theta, g_int, cycles)."""
-    fw, chip, sc = sim.run_spec.firmware, sim.run_spec.chip, sim.run_spec.scenario
-    from hwsim.firmware.mgd import gradient_scale
-
-    theta = sim.theta.copy()
-    g = sim.g_int.copy()
-    gen = sim.generator
-    cost_code = 0 if sc.cost == "mse" else 1
-    scale = gradient_scale(fw, sim.layout.n_params)
-    a_hp = fw.tau_hp / (fw.tau_hp + 1.0)
-    leak = fw.tau_theta / (fw.tau_theta + 1.0)
-    noise_seed, order_seed = int(sim.seeds[1]), int(sim.seeds[2])
-    n_train = sim.data.x_train.shape[0]
-    c0 = c_prev = ct_prev = 0.0
-    cycles = 0
-    for n in range(sim.step, sim.step + n_steps):
-        s = n // fw.tau_x
-        idx = permutation(order_seed, s // n_train, n_train)[s % n_train]
-        x, t = sim.data.x_train[idx], sim.data.y_train[idx]
-        pert = perturbation(gen, n // fw.tau_p)
-        c = cost(forward(sim.layout, theta + pert, x), t, cost_code)
-        if chip.cost_unit.noise_sigma > 0:
-            c += chip.cost_unit.noise_sigma * float(normal(noise_seed, n, 0))
-        cycles += chip.inference.cycles_per_inference
-        if fw.mode == "discrete":
-            if n % fw.tau_x == 0 or n % fw.tau_theta == 0:
-                c0 = cost(forward(sim.layout, theta, x), t, cost_code)
-                if chip.cost_unit.baseline_noisy and chip.cost_unit.noise_sigma > 0:
-                    c0 += chip.cost_unit.noise_sigma * float(normal(noise_seed, n, 1))
-                cycles += chip.inference.baseline_cycles
-            ct = np.clip(c - c0, -fw.cost_change_clip, fw.cost_change_clip)
-            g = g + ct * scale * pert
-            if (n + 1) % fw.tau_theta == 0:
-                theta = theta - fw.eta * g
-                g = np.zeros_like(g)
-        else:
-            if n % fw.tau_x == 0:
-                c_prev = c
-            ct_prev = a_hp * ct_prev + a_hp * (c - c_prev)
-            c_prev = c
-            ct = np.clip(ct_prev, -fw.cost_change_clip, fw.cost_change_clip)
-            g = leak * g + (1 - leak) * ct * scale * pert
-            theta = theta - fw.eta * g
+    """Advance a copy of ``sim``'s state by n_steps; return (theta, g_int, cycles). On the ideal
+    chip the general twin reduces to the plain MGD equations of DESIGN section 1."""
+    theta, g, cycles, _ = mgd_steps_chip(sim, n_steps)
     return theta, g, cycles

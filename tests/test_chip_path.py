@@ -32,6 +32,16 @@ NONIDEAL_CHIP = {
 }
 
 
+def assert_matches_twin(sim, steps):
+    """The fast path and the numpy twin advance the same state to the same place."""
+    theta, g, cycles, pulses = naive.mgd_steps_chip(sim, steps)
+    sim.advance(steps)
+    np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sim.g_int, g, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(sim.devices.pulses, pulses)
+    assert sim.cycles == cycles
+
+
 def chip_spec(law, scheme, mode, **chip_over):
     chip = {**NONIDEAL_CHIP, **chip_over}
     chip["device"] = {**NONIDEAL_CHIP["device"], "law": law}
@@ -47,22 +57,14 @@ def test_chip_path_matches_numpy_twin(law, scheme, mode):
     sim = Simulation(chip_spec(law, scheme, mode), seed=7, max_cycles=10**12)
     assert sim.icfg[K.I_CHIP] and sim.icfg[K.I_DEVICES] and sim.icfg[K.I_DRIFT]
     assert sim.periphery.pcfg_i[FK.P_READ_NOISE]
-    theta, g, cycles, pulses = naive.mgd_steps_chip(sim, 41)
-    sim.advance(41)
-    np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(sim.g_int, g, rtol=1e-9, atol=1e-12)
-    np.testing.assert_array_equal(sim.devices.pulses, pulses)
-    assert sim.cycles == cycles
+    assert_matches_twin(sim, 41)
 
 
 def test_weight_device_injection_rounds_to_whole_steps_and_counts_wear():
     spec = chip_spec("constant_step", "gaussian", "discrete",
                      perturbation={"injection": "weight_device"})
     sim = Simulation(spec, seed=1, max_cycles=10**12)
-    theta, g, cycles, pulses = naive.mgd_steps_chip(sim, 30)
-    sim.advance(30)
-    np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
-    np.testing.assert_array_equal(sim.devices.pulses, pulses)
+    assert_matches_twin(sim, 30)
     steps = sim._pert / 0.01
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)  # whole device steps only
 
@@ -157,12 +159,7 @@ def test_timing_matches_numpy_twin(name, law):
     spec = make_spec(chip=chip, perturbation={"scheme": "fdma", "amplitude": 0.2}, tau_p=1, tau_x=3,
                      tau_theta=4, eta=0.5)
     sim = Simulation(spec, seed=3, max_cycles=10**12)
-    theta, g, cycles, pulses = naive.mgd_steps_chip(sim, 45)
-    sim.advance(45)
-    np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(sim.g_int, g, rtol=1e-9, atol=1e-12)
-    np.testing.assert_array_equal(sim.devices.pulses, pulses)
-    assert sim.cycles == cycles
+    assert_matches_twin(sim, 45)
 
 
 NODE_CASES = list(itertools.product(("faithful", "idealised"), ("discrete", "analog"), ("cdma", "walsh")))
@@ -178,12 +175,7 @@ def test_node_perturbation_matches_numpy_twin(chip_kind, activity, mode, scheme)
                      mode=mode, tau_p=2, tau_x=3, tau_theta=4, eta=0.5)
     sim = Simulation(spec, seed=7, max_cycles=10**12)
     assert sim.n_perturbed == sim.layout.n_neurons == 5 + 3
-    theta, g, cycles, pulses = naive.mgd_steps_chip(sim, 41)
-    sim.advance(41)
-    np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(sim.g_int, g, rtol=1e-9, atol=1e-12)
-    np.testing.assert_array_equal(sim.devices.pulses, pulses)
-    assert sim.cycles == cycles
+    assert_matches_twin(sim, 41)
 
 
 def test_conductances_map_to_weights_through_the_gain():
