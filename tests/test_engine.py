@@ -120,3 +120,14 @@ def test_results_do_not_depend_on_the_numba_thread_count(tmp_path):
     a.pop("wall_seconds"), b.pop("wall_seconds")
     assert a == b
     assert (outs[0] / "curve.csv").read_text() == (outs[1] / "curve.csv").read_text()
+
+
+def test_hooks_fire_on_their_interval_without_changing_the_run():
+    spec = small_spec()
+    plain = Simulation(spec, seed=3).run()
+    seen = []
+    hooked = Simulation(spec, seed=3).run(hooks=[(37, lambda sim: seen.append((sim.step, sim.cycles)))])
+    np.testing.assert_array_equal(plain.theta, hooked.theta)
+    assert [p.step for p in plain.curve] == [p.step for p in hooked.curve]
+    assert [s for s, _ in seen] == list(range(37, hooked.step + 1, 37))
+    assert all(c == s for s, c in seen)   # ideal chip: one cycle per step

@@ -246,28 +246,44 @@ class Simulation:
         return energy_breakdown(self.run_spec.chip, self.layout, self.istate, int(self.devices.pulses.sum()))
 
     # ------------------------------------------------------------------ processes
-    def _chip_process(self, env, observe_event_factory, progress):
+    def _chip_process(self, env, observe_event_factory, progress, hooks):
+        """Advance the chip a block at a time to the next irregular event: an observation, a
+        hook (e.g. a checkpoint), or the end of the budget."""
         every = self.run_spec.firmware.evaluation.every_steps
         sc = self.run_spec.scenario
         while True:
             next_obs = min((self.step // every + 1) * every, self.step_budget)
+            stop = min([next_obs] + [(self.step // h + 1) * h for h, _ in hooks])
             before = self.cycles
-            done = self.advance(next_obs - self.step)
+            done = self.advance(stop - self.step)
             yield env.timeout(self.cycles - before)
             diverged = self.istate[K.S_DIVERGED] >= 0 or not (
                 np.isfinite(self.theta).all() and np.isfinite(self.g_int).all())
+            ended = self.step < stop or done == 0 or self.step >= self.step_budget
+            if not (diverged or ended) and self.step < next_obs:
+                for h, callback in hooks:
+                    if self.step % h == 0:
+                        yield env.process(self._hook_process(env, callback))
+                continue
             point = yield env.process(observe_event_factory(env))
             if progress is not None:
                 progress(self, point)
+            for h, callback in hooks:
+                if self.step % h == 0 and not diverged:
+                    yield env.process(self._hook_process(env, callback))
             if diverged:
                 self._mark_diverged()
                 return
             if sc.stop_at_target and point.test_accuracy >= sc.target_accuracy:
                 self.status = "reached_target"
                 return
-            if self.step < next_obs or done == 0 or self.step >= self.step_budget:
+            if ended:
                 self.status = "budget_exhausted"
                 return
+
+    def _hook_process(self, env, callback):
+        yield env.timeout(0)   # a hook (checkpoint writer, tracer) takes no chip time
+        callback(self)
 
     def _observer_process(self, env):
         yield env.timeout(0)
@@ -289,15 +305,17 @@ class Simulation:
                     "firmware.perturbation.amplitude, or set firmware.cost_change_clip",
         }
 
-    def run(self, progress=None) -> "Simulation":
-        """Run to the target or the budget; ``progress(sim, point)`` is called at each observation."""
+    def run(self, progress=None, hooks=()) -> "Simulation":
+        """Run to the target or the budget; ``progress(sim, point)`` is called at each
+        observation and each ``(every_steps, callback)`` hook with the simulation every
+        ``every_steps`` steps (checkpoints use this); neither consumes chip time."""
         start = time.perf_counter()
         env = simpy.Environment(initial_time=self.cycles)
         if not self.curve:
             self.curve.append(self.observe())
             if progress is not None:
                 progress(self, self.curve[-1])
-        env.process(self._chip_process(env, self._observer_process, progress))
+        env.process(self._chip_process(env, self._observer_process, progress, tuple(hooks)))
         env.run()
         self.wall_seconds += time.perf_counter() - start
         return self
