@@ -204,6 +204,19 @@ def mgd_steps_chip(sim, n_steps):
     up = chip.update
     pulse = int(np.ceil(up.pulse_duration / chip.clock_period - 1e-9)) if up.pulse_duration > 0 else 0
     ready, apply_at, c0_on_apply = 0, 0, False
+    import naive_optim
+
+    o = fw.optimizer
+    opt = naive_optim.NaiveOptimizer(o.kind, sim.layout.n_params, o.beta, o.beta2, o.eps)
+    opt_plain = o.kind == "sgd" and fw.learning_rate_schedule.kind == "constant"
+
+    def sched(spec, base, clock):
+        return naive_optim.schedule(spec.kind, base, clock, spec.horizon or 0.0, spec.step_size,
+                                    spec.gamma, spec.decay, spec.min_fraction)
+
+    def scaled_perturbation(k, pulses):
+        s = sched(fw.amplitude_schedule, 1.0, k)
+        return chip_perturbation(sim, perturbation(gen, k) * s, pulses), s
     theta_old = arr.w.copy()
 
     node = fw.perturbation.target == "nodes"
@@ -253,7 +266,7 @@ def mgd_steps_chip(sim, n_steps):
         x, t = sim.data.x_train[idx], sim.data.y_train[idx]
         k = n // fw.tau_p
         if k != last_k:
-            pert = chip_perturbation(sim, perturbation(gen, k), arr.pulses)
+            pert, pert_s = scaled_perturbation(k, arr.pulses)
             last_k = k
         if old:
             w_read = theta_old
@@ -283,17 +296,19 @@ def mgd_steps_chip(sim, n_steps):
             ct = float(q(ct, bc.bits, bc.range))
         ct = np.clip(ct, -fw.cost_change_clip, fw.cost_change_clip)
         # Without delay compensation C~ meets the perturbation of step n + d.
-        ipert = pert if d == 0 else chip_perturbation(sim, perturbation(gen, (n + d) // fw.tau_p),
-                                                      np.zeros_like(arr.pulses))
+        ipert, i_s = pert, pert_s
+        if d:
+            ipert, i_s = scaled_perturbation((n + d) // fw.tau_p, np.zeros_like(arr.pulses))
         if node:
             if fw.mode == "analog" and not faithful:
                 h_base = []
                 measure(w_read, None, x, t, 2 * n + 1, h_base)
             ipert = expand(ipert, acts_p if faithful else h_base)
+        coef = ct * scale / (i_s * i_s)
         if fw.mode == "discrete":
-            g = decay * g + ct * scale * ipert
+            g = decay * g + coef * ipert
         else:
-            g = decay * leak * g + (1 - leak) * ct * scale * ipert
+            g = decay * leak * g + (1 - leak) * coef * ipert
         g = q(g, it.bits, it.saturation) if it.bits else np.clip(g, -it.saturation, it.saturation)
         after = cycles + step_cycles
         window_end = fw.mode == "discrete" and (n + 1) % fw.tau_theta == 0
@@ -301,12 +316,15 @@ def mgd_steps_chip(sim, n_steps):
             after = max(after, apply_at)   # the previous update must land first
             theta_old = arr.w.copy()
         if fw.mode == "analog" or window_end:
-            delta = -fw.eta * g
+            if opt_plain:
+                delta = -fw.eta * g
+            else:
+                delta = opt.step(g, sched(fw.learning_rate_schedule, fw.eta, updates))
             before_pulses = arr.pulses.copy()
             if writes:
                 arr.w, arr.t_prog, arr.pulses, _ = naive_devices.update(arr, delta, updates, t_now)
             else:
-                arr.w = arr.w - fw.eta * g
+                arr.w = arr.w + delta
             n_writes = (arr.pulses - before_pulses) if pulsed else (delta != 0).astype(np.int64)
             if fw.mode == "discrete":
                 g = np.zeros_like(g)

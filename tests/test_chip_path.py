@@ -205,3 +205,23 @@ def test_conductance_without_gain_is_an_error(tmp_path):
     with pytest.raises(SpecError) as info:
         load_scenario(scen)
     assert "array.gain" in str(info.value)
+
+
+OPT_CASES = [("momentum", "step"), ("nesterov", "cosine"), ("adam", "inverse_time"), ("sgd", "cosine")]
+
+
+@pytest.mark.parametrize("opt,sched", OPT_CASES, ids=[f"{o}-{s}" for o, s in OPT_CASES])
+@pytest.mark.parametrize("chip_kind", ["ideal", "nonideal"])
+@pytest.mark.parametrize("mode", ["discrete", "analog"])
+def test_optimisers_and_schedules_match_numpy_twin(opt, sched, chip_kind, mode):
+    """Momentum, Nesterov and Adam at update time, learning-rate and amplitude schedules: the
+    kernel and the twin (tests/naive_optim.py) agree step for step."""
+    chip = {} if chip_kind == "ideal" else NONIDEAL_CHIP
+    schedule = {"kind": sched, "step_size": 3, "gamma": 0.5, "decay": 0.2, "min_fraction": 0.1,
+                "horizon": 20}
+    spec = make_spec(chip=chip, perturbation={"scheme": "cdma", "amplitude": 0.2}, mode=mode,
+                     tau_p=2, tau_x=3, tau_theta=4, eta=0.05,
+                     optimizer={"kind": opt, "beta": 0.8}, learning_rate_schedule=schedule,
+                     amplitude_schedule={**schedule, "kind": "step"})
+    sim = Simulation(spec, seed=5, max_cycles=10**12)
+    assert_matches_twin(sim, 41)

@@ -25,7 +25,7 @@ from hwsim.chip.periphery import Periphery
 from hwsim.chip.perturbation import PerturbationGenerator
 from hwsim.chip.timing import configure_timing, energy_breakdown, row_map
 from hwsim.data import build_dataset
-from hwsim.firmware.mgd import kernel_config
+from hwsim.firmware.mgd import kernel_config, optimizer_config
 from hwsim.kernels import devices as DK
 from hwsim.kernels import mgd_block as K
 from hwsim.network import mlp
@@ -92,6 +92,8 @@ class Simulation:
         self.icfg, self.fcfg = kernel_config(self.run_spec, self.generator, self.n_perturbed,
                                              self.data.x_train.shape[0])
         self.icfg[K.I_NODE] = int(self.node)
+        self.ocfg_i, self.ocfg_f = optimizer_config(fw)
+        self.opt_state = np.zeros((2, p))
         self.icfg[K.I_NODE_FAITHFUL] = int(pt.node_activity == "faithful")
         chip = self.run_spec.chip
         params = device_params_from_spec(chip)
@@ -140,13 +142,14 @@ class Simulation:
         self._pert2 = np.zeros(self.n_perturbed)
         self._wpert = np.zeros(self.layout.n_params if self.node else 1)
         self._h_pert = np.zeros_like(self._h)
+        self._pert_scale = np.ones(2)
         self._pert2_k = np.full(1, -1, dtype=np.int64)
         self._rowmax = np.zeros(self.n_rows, dtype=np.int64)
 
     def __getstate__(self):
         state = self.__dict__.copy()
         for key in ("_pert", "_pert_k", "_h", "_wbuf", "_pert2", "_pert2_k", "_rowmax", "_wpert",
-                    "_h_pert"):
+                    "_h_pert", "_pert_scale"):
             state.pop(key, None)
         return state
 
@@ -183,6 +186,7 @@ class Simulation:
                                dv.t_prog, dv.pulses, dv.icfg, dv.fcfg, dv.seeds,
                                self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
                                self._wpert, self._h_pert, self.h_base,
+                               self.opt_state, self.ocfg_i, self.ocfg_f, self._pert_scale,
                                self.istate, self.fstate, n, self.budget)
             total += done
             if self.trace is not None and done:

@@ -53,3 +53,16 @@ def kernel_config(run_spec, generator, n_params: int, n_samples: int):
     # Circuits off unless the chip says otherwise (the chip path sets them, see chip_circuits).
     fcfg[K.F_INT_SAT] = float("inf")
     return icfg, fcfg
+
+
+def optimizer_config(firmware):
+    """(ocfg_i, ocfg_f) for the kernel: optimiser and the two schedules (hwsim.kernels.optim)."""
+    from hwsim.kernels.optim import OPTIMIZERS
+
+    opt = firmware.optimizer
+    lr_code, lr_total, lr_p1, lr_p2 = firmware.learning_rate_schedule.kernel_params()
+    amp_code, amp_total, amp_p1, amp_p2 = firmware.amplitude_schedule.kernel_params()
+    ocfg_i = np.array([OPTIMIZERS[opt.kind], lr_code, amp_code], dtype=np.int64)
+    ocfg_f = np.array([opt.beta, opt.beta2, opt.eps, lr_total, lr_p1, lr_p2,
+                       amp_total, amp_p1, amp_p2], dtype=np.float64)
+    return ocfg_i, ocfg_f

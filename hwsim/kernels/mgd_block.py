@@ -22,6 +22,7 @@ from numba import njit
 
 from hwsim.kernels import devices as DK
 from hwsim.kernels.devices import F_T0, S_READ, drift_weights, update_one
+from hwsim.kernels.optim import CONSTANT, SGD, bias_corrections, optimizer_core, schedule_value
 from hwsim.kernels.forward import NODE_PERT, NO_PERT, WEIGHT_PERT, cost, forward, forward_chip, quantise
 from hwsim.kernels.perturb import fill_perturbation
 from hwsim.kernels.rng import normal, permutation_into
@@ -81,7 +82,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
               icfg, fcfg, seeds, tab_i, tab_f, tab_g, gen_gain,
               pcfg_i, pcfg_f, neuron_par, wbuf, dev, stuck, t_prog, pulses, dicfg, dfcfg, dseeds,
               theta_old, pert2, pert2_k, row_of, rowmax, wpert, h_pert, h_base,
-              istate, fstate, n_steps, cycle_limit):
+              opt_state, ocfg_i, ocfg_f, pert_scale, istate, fstate, n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return steps done.
 
     ``icfg[I_CHIP] == 0`` is the ideal chip (exact weights, ideal converters and circuits);
@@ -99,6 +100,11 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     formed in ``wpert`` (the activity of the perturbed inference, ``h_pert``, or the
     unperturbed one, ``h_base``, run state kept from the last baseline) and integrated
     exactly like a weight perturbation.
+    Optimiser and schedules (``ocfg_i``: optimiser, learning-rate and amplitude schedule
+    kinds; ``ocfg_f``: beta1, beta2, eps and the two schedules' (total, p1, p2)): each update
+    turns G_int into a change with hwsim.kernels.optim (state ``opt_state``, float64[2, P],
+    run state); the amplitude schedule scales theta~(k) and G's 1/amplitude^2 together
+    (``pert_scale`` holds the scale of ``pert`` and ``pert2``).
     A non-finite cost stops the block and records its step in istate[S_DIVERGED].
     """
     mode = icfg[I_MODE]
@@ -154,6 +160,9 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     node = icfg[I_NODE] != 0
     faithful = icfg[I_NODE_FAITHFUL] != 0
     pmode = NODE_PERT if node else WEIGHT_PERT
+    opt_kind, lr_kind, amp_kind = ocfg_i[0], ocfg_i[1], ocfg_i[2]
+    beta1, beta2, opt_eps = ocfg_f[0], ocfg_f[1], ocfg_f[2]
+    opt_plain = opt_kind == SGD and lr_kind == CONSTANT
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     p = theta.shape[0]
@@ -191,7 +200,11 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         istate[S_SAMPLE] = sample
         k = n // tau_p
         if pert_k[0] != k:
-            fill_perturbation(scheme, k, seeds[S_PERTURB], entry_amp, sparsity, period,
+            amp_s = 1.0
+            if amp_kind != CONSTANT:
+                amp_s = schedule_value(amp_kind, 1.0, k, ocfg_f[6], ocfg_f[7], ocfg_f[8])
+            pert_scale[0] = amp_s
+            fill_perturbation(scheme, k, seeds[S_PERTURB], entry_amp * amp_s, sparsity, period,
                               tab_i, tab_f, tab_g, pert)
             if gen_mismatch or gen_bits or inject_device:
                 _perturbation_circuit(pert, gen_gain, gen_mismatch, gen_bits, gen_step, gen_limit,
@@ -261,20 +274,27 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             ct = clip
         elif ct < -clip:
             ct = -clip
-        coef = ct * g_scale
         # The perturbation an integrator multiplies C~ by: the one that produced it (delay
         # compensation, or no delay), or the generators' output when C~ arrives.
         ipert = pert
+        i_scale = pert_scale[0]
         if delay_steps > 0:
             k2 = (n + delay_steps) // tau_p
             if pert2_k[0] != k2:
-                fill_perturbation(scheme, k2, seeds[S_PERTURB], entry_amp, sparsity, period,
+                amp_s2 = 1.0
+                if amp_kind != CONSTANT:
+                    amp_s2 = schedule_value(amp_kind, 1.0, k2, ocfg_f[6], ocfg_f[7], ocfg_f[8])
+                pert_scale[1] = amp_s2
+                fill_perturbation(scheme, k2, seeds[S_PERTURB], entry_amp * amp_s2, sparsity, period,
                                   tab_i, tab_f, tab_g, pert2)
                 if gen_mismatch or gen_bits or inject_device:
                     _perturbation_circuit(pert2, gen_gain, gen_mismatch, gen_bits, gen_step,
                                           gen_limit, inject_device, dw_ctrl, pulses, False)
                 pert2_k[0] = k2
             ipert = pert2
+            i_scale = pert_scale[1]
+        # G = C~ theta~ / amplitude^2, with the amplitude of the perturbation integrated.
+        coef = ct * g_scale / (i_scale * i_scale)
         if node:
             if mode == 1 and not faithful:
                 # Analog mode has no baseline pass: the unperturbed activity of this step.
@@ -310,7 +330,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         if count_writes and parallelism == ROW_SERIAL:
             for r in range(rowmax.shape[0]):
                 rowmax[r] = 0
-        if not chip or (plain_integrators and not devices):
+        if opt_plain and (not chip or (plain_integrators and not devices)):
             if mode == 0:
                 for i in range(p):
                     g_int[i] += coef * ipert[i]
@@ -349,6 +369,10 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                         g = -int_sat
                     g_int[i] = g
             if update_now:
+                lr, bc1, bc2 = eta, 1.0, 1.0
+                if not opt_plain:
+                    lr = schedule_value(lr_kind, eta, u_index, ocfg_f[3], ocfg_f[4], ocfg_f[5])
+                    bc1, bc2 = bias_corrections(opt_kind, u_index + 1, beta1, beta2)
                 # The update controller and the device law, device by device (scalar core).
                 law, max_pulses = dicfg[DK.I_LAW], dicfg[DK.I_MAX_PULSES]
                 levels, rounding = dicfg[DK.I_LEVELS], dicfg[DK.I_ROUNDING]
@@ -357,7 +381,12 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 s_round, s_c2c = dseeds[DK.S_ROUND], dseeds[DK.S_C2C]
                 pulsed = devices and law != DK.IDEAL
                 for i in range(p):
-                    delta = -eta * g_int[i]
+                    if opt_plain:
+                        delta = -eta * g_int[i]
+                    else:
+                        delta, opt_state[0, i], opt_state[1, i] = optimizer_core(
+                            opt_kind, g_int[i], opt_state[0, i], opt_state[1, i], lr, beta1,
+                            beta2, opt_eps, bc1, bc2)
                     n_writes = 1 if delta != 0.0 else 0
                     if devices:
                         w_new, tp_new, n_pulses = update_one(
@@ -370,8 +399,10 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                         pulses[i] += n_pulses
                         if pulsed:
                             n_writes = n_pulses
-                    else:
+                    elif opt_plain:
                         theta[i] -= eta * g_int[i]
+                    else:
+                        theta[i] += delta
                     if not pulsed and n_writes:
                         istate[S_WRITES] += 1
                     if count_writes and n_writes:

@@ -442,6 +442,49 @@ class PerturbationSpec(Spec):
         return band
 
 
+class OptimizerSpec(Spec):
+    """How an update turns the integrated G into a change (MGD's G is a drop-in gradient)."""
+
+    kind: Literal["sgd", "momentum", "nesterov", "adam"] = F(
+        "sgd", unit="-",
+        doc="sgd: theta -= eta G; momentum: v = beta v + G, theta -= eta v; nesterov: theta -= "
+            "eta (G + beta v); adam: Kingma & Ba with bias correction (hwsim.kernels.optim).")
+    beta: float = F(0.9, unit="dimensionless", ge=0.0, lt=1.0,
+                    doc="Momentum coefficient (momentum, nesterov) or Adam's beta1.")
+    beta2: float = F(0.999, unit="dimensionless", ge=0.0, lt=1.0, doc="Adam's beta2.")
+    eps: float = F(1e-8, unit="gradient units", gt=0.0, le=1.0, doc="Adam's epsilon.")
+
+
+class ScheduleSpec(Spec):
+    """A value that changes over the run: base x f(t)."""
+
+    kind: Literal["constant", "step", "cosine", "inverse_time"] = F(
+        "constant", unit="-",
+        doc="constant; step: x gamma every step_size; cosine: from 1 down to min_fraction over "
+            "horizon; inverse_time: / (1 + decay t).")
+    step_size: float = F(1000.0, unit="clock units", gt=0.0, le=1e15,
+                         doc="step: clock units between two decays.")
+    gamma: float = F(0.1, unit="dimensionless", gt=0.0, le=1e6, doc="step: factor per decay.")
+    decay: float = F(0.0, unit="1/clock unit", ge=0.0, le=1e12, doc="inverse_time: decay rate.")
+    min_fraction: float = F(0.0, unit="fraction", ge=0.0, le=1.0, doc="cosine: final fraction of the base.")
+    horizon: float | None = F(None, unit="clock units", gt=0.0, le=1e15,
+                              doc="cosine: clock units to reach min_fraction (required for cosine).")
+
+    @model_validator(mode="after")
+    def _cosine_horizon(self):
+        if self.kind == "cosine" and self.horizon is None:
+            raise ValueError("a cosine schedule needs a horizon (got none; expected horizon: N)")
+        return self
+
+    def kernel_params(self) -> tuple[int, float, float, float]:
+        """(kind code, total, p1, p2) for hwsim.kernels.optim.schedule_value."""
+        from hwsim.kernels.optim import SCHEDULES
+
+        p1, p2 = {"step": (self.step_size, self.gamma), "cosine": (self.min_fraction, 0.0),
+                  "inverse_time": (self.decay, 0.0)}.get(self.kind, (0.0, 0.0))
+        return SCHEDULES[self.kind], float(self.horizon or 0.0), float(p1), float(p2)
+
+
 class EvaluationSpec(Spec):
     """When the observer measures test accuracy."""
 
@@ -503,6 +546,15 @@ class FirmwareSpec(Spec):
     cost_change_clip: float = F(
         math.inf, unit="cost units", gt=0.0,
         doc="C~ is clamped to +-this value before it multiplies the perturbation ('inf' disables).")
+    optimizer: OptimizerSpec = F(default_factory=OptimizerSpec, unit="-",
+                                 doc="The optimiser applied at each update.")
+    learning_rate_schedule: ScheduleSpec = F(
+        default_factory=ScheduleSpec, unit="-",
+        doc="eta over the run; its clock counts updates (0 at the first).")
+    amplitude_schedule: ScheduleSpec = F(
+        default_factory=ScheduleSpec, unit="-",
+        doc="The perturbation amplitude over the run (base = perturbation.amplitude); its clock "
+            "counts perturbation indices (steps / tau_p).")
     evaluation: EvaluationSpec = F(default_factory=EvaluationSpec, unit="-",
                                    doc="When the observer measures test accuracy.")
 
