@@ -100,6 +100,10 @@ def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path 
     if not isinstance(spec, RunSpec):
         spec = load_scenario(spec)
     seed = spec.scenario.seed if seed is None else int(seed)
+    if spec.firmware.algorithm == "backprop":
+        if max_cycles is not None:
+            spec = spec.with_overrides({"scenario.max_cycles": max_cycles})
+        return run_backprop(spec, seed, out)
     sim = Simulation(spec, seed, max_cycles=max_cycles, max_block_steps=max_block_steps)
     if trace is not None:
         from hwsim.engine.trace import Trace
@@ -160,3 +164,70 @@ def probe_gradient(spec: RunSpec | str | Path, steps: int, seed: int | None = No
     else:
         scale = steps / fw.tau_theta
     return GradientProbe(est, true, cos, steps, s, scale)
+
+
+def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None) -> RunResult:
+    """The backprop baseline of a scenario: same network, initial weights and data order as
+    the chip run, as many samples as the MGD run sees in the scenario's budget."""
+    from hwsim.chip.timing import inference_timing
+    from hwsim.data import build_dataset
+    from hwsim.engine.simulation import STREAM_INIT, STREAM_ORDER, CurvePoint, accuracy, stream_seed
+    from hwsim.firmware.backprop import train_backprop
+    from hwsim.firmware.optimizers import OptimizerConfig, ScheduleConfig
+
+    import time
+
+    start = time.perf_counter()
+    sc, fw = spec.scenario, spec.firmware
+    data = build_dataset(sc.dataset, seed)
+    acts = tuple([sc.network.activation] * len(sc.network.hidden) + [sc.network.output_activation])
+    layout = mlp.MLPLayout((data.n_inputs, *sc.network.hidden, data.n_outputs), acts)
+    init = sc.network.init
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAM_INIT,)))
+    theta0 = layout.init(rng, init.distribution, init.low, init.high, init.std, init.bias_low, init.bias_high)
+    interval = inference_timing(spec.chip, layout.sizes).interval
+    steps = sc.max_cycles // interval
+    if sc.max_steps is not None:
+        steps = min(steps, sc.max_steps)
+    n_samples = steps // fw.tau_x
+    batch = max(1, fw.tau_theta // fw.tau_x)
+    o, ls = fw.optimizer, fw.learning_rate_schedule
+    schedule = ScheduleConfig(kind=ls.kind, step_size=ls.step_size, gamma=ls.gamma, decay=ls.decay,
+                              min_fraction=ls.min_fraction)
+    theta, rows = train_backprop(
+        layout, theta0, data, sc.cost, n_samples, fw.eta, batch=batch,
+        optimizer=OptimizerConfig(kind=o.kind, beta=o.beta, beta2=o.beta2, eps=o.eps),
+        schedule=schedule, order_seed=int(stream_seed(seed, STREAM_ORDER)),
+        eval_every=max(1, fw.evaluation.every_steps // fw.tau_x),
+        accuracy_fn=lambda y, t: accuracy(y, t, sc.accuracy))
+    # Samples seen are the shared axis with MGD; cycles and seconds do not apply.
+    curve_points = [CurvePoint(r.samples_seen * fw.tau_x, math.nan, math.nan, r.samples_seen,
+                               r.train_cost, r.test_cost, r.test_accuracy, math.nan, math.nan,
+                               math.nan) for r in rows]
+    reached = next((r for r in rows if r.test_accuracy >= sc.target_accuracy), None)
+    accs = [r.test_accuracy for r in rows if not math.isnan(r.test_accuracy)]
+    diverged = not np.isfinite(theta).all() or (rows and not math.isfinite(rows[-1].test_cost))
+    summary = {
+        "status": "diverged" if diverged else ("reached_target" if reached else "budget_exhausted"),
+        "algorithm": "backprop",
+        "target_accuracy": sc.target_accuracy,
+        "cycles_to_target": None, "seconds_to_target": None, "energy_joules_to_target": None,
+        "samples_to_target": reached.samples_seen if reached else None,
+        "updates_to_target": reached.updates if reached else None,
+        "final_test_accuracy": rows[-1].test_accuracy if rows else None,
+        "best_test_accuracy": max(accs) if accs else None,
+        "final_test_cost": rows[-1].test_cost if rows else None,
+        "samples_seen": rows[-1].samples_seen if rows else 0,
+        "updates": rows[-1].updates if rows else 0,
+        "batch": batch,
+        "n_params": layout.n_params,
+        "wall_seconds": round(time.perf_counter() - start, 3),
+        "seed": seed,
+        "spec_hash": spec.spec_hash,
+        "hwsim_version": __version__,
+    }
+    curve = curve_frame(curve_points)
+    run_dir = None
+    if out is not None:
+        run_dir = write_run(Path(out), manifest(spec, seed, None), curve, summary)
+    return RunResult(summary, curve, theta, run_dir)

@@ -42,6 +42,8 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("scenario", help="scenario YAML file (its chip is the baseline)")
     cmp.add_argument("--chips", help="comma-separated chip names or paths (default: the "
                                      "scenario's compare_chips)")
+    cmp.add_argument("--firmware", help="comma-separated firmware names or paths (default: the "
+                                        "scenario's compare_firmware)")
     cmp.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     cmp.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
                      help="override a dotted path (repeatable)")
@@ -85,6 +87,13 @@ def _cmd_run(args) -> int:
     result = run(spec, seed, out=out, max_cycles=args.max_cycles, progress=progress, trace=args.trace)
     s = result.summary
     print(f"results: {result.run_dir}")
+    if s.get("algorithm") == "backprop":
+        reached = (f"reached {s['target_accuracy']:.1%} test accuracy after {s['samples_to_target']:,} "
+                   f"samples" if s["status"] == "reached_target" else
+                   f"target {s['target_accuracy']:.1%} not reached in {s['samples_seen']:,} samples")
+        print(f"backprop baseline: {reached}; final test accuracy {s['final_test_accuracy']:.3f} "
+              f"(best {s['best_test_accuracy']:.3f}), {s['wall_seconds']:.1f} s wall time")
+        return EXIT_DIVERGED if s["status"] == "diverged" else EXIT_OK
     if s["status"] == "reached_target":
         print(f"reached {s['target_accuracy']:.1%} test accuracy after {s['cycles_to_target']:,} cycles "
               f"= {s['seconds_to_target']:.4g} s of chip time ({s['samples_to_target']:,} samples)")
@@ -137,16 +146,18 @@ def _cmd_compare(args) -> int:
     except ValueError:
         raise CliError(f"--seeds takes comma-separated integers (got {args.seeds!r})") from None
     chips = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips else None
+    firmware = [f.strip() for f in args.firmware.split(",") if f.strip()] if args.firmware else None
     _check_writable(Path(args.out))
 
-    def show(chip, seed, s):
-        print(f"  {chip:<24} seed {seed}: final test accuracy {s['final_test_accuracy']:.3f} "
-              f"after {s['steps_simulated']:,} steps ({s['seconds_simulated']:.3g} s of chip time)",
-              flush=True)
+    def show(name, seed, s):
+        chip_time = (f" ({s['seconds_simulated']:.3g} s of chip time)" if s.get("seconds_simulated")
+                     is not None else "")
+        print(f"  {name:<40} seed {seed}: final test accuracy {s['final_test_accuracy']:.3f} "
+              f"after {s['samples_seen']:,} samples{chip_time}", flush=True)
 
-    table = compare(args.scenario, chips, seeds, args.out, parse_set_options(args.sets), show)
-    print(f"results: {Path(args.out) / 'comparison.csv'}")
-    summary = table.groupby("chip", sort=False)[["final_test_accuracy", "shortfall_vs_baseline"]].mean()
+    table = compare(args.scenario, chips, seeds, args.out, parse_set_options(args.sets), show, firmware)
+    print(f"results: {Path(args.out) / 'comparison.csv'} and curves.csv")
+    summary = table.groupby("variant", sort=False)[["final_test_accuracy", "shortfall_vs_baseline"]].mean()
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
     return EXIT_OK
 

@@ -1,5 +1,7 @@
-"""Train one scenario on several chips with the same step budget and tabulate how far each
-falls short of the baseline chip (the scenario's own): ``hwsim compare SCENARIO``."""
+"""Train one scenario on several chips or with several firmware models, with the same step
+budget, and tabulate how far each falls short of the baseline (the scenario's own chip and
+firmware): ``hwsim compare SCENARIO``. Writes comparison.csv (one row per variant and seed)
+and curves.csv (every variant's learning curve, samples seen as the shared axis)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,15 @@ from hwsim.api import run
 from hwsim.results.rundir import atomic_write
 from hwsim.spec import RunSpec, load_scenario
 
-COLUMNS = ["chip", "seed", "status", "final_test_accuracy", "best_test_accuracy",
-           "shortfall_vs_baseline", "steps_simulated", "cycles_simulated", "seconds_simulated",
+COLUMNS = ["variant", "chip", "firmware", "seed", "status", "final_test_accuracy", "best_test_accuracy",
+           "shortfall_vs_baseline", "samples_seen", "steps_simulated", "cycles_simulated", "seconds_simulated",
            "cycles_to_target", "seconds_to_target", "device_pulses_max", "run_dir"]
 
 
 def compare(scenario: str | Path, chips: list[str] | None = None, seeds=(0,), out: str | Path = "runs/compare",
-            overrides: dict | None = None, progress=None) -> pd.DataFrame:
-    """One row per (chip, seed); the first chip is the scenario's own, the baseline.
+            overrides: dict | None = None, progress=None, firmware: list[str] | None = None) -> pd.DataFrame:
+    """One row per (variant, seed); the first variant is the scenario's own chip and firmware,
+    the baseline; then each chip with the scenario's firmware, each firmware on its chip.
 
     Every chip runs the same number of steps (the scenario's ``max_steps``, which is required)
     so accuracies compare like for like; cycles and seconds differ with each chip's timing.
@@ -31,20 +34,31 @@ def compare(scenario: str | Path, chips: list[str] | None = None, seeds=(0,), ou
                                  "hwsim compare needs a step budget so that every chip runs the same "
                                  "number of steps; set max_steps (or --set max_steps=N)")])
     chips = list(chips if chips is not None else base.scenario.compare_chips)
-    specs: list[tuple[str, RunSpec]] = [(base.chip.name, base)]
+    firmware = list(firmware if firmware is not None else base.scenario.compare_firmware)
+    label = f"{base.chip.name}+{base.firmware.name}"
+    specs: list[tuple[str, RunSpec]] = [(label, base)]
     for chip in chips:
-        specs.append((chip, load_scenario(scenario, overrides, chip=chip)))
+        spec = load_scenario(scenario, overrides, chip=chip)
+        specs.append((f"{spec.chip.name}+{spec.firmware.name}", spec))
+    for fw in firmware:
+        spec = load_scenario(scenario, overrides, firmware=fw)
+        specs.append((f"{spec.chip.name}+{spec.firmware.name}", spec))
     out = Path(out)
-    rows = []
+    rows, curves = [], []
     for name, spec in specs:
         for seed in seeds:
-            res = run(spec, seed, out=out / f"{Path(name).stem}-s{seed}")
+            res = run(spec, seed, out=out / f"{name}-s{seed}")
             if progress is not None:
                 progress(name, seed, res.summary)
-            rows.append({"chip": spec.chip.name, "seed": seed, **res.summary, "run_dir": str(res.run_dir)})
-    table = pd.DataFrame(rows)
-    baseline = table[table.chip == base.chip.name].set_index("seed").final_test_accuracy
+            rows.append({"variant": name, "chip": spec.chip.name, "firmware": spec.firmware.name,
+                         "seed": seed, **res.summary, "run_dir": str(res.run_dir)})
+            curves.append(res.curve.assign(variant=name, seed=seed))
+    table = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    baseline = table[table.variant == label].set_index("seed").final_test_accuracy
     table["shortfall_vs_baseline"] = table.seed.map(baseline) - table.final_test_accuracy
-    table = table[COLUMNS]
     atomic_write(out / "comparison.csv", table.to_csv(index=False).encode())
+    curve_table = pd.concat(curves, ignore_index=True)
+    front = ["variant", "seed", "samples_seen"]
+    curve_table = curve_table[front + [c for c in curve_table.columns if c not in front]]
+    atomic_write(out / "curves.csv", curve_table.to_csv(index=False).encode())
     return table

@@ -131,3 +131,10 @@ def test_hooks_fire_on_their_interval_without_changing_the_run():
     assert [p.step for p in plain.curve] == [p.step for p in hooked.curve]
     assert [s for s, _ in seen] == list(range(37, hooked.step + 1, 37))
     assert all(c == s for s, c in seen)   # ideal chip: one cycle per step
+
+
+def test_curve_has_one_row_per_observation():
+    res = run(small_spec(), seed=0)
+    assert res.curve.step.is_unique and res.curve.step.iloc[0] == 0
+    assert list(res.curve.step) == sorted(set(range(0, res.summary["steps_simulated"], 50))
+                                          | {res.summary["steps_simulated"]})

@@ -264,6 +264,9 @@ class Simulation:
             diverged = self.istate[K.S_DIVERGED] >= 0 or not (
                 np.isfinite(self.theta).all() and np.isfinite(self.g_int).all())
             ended = self.step < stop or done == 0 or self.step >= self.step_budget
+            if done == 0 and not diverged and self.curve and self.curve[-1].step == self.step:
+                self.status = "budget_exhausted"   # nothing ran since the last observation
+                return
             if not (diverged or ended) and self.step < next_obs:
                 for h, callback in hooks:
                     if self.step % h == 0:
@@ -316,9 +319,9 @@ class Simulation:
         start = time.perf_counter()
         env = simpy.Environment(initial_time=self.cycles)
         if not self.curve:
-            self.curve.append(self.observe())
+            point = self.observe()   # observe() records the point in the curve
             if progress is not None:
-                progress(self, self.curve[-1])
+                progress(self, point)
         env.process(self._chip_process(env, self._observer_process, progress, tuple(hooks)))
         env.run()
         self.wall_seconds += time.perf_counter() - start

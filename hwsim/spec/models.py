@@ -509,10 +509,14 @@ class FirmwareSpec(Spec):
     name: str = F("unnamed_firmware", unit="-", doc="Short identifier of the firmware preset.",
                   min_length=1, max_length=200)
     description: str = F("", unit="-", doc="One line on what this firmware does.", max_length=2000)
-    algorithm: Literal["mgd"] = F(
+    algorithm: Literal["mgd", "backprop"] = F(
         "mgd", unit="-",
-        doc="Training algorithm run on the chip (SPSA and finite differences are MGD with the "
-            "cdma and tdma codes).")
+        doc="mgd: the chip trains itself with multiplexed gradient descent (SPSA and finite "
+            "differences are MGD with particular codes and time constants); backprop: the "
+            "software baseline, exact backpropagation on the same network, initial weights and "
+            "data order, with eta, optimizer and learning_rate_schedule, a mini-batch of "
+            "tau_theta / tau_x samples and the number of samples the MGD run would see in the "
+            "scenario's budget (no chip time: cycles are not reported).")
     mode: Literal["discrete", "analog"] = F(
         "discrete", unit="-",
         doc="discrete: C~ = C - C0 with a re-measured baseline, accumulate-and-reset integrators "
@@ -727,6 +731,10 @@ class ScenarioSpec(Spec):
         None, unit="steps", ge=1, le=10**15,
         doc="Step budget: the run also stops after this many steps (null = only the cycle "
             "budget); hwsim compare gives every chip the same number of steps this way.")
+    compare_firmware: list[str] = F(
+        default_factory=list, unit="-", max_length=100,
+        doc="Firmware models (names or paths) that hwsim compare trains this scenario with, on "
+            "the scenario's own chip, beside its own firmware (the baseline).")
     compare_chips: list[str] = F(
         default_factory=list, unit="-", max_length=100,
         doc="Chips (names or paths) that hwsim compare trains this scenario on, beside the "
