@@ -11,7 +11,10 @@ import numpy as np
 
 
 class PlainMGD:
-    def __init__(self, sizes, x, y, amplitude=0.01, eta=0.01, tau_x=10, tau_theta=100, seed=0):
+    def __init__(self, sizes, x, y, amplitude=0.01, eta=0.01, tau_x=10, tau_theta=100, seed=0,
+                 nodes=False):
+        self.nodes = nodes
+        self.n_nodes = sum(sizes[1:])
         self.rng = np.random.default_rng(seed)
         self.ws = [self.rng.uniform(-np.sqrt(6 / (a + b)), np.sqrt(6 / (a + b)), size=(b, a))
                    for a, b in zip(sizes[:-1], sizes[1:])]
@@ -19,7 +22,7 @@ class PlainMGD:
         self.gw = [np.zeros_like(w) for w in self.ws]
         self.gb = [np.zeros_like(b) for b in self.bs]
         self.n_params = sum(w.size + b.size for w, b in zip(self.ws, self.bs))
-        self.a = amplitude / np.sqrt(self.n_params)
+        self.a = amplitude / np.sqrt(self.n_nodes if nodes else self.n_params)
         self.amp2 = amplitude ** 2
         self.x, self.y = x, y
         self.eta, self.tau_x, self.tau_theta = eta, tau_x, tau_theta
@@ -36,6 +39,8 @@ class PlainMGD:
         return float(np.mean((h - t) ** 2))
 
     def run(self, n_steps):
+        if self.nodes:
+            return self._run_nodes(n_steps)
         for _ in range(n_steps):
             n = self.step
             s = n // self.tau_x
@@ -51,6 +56,41 @@ class PlainMGD:
             k = (c - self.c0) / self.amp2
             for g, d in zip(self.gw + self.gb, dws + dbs):
                 g += k * d
+            if (n + 1) % self.tau_theta == 0:
+                for p, g in zip(self.ws + self.bs, self.gw + self.gb):
+                    p -= self.eta * g
+                    g[...] = 0.0
+            self.step += 1
+
+    def _forward_nodes(self, x, node_pert):
+        hs = [x]
+        h = x
+        for l, (w, b) in enumerate(zip(self.ws, self.bs)):
+            z = w @ h + b
+            if node_pert is not None:
+                z = z + node_pert[l]
+            h = np.maximum(z, 0.0) if l < len(self.ws) - 1 else z
+            hs.append(h)
+        return hs
+
+    def _run_nodes(self, n_steps):
+        """Node perturbation, written plainly: per step, outer products node x activity."""
+        for _ in range(n_steps):
+            n = self.step
+            s = n // self.tau_x
+            if s % len(self.x) == 0 and n % self.tau_x == 0:
+                self.order = self.rng.permutation(len(self.x))
+            i = self.order[s % len(self.x)]
+            x, t = self.x[i], self.y[i]
+            dz = [self.a * (2.0 * self.rng.integers(0, 2, size=b.shape) - 1.0) for b in self.bs]
+            hs = self._forward_nodes(x, dz)
+            c = float(np.mean((hs[-1] - t) ** 2))
+            if n % self.tau_x == 0 or n % self.tau_theta == 0:
+                self.c0 = float(np.mean((self._forward_nodes(x, None)[-1] - t) ** 2))
+            k = (c - self.c0) / self.amp2
+            for l, d in enumerate(dz):
+                self.gw[l] += k * np.outer(d, hs[l])
+                self.gb[l] += k * d
             if (n + 1) % self.tau_theta == 0:
                 for p, g in zip(self.ws + self.bs, self.gw + self.gb):
                     p -= self.eta * g

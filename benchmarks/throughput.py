@@ -24,16 +24,18 @@ from hwsim.spec.models import ChipSpec, FirmwareSpec, ScenarioSpec
 WORKLOADS = {
     "B1 small-wp": (64, [32], 10),
     "B2 medium-wp": (784, [128], 10),
+    "B3 medium-np": (784, [128], 10),
     "B4 large-wp": (784, [512, 512], 10),
 }
 
 
-def workload_spec(n_in, hidden, n_out) -> RunSpec:
+def workload_spec(n_in, hidden, n_out, nodes=False) -> RunSpec:
     sc = ScenarioSpec(dataset={"name": "teacher", "n_samples": 1024, "n_inputs": n_in,
                                "n_outputs": n_out, "teacher_hidden": 16, "test_fraction": 0.1},
                       network={"hidden": hidden, "activation": "relu"}, cost="mse", accuracy="r2",
                       stop_at_target=False)
-    fw = FirmwareSpec(mode="discrete", perturbation={"scheme": "cdma", "amplitude": 0.01},
+    fw = FirmwareSpec(mode="discrete", perturbation={"scheme": "cdma", "amplitude": 0.01,
+                                                     "target": "nodes" if nodes else "weights"},
                       tau_p=1, tau_x=10, tau_theta=100, eta=0.01)
     return RunSpec(scenario=sc, chip=ChipSpec(), firmware=fw)
 
@@ -43,7 +45,7 @@ def measure(spec: RunSpec, steps: int, repeats: int) -> dict:
     sim = Simulation(spec, seed=0, max_cycles=10**15)
     sim.advance(100)  # warm-up: compile or load the numba cache
     d = sim.data
-    plain = PlainMGD(sim.layout.sizes, d.x_train, d.y_train)
+    plain = PlainMGD(sim.layout.sizes, d.x_train, d.y_train, nodes=sim.node)
     plain.run(10)
     plain_steps = max(steps // 20, 20)
     rates, plain_rates = [], []
@@ -55,7 +57,7 @@ def measure(spec: RunSpec, steps: int, repeats: int) -> dict:
         plain.run(plain_steps)
         plain_rates.append(plain_steps / (time.perf_counter() - t0))
     rate, plain_rate = statistics.median(rates), statistics.median(plain_rates)
-    return {"params": sim.layout.n_params, "steps_per_s": rate,
+    return {"params": sim.n_perturbed, "steps_per_s": rate,
             "param_steps_per_s": rate * sim.layout.n_params, "plain_steps_per_s": plain_rate,
             "ratio": rate / plain_rate}
 
@@ -89,11 +91,11 @@ def main(argv=None):
     ap.add_argument("--engine", action="store_true",
                     help="also measure the event engine's overhead over the kernel on B2")
     args = ap.parse_args(argv)
-    print(f"{'workload':<14} {'P':>9} {'steps/s':>12} {'param-steps/s':>15} {'numpy steps/s':>14} {'ratio':>7}")
+    print(f"{'workload':<14} {'P or K':>9} {'steps/s':>12} {'param-steps/s':>15} {'numpy steps/s':>14} {'ratio':>7}")
     for name, (n_in, hidden, n_out) in WORKLOADS.items():
         if args.only and not any(name.startswith(o) for o in args.only.split(",")):
             continue
-        r = measure(workload_spec(n_in, hidden, n_out), args.steps, args.repeats)
+        r = measure(workload_spec(n_in, hidden, n_out, nodes="-np" in name), args.steps, args.repeats)
         print(f"{name:<14} {r['params']:>9,} {r['steps_per_s']:>12,.0f} {r['param_steps_per_s']:>15.3g} "
               f"{r['plain_steps_per_s']:>14,.0f} {r['ratio']:>6.1f}x")
     if args.engine:

@@ -152,7 +152,7 @@ def probe_gradient(spec: RunSpec | str | Path, steps: int, seed: int | None = No
     sim.advance(steps)
     s = int(sim.istate[K.S_SAMPLE])
     true = mlp.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s], spec.scenario.cost)
-    est = sim.g_int.copy()
+    est = sim.integrated_gradient()
     na, nb = np.linalg.norm(est), np.linalg.norm(true)
     cos = float(est @ true / (na * nb)) if na > 0 and nb > 0 else math.nan
     p = sim.n_perturbed  # E[G_int] = (T/P) grad C for P perturbed parameters (K for nodes)

@@ -37,7 +37,7 @@ def assert_matches_twin(sim, steps):
     theta, g, cycles, pulses = naive.mgd_steps_chip(sim, steps)
     sim.advance(steps)
     np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(sim.g_int, g, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sim.integrated_gradient(), g, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(sim.devices.pulses, pulses)
     assert sim.cycles == cycles
 

@@ -138,3 +138,12 @@ def test_curve_has_one_row_per_observation():
     assert res.curve.step.is_unique and res.curve.step.iloc[0] == 0
     assert list(res.curve.step) == sorted(set(range(0, res.summary["steps_simulated"], 50))
                                           | {res.summary["steps_simulated"]})
+
+
+@pytest.mark.parametrize("activity", ["faithful", "idealised"])
+def test_node_perturbation_folding_does_not_depend_on_block_size(activity):
+    spec = small_spec(perturbation={"scheme": "cdma", "amplitude": 0.05, "target": "nodes",
+                                    "node_activity": activity})
+    auto, one = run(spec, seed=4), run(spec, seed=4, max_block_steps=1)
+    np.testing.assert_array_equal(auto.weights, one.weights)
+    assert auto.curve.equals(one.curve)

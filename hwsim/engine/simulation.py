@@ -116,6 +116,8 @@ class Simulation:
         self.theta_old = np.zeros(p)
         width = int(self.layout.sizes_arr.max())
         self.h_base = np.zeros((self.layout.n_layers + 1, width))  # node perturbation: activity at baseline
+        self.nacc = np.zeros(self.n_perturbed if self.node else 1)  # node sums not yet folded
+        self.z1 = np.zeros(self.layout.sizes[1])   # node perturbation: W_1 x + b_1, reused per sample
         self.seeds = np.array([self.generator.stream, stream_seed(self.seed, STREAM_NOISE),
                                stream_seed(self.seed, STREAM_ORDER)], dtype=np.uint64)
         self.g_int = np.zeros(p)
@@ -186,7 +188,7 @@ class Simulation:
                                dv.t_prog, dv.pulses, dv.icfg, dv.fcfg, dv.seeds,
                                self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
                                self._wpert, self._h_pert, self.h_base,
-                               self.opt_state, self.ocfg_i, self.ocfg_f, self._pert_scale,
+                               self.opt_state, self.ocfg_i, self.ocfg_f, self._pert_scale, self.nacc, self.z1,
                                self.istate, self.fstate, n, self.budget)
             total += done
             if self.trace is not None and done:
@@ -214,7 +216,7 @@ class Simulation:
         if self.run_spec.firmware.evaluation.gradient_angle and self.step > 0:
             s = int(self.istate[K.S_SAMPLE])
             true = mlp.gradient(self.layout, self.theta, self.data.x_train[s], self.data.y_train[s], sc.cost)
-            angle = angle_degrees(self.g_int, true)
+            angle = angle_degrees(self.integrated_gradient(), true)
         point = CurvePoint(self.step, self.cycles, self.cycles * self.clock_period,
                            self.samples_seen, train_cost, test_cost, acc, angle, ideal_acc,
                            sum(self.energy().values()))
@@ -242,6 +244,17 @@ class Simulation:
                             2**62 + observation_index, self.cycles * self.clock_period, weights)
         return self.periphery.forward_batch(weights, x)
 
+    def integrated_gradient(self) -> np.ndarray:
+        """G_int as the integrators hold it, with node sums not yet folded multiplied out."""
+        g = self.g_int.copy()
+        if self.node and self.nacc.any():
+            from hwsim.kernels.mgd_block import _fold_nodes
+
+            faithful = self.run_spec.firmware.perturbation.node_activity == "faithful"
+            _fold_nodes(g, self.nacc.copy(), self.h_base, self.layout.sizes_arr, self.layout.w_off,
+                        self.layout.b_off, self.periphery.n_off, not faithful)
+        return g
+
     @property
     def samples_seen(self) -> int:
         return int(self.istate[K.S_SAMPLES])
@@ -262,7 +275,8 @@ class Simulation:
             done = self.advance(stop - self.step)
             yield env.timeout(self.cycles - before)
             diverged = self.istate[K.S_DIVERGED] >= 0 or not (
-                np.isfinite(self.theta).all() and np.isfinite(self.g_int).all())
+                np.isfinite(self.theta).all() and np.isfinite(self.g_int).all()
+                and np.isfinite(self.nacc).all())
             ended = self.step < stop or done == 0 or self.step >= self.step_budget
             if done == 0 and not diverged and self.curve and self.curve[-1].step == self.step:
                 self.status = "budget_exhausted"   # nothing ran since the last observation

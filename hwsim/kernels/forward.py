@@ -166,3 +166,34 @@ def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, h,
                                + neuron_par[NP_Y0, n])
             else:
                 h[l + 1, i] = activate(total, code)
+
+
+@njit(cache=True)
+def forward_node_cached(theta, pert, with_pert, x, sizes, w_off, b_off, n_off, acts, h, z1, refresh):
+    """``forward`` for node perturbation reusing the first layer's unperturbed pre-activation
+    ``z1`` (= W_1 x + b_1, recomputed when ``refresh``, i.e. when x or theta changed): the node
+    perturbation adds after the MVM, so only the layers after the first run again each step."""
+    n_layers = sizes.shape[0] - 1
+    n0 = sizes[0]
+    for j in range(n0):
+        h[0, j] = x[j]
+    if refresh:
+        for i in range(sizes[1]):
+            row = w_off[0] + i * n0
+            acc = theta[b_off[0] + i]
+            for j in range(n0):
+                acc += theta[row + j] * h[0, j]
+            z1[i] = acc
+    for i in range(sizes[1]):
+        z = z1[i] + pert[n_off[0] + i] if with_pert else z1[i]
+        h[1, i] = activate(z, acts[0])
+    for l in range(1, n_layers):
+        n_in = sizes[l]
+        for i in range(sizes[l + 1]):
+            row = w_off[l] + i * n_in
+            acc = theta[b_off[l] + i]
+            for j in range(n_in):
+                acc += theta[row + j] * h[l, j]
+            if with_pert:
+                acc += pert[n_off[l] + i]
+            h[l + 1, i] = activate(acc, acts[l])

@@ -23,7 +23,8 @@ from numba import njit
 from hwsim.kernels import devices as DK
 from hwsim.kernels.devices import F_T0, S_READ, drift_weights, update_one
 from hwsim.kernels.optim import CONSTANT, SGD, bias_corrections, optimizer_core, schedule_value
-from hwsim.kernels.forward import NODE_PERT, NO_PERT, WEIGHT_PERT, cost, forward, forward_chip, quantise
+from hwsim.kernels.forward import (NODE_PERT, NO_PERT, WEIGHT_PERT, cost, forward, forward_chip,
+                                   forward_node_cached, quantise)
 from hwsim.kernels.perturb import fill_perturbation
 from hwsim.kernels.rng import normal, permutation_into
 
@@ -82,7 +83,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
               icfg, fcfg, seeds, tab_i, tab_f, tab_g, gen_gain,
               pcfg_i, pcfg_f, neuron_par, wbuf, dev, stuck, t_prog, pulses, dicfg, dfcfg, dseeds,
               theta_old, pert2, pert2_k, row_of, rowmax, wpert, h_pert, h_base,
-              opt_state, ocfg_i, ocfg_f, pert_scale, istate, fstate, n_steps, cycle_limit):
+              opt_state, ocfg_i, ocfg_f, pert_scale, nacc, z1, istate, fstate, n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return steps done.
 
     ``icfg[I_CHIP] == 0`` is the ideal chip (exact weights, ideal converters and circuits);
@@ -105,6 +106,12 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     turns G_int into a change with hwsim.kernels.optim (state ``opt_state``, float64[2, P],
     run state); the amplitude schedule scales theta~(k) and G's 1/amplitude^2 together
     (``pert_scale`` holds the scale of ``pert`` and ``pert2``).
+    Node perturbation on the plain discrete path folds instead of expanding: the node
+    signals C~ theta~_n are summed in ``nacc`` (run state) while the presynaptic activity is
+    constant (same sample, same weights) and multiplied out into G_int when it changes or at
+    an update (per step O(neurons), plus, for the faithful form, the layers after the first,
+    whose input activity changes every step); the sums equal the per-step products. There the
+    first layer's unperturbed product ``z1`` (run state) is also reused until x or theta change.
     A non-finite cost stops the block and records its step in istate[S_DIVERGED].
     """
     mode = icfg[I_MODE]
@@ -163,6 +170,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     opt_kind, lr_kind, amp_kind = ocfg_i[0], ocfg_i[1], ocfg_i[2]
     beta1, beta2, opt_eps = ocfg_f[0], ocfg_f[1], ocfg_f[2]
     opt_plain = opt_kind == SGD and lr_kind == CONSTANT
+    fold_nodes = node and mode == 0 and opt_plain and not chip
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     p = theta.shape[0]
@@ -214,6 +222,9 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         x = X[sample]
         t = Y[sample]
         t_now = now * clock
+        if fold_nodes and need_c0:
+            # The activity the pending node sums belong to is about to change.
+            _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, not faithful)
         # The weights inference sees: a snapshot while a non-blocking update is being written,
         # else the devices (drifted when they drift).
         wsrc = theta
@@ -222,7 +233,18 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         elif drift:
             drift_weights(theta, dev, stuck, t_prog, dfcfg[F_T0], t_now, wbuf)
             wsrc = wbuf
-        if chip:
+        c0_new = 0.0
+        if fold_nodes:
+            if need_c0:
+                # Unperturbed pass first: it refreshes the cached first-layer product.
+                forward_node_cached(wsrc, pert, False, x, sizes, w_off, b_off, n_off, acts, h, z1, True)
+                c0_new = cost(h[n_layers], t, n_out, cost_code)
+                for l in range(n_layers):
+                    for j in range(sizes[l]):
+                        h_base[l, j] = h[l, j]
+            forward_node_cached(wsrc, pert, True, x, sizes, w_off, b_off, n_off, acts, h, z1, False)
+            c = cost(h[n_layers], t, n_out, cost_code)
+        elif chip:
             forward_chip(wsrc, pert, pmode, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
                          neuron_par, dseeds[S_READ], 2 * n)
             c = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step, cost_adc_range)
@@ -240,7 +262,9 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             break
         if mode == 0:
             if need_c0:
-                if chip:
+                if fold_nodes:
+                    c0 = c0_new
+                elif chip:
                     forward_chip(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i,
                                  pcfg_f, neuron_par, dseeds[S_READ], 2 * n + 1)
                     c0 = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step,
@@ -248,7 +272,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 else:
                     forward(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, h)
                     c0 = cost(h[n_layers], t, n_out, cost_code)
-                if node:
+                if node and not fold_nodes:
                     # The unperturbed activity until x or theta change again.
                     for l in range(n_layers):
                         for j in range(sizes[l]):
@@ -295,7 +319,19 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             i_scale = pert_scale[1]
         # G = C~ theta~ / amplitude^2, with the amplitude of the perturbation integrated.
         coef = ct * g_scale / (i_scale * i_scale)
-        if node:
+        if fold_nodes:
+            for m in range(nacc.shape[0]):
+                nacc[m] += coef * ipert[m]
+            if faithful:
+                # Layers after the first see this step's perturbed activity: multiply now.
+                for l in range(1, n_layers):
+                    n_in = sizes[l]
+                    for i in range(sizes[l + 1]):
+                        v = coef * ipert[n_off[l] + i]
+                        row = w_off[l] + i * n_in
+                        for j in range(n_in):
+                            g_int[row + j] += v * h_pert[l, j]
+        elif node:
             if mode == 1 and not faithful:
                 # Analog mode has no baseline pass: the unperturbed activity of this step.
                 if chip:
@@ -332,8 +368,12 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 rowmax[r] = 0
         if opt_plain and (not chip or (plain_integrators and not devices)):
             if mode == 0:
-                for i in range(p):
-                    g_int[i] += coef * ipert[i]
+                if fold_nodes:
+                    if update_now:
+                        _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, not faithful)
+                else:
+                    for i in range(p):
+                        g_int[i] += coef * ipert[i]
                 if update_now:
                     for i in range(p):
                         if count_writes and g_int[i] != 0.0:
@@ -464,3 +504,23 @@ def _perturbation_circuit(pert, gen_gain, mismatch, bits, step, limit, inject_de
             if count_pulses:
                 pulses[i] += 2 * int(n_steps)
         pert[i] = v
+
+
+@njit(cache=True)
+def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, all_layers):
+    """G_int += node sums x presynaptic activity (every layer, or the first only) and the node
+    sums into the biases; the sums are then cleared."""
+    n_layers = sizes.shape[0] - 1
+    for l in range(n_layers):
+        n_in = sizes[l]
+        for i in range(sizes[l + 1]):
+            v = nacc[n_off[l] + i]
+            if v == 0.0:
+                continue
+            if l == 0 or all_layers:
+                row = w_off[l] + i * n_in
+                for j in range(n_in):
+                    g_int[row + j] += v * act[l, j]
+            g_int[b_off[l] + i] += v
+    for m in range(nacc.shape[0]):
+        nacc[m] = 0.0
