@@ -208,15 +208,9 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         istate[S_SAMPLE] = sample
         k = n // tau_p
         if pert_k[0] != k:
-            amp_s = 1.0
-            if amp_kind != CONSTANT:
-                amp_s = schedule_value(amp_kind, 1.0, k, ocfg_f[6], ocfg_f[7], ocfg_f[8])
-            pert_scale[0] = amp_s
-            fill_perturbation(scheme, k, seeds[S_PERTURB], entry_amp * amp_s, sparsity, period,
-                              tab_i, tab_f, tab_g, pert)
-            if gen_mismatch or gen_bits or inject_device:
-                _perturbation_circuit(pert, gen_gain, gen_mismatch, gen_bits, gen_step, gen_limit,
-                                      inject_device, dw_ctrl, pulses)
+            pert_scale[0] = _generate(k, pert, scheme, seeds[S_PERTURB], entry_amp, sparsity, period,
+                                      tab_i, tab_f, tab_g, amp_kind, ocfg_f, gen_gain, gen_mismatch,
+                                      gen_bits, gen_step, gen_limit, inject_device, dw_ctrl, pulses, True)
             pert_k[0] = k
             istate[S_PERT_UPDATES] += 1
         x = X[sample]
@@ -305,15 +299,11 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         if delay_steps > 0:
             k2 = (n + delay_steps) // tau_p
             if pert2_k[0] != k2:
-                amp_s2 = 1.0
-                if amp_kind != CONSTANT:
-                    amp_s2 = schedule_value(amp_kind, 1.0, k2, ocfg_f[6], ocfg_f[7], ocfg_f[8])
-                pert_scale[1] = amp_s2
-                fill_perturbation(scheme, k2, seeds[S_PERTURB], entry_amp * amp_s2, sparsity, period,
-                                  tab_i, tab_f, tab_g, pert2)
-                if gen_mismatch or gen_bits or inject_device:
-                    _perturbation_circuit(pert2, gen_gain, gen_mismatch, gen_bits, gen_step,
-                                          gen_limit, inject_device, dw_ctrl, pulses, False)
+                # The integrators' copy of the generators: no second write into the devices.
+                pert_scale[1] = _generate(k2, pert2, scheme, seeds[S_PERTURB], entry_amp, sparsity,
+                                          period, tab_i, tab_f, tab_g, amp_kind, ocfg_f, gen_gain,
+                                          gen_mismatch, gen_bits, gen_step, gen_limit, inject_device,
+                                          dw_ctrl, pulses, False)
                 pert2_k[0] = k2
             ipert = pert2
             i_scale = pert_scale[1]
@@ -484,6 +474,22 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         istate[S_STEP] = n + 1
         done += 1
     return done
+
+
+@njit(cache=True)
+def _generate(k, buf, scheme, seed, entry_amp, sparsity, period, tab_i, tab_f, tab_g, amp_kind,
+              ocfg_f, gen_gain, mismatch, bits, step, limit, inject_device, dw_ctrl, pulses,
+              count_pulses):
+    """theta~(k) as the generators emit it into ``buf``: the scheme's code at the scheduled
+    amplitude, through the perturbation circuit; returns the amplitude's schedule factor."""
+    amp_s = 1.0
+    if amp_kind != CONSTANT:
+        amp_s = schedule_value(amp_kind, 1.0, k, ocfg_f[6], ocfg_f[7], ocfg_f[8])
+    fill_perturbation(scheme, k, seed, entry_amp * amp_s, sparsity, period, tab_i, tab_f, tab_g, buf)
+    if mismatch or bits or inject_device:
+        _perturbation_circuit(buf, gen_gain, mismatch, bits, step, limit, inject_device, dw_ctrl,
+                              pulses, count_pulses)
+    return amp_s
 
 
 @njit(cache=True)
