@@ -38,16 +38,28 @@ class PlainMGD:
                 h = np.maximum(h, 0.0)
         return float(np.mean((h - t) ** 2))
 
+    def _sample(self, n):
+        """The sample of step n: a new shuffle each epoch."""
+        s = n // self.tau_x
+        if s % len(self.x) == 0 and n % self.tau_x == 0:
+            self.order = self.rng.permutation(len(self.x))
+        i = self.order[s % len(self.x)]
+        return self.x[i], self.y[i]
+
+    def _end_step(self, n):
+        """Update every tau_theta steps, then move on."""
+        if (n + 1) % self.tau_theta == 0:
+            for p, g in zip(self.ws + self.bs, self.gw + self.gb):
+                p -= self.eta * g
+                g[...] = 0.0
+        self.step += 1
+
     def run(self, n_steps):
         if self.nodes:
             return self._run_nodes(n_steps)
         for _ in range(n_steps):
             n = self.step
-            s = n // self.tau_x
-            if s % len(self.x) == 0 and n % self.tau_x == 0:
-                self.order = self.rng.permutation(len(self.x))
-            i = self.order[s % len(self.x)]
-            x, t = self.x[i], self.y[i]
+            x, t = self._sample(n)
             dws = [self.a * (2.0 * self.rng.integers(0, 2, size=w.shape) - 1.0) for w in self.ws]
             dbs = [self.a * (2.0 * self.rng.integers(0, 2, size=b.shape) - 1.0) for b in self.bs]
             c = self.cost([w + d for w, d in zip(self.ws, dws)], [b + d for b, d in zip(self.bs, dbs)], x, t)
@@ -56,11 +68,7 @@ class PlainMGD:
             k = (c - self.c0) / self.amp2
             for g, d in zip(self.gw + self.gb, dws + dbs):
                 g += k * d
-            if (n + 1) % self.tau_theta == 0:
-                for p, g in zip(self.ws + self.bs, self.gw + self.gb):
-                    p -= self.eta * g
-                    g[...] = 0.0
-            self.step += 1
+            self._end_step(n)
 
     def _forward_nodes(self, x, node_pert):
         hs = [x]
@@ -77,11 +85,7 @@ class PlainMGD:
         """Node perturbation, written plainly: per step, outer products node x activity."""
         for _ in range(n_steps):
             n = self.step
-            s = n // self.tau_x
-            if s % len(self.x) == 0 and n % self.tau_x == 0:
-                self.order = self.rng.permutation(len(self.x))
-            i = self.order[s % len(self.x)]
-            x, t = self.x[i], self.y[i]
+            x, t = self._sample(n)
             dz = [self.a * (2.0 * self.rng.integers(0, 2, size=b.shape) - 1.0) for b in self.bs]
             hs = self._forward_nodes(x, dz)
             c = float(np.mean((hs[-1] - t) ** 2))
@@ -91,8 +95,4 @@ class PlainMGD:
             for l, d in enumerate(dz):
                 self.gw[l] += k * np.outer(d, hs[l])
                 self.gb[l] += k * d
-            if (n + 1) % self.tau_theta == 0:
-                for p, g in zip(self.ws + self.bs, self.gw + self.gb):
-                    p -= self.eta * g
-                    g[...] = 0.0
-            self.step += 1
+            self._end_step(n)
