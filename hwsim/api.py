@@ -14,7 +14,8 @@ from hwsim import __version__
 from hwsim.chip.timing import time_breakdown
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels import mgd_block as K
-from hwsim.network import mlp
+from hwsim.network import batch
+from hwsim.network.layout import layout_from_spec
 from hwsim.results.rundir import curve_frame, write_run
 from hwsim.spec import RunSpec, load_scenario  # noqa: F401  (re-exported)
 
@@ -151,7 +152,7 @@ def probe_gradient(spec: RunSpec | str | Path, steps: int, seed: int | None = No
         sim.istate[K.S_ORDER_EPOCH] = 0
     sim.advance(steps)
     s = int(sim.istate[K.S_SAMPLE])
-    true = mlp.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s], spec.scenario.cost)
+    true = batch.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s], spec.scenario.cost)
     est = sim.integrated_gradient()
     na, nb = np.linalg.norm(est), np.linalg.norm(true)
     cos = float(est @ true / (na * nb)) if na > 0 and nb > 0 else math.nan
@@ -180,22 +181,21 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None) -> Run
     start = time.perf_counter()
     sc, fw = spec.scenario, spec.firmware
     data = build_dataset(sc.dataset, seed)
-    acts = tuple([sc.network.activation] * len(sc.network.hidden) + [sc.network.output_activation])
-    layout = mlp.MLPLayout((data.n_inputs, *sc.network.hidden, data.n_outputs), acts)
+    layout = layout_from_spec(sc.network, data.n_inputs, data.n_outputs, getattr(data, "image_shape", None))
     init = sc.network.init
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAM_INIT,)))
     theta0 = layout.init(rng, init.distribution, init.low, init.high, init.std, init.bias_low, init.bias_high)
-    interval = inference_timing(spec.chip, layout.sizes).interval
+    interval = inference_timing(spec.chip, layout).interval
     steps = sc.max_cycles // interval
     if sc.max_steps is not None:
         steps = min(steps, sc.max_steps)
     n_samples = steps // fw.tau_x
-    batch = max(1, fw.tau_theta // fw.tau_x)
+    batch_size = max(1, fw.tau_theta // fw.tau_x)
     o, ls = fw.optimizer, fw.learning_rate_schedule
     schedule = ScheduleConfig(kind=ls.kind, step_size=ls.step_size, gamma=ls.gamma, decay=ls.decay,
                               min_fraction=ls.min_fraction)
     theta, rows = train_backprop(
-        layout, theta0, data, sc.cost, n_samples, fw.eta, batch=batch,
+        layout, theta0, data, sc.cost, n_samples, fw.eta, batch=batch_size,
         optimizer=OptimizerConfig(kind=o.kind, beta=o.beta, beta2=o.beta2, eps=o.eps),
         schedule=schedule, order_seed=int(stream_seed(seed, STREAM_ORDER)),
         eval_every=max(1, fw.evaluation.every_steps // fw.tau_x),
@@ -219,7 +219,7 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None) -> Run
         "final_test_cost": rows[-1].test_cost if rows else None,
         "samples_seen": rows[-1].samples_seen if rows else 0,
         "updates": rows[-1].updates if rows else 0,
-        "batch": batch,
+        "batch": batch_size,
         "n_params": layout.n_params,
         "wall_seconds": round(time.perf_counter() - start, 3),
         "seed": seed,

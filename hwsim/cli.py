@@ -112,7 +112,7 @@ def _check_trace_size(spec, max_cycles) -> None:
     from hwsim.chip.timing import inference_timing
     from hwsim.engine.trace import MAX_EVENTS
 
-    interval = inference_timing(spec.chip, spec.scenario.layer_sizes()).interval
+    interval = inference_timing(spec.chip, spec.scenario.layout()).interval
     budget = max_cycles if max_cycles is not None else spec.scenario.max_cycles
     steps = budget // interval
     if spec.scenario.max_steps is not None:

@@ -123,7 +123,8 @@ def test_read_noise_per_partial_sum_has_the_per_device_distribution():
     zero = np.zeros(layout.n_params)
     for m in range(4000):
         FK.forward_chip(sim.theta, zero, False, x, layout.sizes_arr, layout.w_off, layout.b_off,
-                        sim.periphery.n_off, layout.act_codes, h, sim.periphery.pcfg_i,
+                        sim.periphery.n_off, layout.act_codes, layout.geom, layout.gidx, h,
+                        sim.periphery.pcfg_i,
                         sim.periphery.pcfg_f, sim.periphery.neuron_par, sim.devices.seeds[3], m)
         fast.append(h[1, 0])
         w = sim.devices.read(0.0, 10**6 + m)

@@ -15,7 +15,8 @@ from hwsim import probe_gradient, run
 from hwsim.chip.perturbation import PerturbationGenerator
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels import mgd_block as K
-from hwsim.network import mlp
+from hwsim.network import batch
+from hwsim.network.layout import dense_layout
 
 TINY = 1e-5
 BIG_T = 10**9  # tau_x, tau_theta larger than any probe: fixed sample, no updates
@@ -35,7 +36,7 @@ def cosine(a, b):
 
 def true_gradient(sim):
     s = int(sim.istate[K.S_SAMPLE])
-    return mlp.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s],
+    return batch.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s],
                         sim.run_spec.scenario.cost)
 
 
@@ -142,7 +143,7 @@ def test_random_code_with_unit_time_constants_is_one_sided_spsa():
         d = sim.generator.vector(n)
 
         def c(th):
-            return float(mlp.cost_batch(mlp.forward_batch(sim.layout, th, x), t, "mse")[0])
+            return float(batch.cost_batch(batch.forward_batch(sim.layout, th, x), t, "mse")[0])
 
         theta = theta - 0.3 * (c(theta + d) - c(theta)) * d / 0.05**2
         np.testing.assert_allclose(sim.theta, theta, rtol=1e-11, atol=1e-13)
@@ -151,19 +152,19 @@ def test_random_code_with_unit_time_constants_is_one_sided_spsa():
 def test_exact_gradient_matches_finite_differences():
     for cost, out_act, act in (("mse", "sigmoid", "sigmoid"), ("cross_entropy", "linear", "relu"),
                                ("mse", "linear", "tanh")):
-        layout = mlp.MLPLayout((5, 4, 3), (act, out_act))
+        layout = dense_layout((5, 4, 3), (act, out_act))
         rng = np.random.default_rng(0)
         theta = rng.normal(size=layout.n_params)
         x = rng.normal(size=(3, 5))
         t = np.eye(3)[[0, 2, 1]]
-        g = mlp.gradient(layout, theta, x, t, cost)
+        g = batch.gradient(layout, theta, x, t, cost)
         eps = 1e-6
         fd = np.empty_like(theta)
         for i in range(theta.size):
             e = np.zeros_like(theta)
             e[i] = eps
-            fd[i] = (mlp.cost_batch(mlp.forward_batch(layout, theta + e, x), t, cost).mean()
-                     - mlp.cost_batch(mlp.forward_batch(layout, theta - e, x), t, cost).mean()) / (2 * eps)
+            fd[i] = (batch.cost_batch(batch.forward_batch(layout, theta + e, x), t, cost).mean()
+                     - batch.cost_batch(batch.forward_batch(layout, theta - e, x), t, cost).mean()) / (2 * eps)
         np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-8)
 
 

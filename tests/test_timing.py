@@ -166,9 +166,9 @@ def test_broadcast_latency_without_compensation_decorrelates_fdma_as_predicted()
         sim = Simulation(spec, seed=0, max_cycles=10**12)
         steps = int(math.ceil(4.0 / sim.generator.frequency_spacing))
         sim.advance(steps)
-        from hwsim.network import mlp
+        from hwsim.network import batch
         s = int(sim.istate[K.S_SAMPLE])
-        g = mlp.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s], "mse")
+        g = batch.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s], "mse")
         return sim, sim.g_int.copy(), g
 
     sim, g_comp, g = probe(True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from hwsim.kernels import forward as FK
-from hwsim.network import mlp
+from hwsim.network import batch
+from hwsim.network.layout import NetworkLayout
 
 
 def converter_step(bits: int | None, full_range: float) -> float:
@@ -20,7 +21,7 @@ def converter_step(bits: int | None, full_range: float) -> float:
 class Periphery:
     """Converters, tiles and neuron variation of one chip for one network layout."""
 
-    def __init__(self, chip, layout: mlp.MLPLayout, seed: int, read_sigma_add: float = 0.0,
+    def __init__(self, chip, layout: NetworkLayout, seed: int, read_sigma_add: float = 0.0,
                  read_sigma_prop: float = 0.0):
         arr, neurons = chip.array, chip.neurons
         self.layout = layout
@@ -39,7 +40,7 @@ class Periphery:
         self.pcfg_f[FK.P_READ_ADD] = read_sigma_add
         self.pcfg_f[FK.P_READ_PROP] = read_sigma_prop
         n = layout.n_neurons
-        self.n_off = np.cumsum([0] + list(layout.sizes[1:-1]), dtype=np.int64)
+        self.n_off = layout.n_off
         # Neuron variation as in the MGD reference's noisy MLP: L, k ~ 1 + N(0, s); x0, y0 ~ N(0, s).
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
         s = neurons.activation_variation
@@ -51,7 +52,7 @@ class Periphery:
 
     @property
     def is_ideal(self) -> bool:
-        rows_split = any(n_in > self.pcfg_i[FK.P_ROWS] for n_in in self.layout.sizes[:-1])
+        rows_split = any(s.fan_in > self.pcfg_i[FK.P_ROWS] for s in self.layout.stages if s.has_params)
         return not (self.pcfg_i[FK.P_DAC_ON] or self.pcfg_i[FK.P_ADC_ON] or
                     self.pcfg_i[FK.P_NEURON_VAR] or self.pcfg_i[FK.P_READ_NOISE] or rows_split)
 
@@ -59,25 +60,31 @@ class Periphery:
         """Outputs for a batch, computed as forward_chip computes each sample, on weights that
         were already read (the observer reads the devices once, with their noise, and passes
         the result here; forward_chip instead adds the read noise per partial sum)."""
+        return batch.in_chunks(lambda xs: self._forward(theta, xs), self.layout, x)
+
+    def _forward(self, theta, x):
         lay = self.layout
         rows = int(self.pcfg_i[FK.P_ROWS])
         dac_step, dac_range, adc_step, adc_range = self.pcfg_f[:4]
         h = np.asarray(x, dtype=np.float64)
-        for l in range(lay.n_layers):
+        for l, stage in enumerate(lay.stages):
+            if not stage.has_params:
+                h = batch.forward_stage(lay, l, theta, h)
+                continue
             w, b = lay.weights(theta, l)
             if self.pcfg_i[FK.P_DAC_ON]:
                 h = np.floor(np.clip(h, -dac_range, dac_range) / dac_step + 0.5) * dac_step
-            z = np.zeros((h.shape[0], w.shape[0]))
-            for start in range(0, w.shape[1], rows):
-                part = h[:, start:start + rows] @ w[:, start:start + rows].T
+            z = np.zeros((h.shape[0], stage.n_out))
+            for start in range(0, stage.fan_in, rows):
+                part = batch.weighted_sum(lay, l, w, h, slice(start, start + rows))
                 if self.pcfg_i[FK.P_ADC_ON]:
                     part = np.floor(np.clip(part, -adc_range, adc_range) / adc_step + 0.5) * adc_step
                 z += part
-            z += b
+            z += batch.output_bias(lay, l, b)
             if self.pcfg_i[FK.P_NEURON_VAR]:
-                sl = slice(self.n_off[l], self.n_off[l] + w.shape[0])
+                sl = slice(self.n_off[l], self.n_off[l] + stage.n_out)
                 gain, slope, x0, y0 = (self.neuron_par[r, sl] for r in range(4))
-                h = gain * mlp.activate(slope * (z - x0), lay.activations[l]) + y0
+                h = gain * batch.activate(slope * (z - x0), stage.activation) + y0
             else:
-                h = mlp.activate(z, lay.activations[l])
+                h = batch.activate(z, stage.activation)
         return h

@@ -15,8 +15,13 @@ import math
 from dataclasses import dataclass
 
 
-def tiles_per_layer(sizes, rows: int, cols: int) -> list[int]:
-    return [math.ceil(n_in / rows) * math.ceil(n_out / cols) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+def arrays(layout):
+    """(rows = fan-in, columns = output channels, MVMs per inference) of every parametric stage."""
+    return [(st.fan_in, st.channels_out, st.positions) for st in layout.stages if st.has_params]
+
+
+def tiles_per_layer(layout, rows: int, cols: int) -> list[int]:
+    return [math.ceil(f / rows) * math.ceil(c / cols) for f, c, _ in arrays(layout)]
 
 
 @dataclass(frozen=True)
@@ -27,20 +32,24 @@ class InferenceTiming:
     time_shared: bool
 
 
-def inference_timing(chip, sizes) -> InferenceTiming:
-    """L and II for a network of layer ``sizes`` on ``chip``."""
+def inference_timing(chip, layout) -> InferenceTiming:
+    """L and II for a network ``layout`` (hwsim.network.layout) on ``chip``.
+
+    With the tile model, a stage runs its MVMs (one per output position of a conv stage) one
+    after another on its tiles, so its time is positions x tile latency."""
     arr = chip.array
-    needed = sum(tiles_per_layer(sizes, arr.rows, arr.cols))
+    per_layer = tiles_per_layer(layout, arr.rows, arr.cols)
+    needed = sum(per_layer)
     if arr.tile_latency is None:
         return InferenceTiming(chip.inference.cycles_per_inference, chip.inference.step_cycles,
                                needed, False)
-    per_layer = tiles_per_layer(sizes, arr.rows, arr.cols)
+    positions = [p for _, _, p in arrays(layout)]
     if arr.tiles is None or arr.tiles >= needed:
-        # Every layer on its own tiles (its row tiles in parallel): a pipeline of layers.
-        n_layers = len(per_layer)
-        return InferenceTiming(n_layers * arr.tile_latency, arr.tile_latency, needed, False)
-    # Too few tiles: each layer's tile MVMs run in rounds of `tiles`, layers one after another.
-    latency = arr.tile_latency * sum(math.ceil(t / arr.tiles) for t in per_layer)
+        # Every stage on its own tiles (its row tiles in parallel): a pipeline of stages.
+        times = [p * arr.tile_latency for p in positions]
+        return InferenceTiming(sum(times), max(times), needed, False)
+    # Too few tiles: each stage's tile MVMs run in rounds of `tiles`, stages one after another.
+    latency = arr.tile_latency * sum(p * math.ceil(t / arr.tiles) for p, t in zip(positions, per_layer))
     return InferenceTiming(latency, latency, needed, True)
 
 
@@ -54,19 +63,19 @@ def pulse_cycles(chip) -> int:
 
 
 def row_map(layout) -> tuple["np.ndarray", int]:
-    """Crossbar row (input line) of every parameter: W_l[:, j] sits on row j of layer l's
-    array, the biases on one extra row per layer. Returns (row_of[P], number of rows)."""
+    """Crossbar row (input line) of every parameter: fan-in index j of stage l's array sits
+    on its row j, the biases on one extra row per stage. Returns (row_of[P], number of rows)."""
     import numpy as np
 
     row_of = np.empty(layout.n_params, dtype=np.int64)
     base = 0
-    for l in range(layout.n_layers):
-        n_in, n_out = layout.sizes[l], layout.sizes[l + 1]
-        w0 = layout.w_off[l]
-        row_of[w0:w0 + n_in * n_out] = base + np.tile(np.arange(n_in), n_out)
-        b0 = layout.b_off[l]
-        row_of[b0:b0 + n_out] = base + n_in
-        base += n_in + 1
+    for l, st in enumerate(layout.stages):
+        if not st.has_params:
+            continue
+        w0, b0 = layout.w_off[l], layout.b_off[l]
+        row_of[w0:w0 + st.n_weights] = base + np.tile(np.arange(st.fan_in), st.channels_out)
+        row_of[b0:b0 + st.channels_out] = base + st.fan_in
+        base += st.fan_in + 1
     return row_of, base
 
 
@@ -74,7 +83,7 @@ def configure_timing(icfg, chip, layout, firmware) -> InferenceTiming:
     """Fill the timing entries of the kernel's icfg; return the inference timing."""
     from hwsim.kernels import mgd_block as K
 
-    timing = inference_timing(chip, layout.sizes)
+    timing = inference_timing(chip, layout)
     icfg[K.I_CPI] = timing.interval
     icfg[K.I_LATENCY] = timing.latency
     icfg[K.I_BCAST_LATENCY] = chip.broadcast.latency
@@ -95,15 +104,16 @@ def energy_breakdown(chip, layout, istate, pulses_total: int) -> dict[str, float
     from hwsim.kernels import mgd_block as K
 
     arr, e = chip.array, chip.energy
-    sizes = layout.sizes
-    row_tiles = [math.ceil(n_in / arr.rows) for n_in in sizes[:-1]]
-    col_tiles = [math.ceil(n_out / arr.cols) for n_out in sizes[1:]]
+    stages = arrays(layout)
+    row_tiles = [math.ceil(f / arr.rows) for f, _, _ in stages]
+    col_tiles = [math.ceil(c / arr.cols) for _, c, _ in stages]
     inferences = int(istate[K.S_STEP]) + int(istate[K.S_BASELINES])
     steps = int(istate[K.S_STEP])
     p = layout.n_params
-    mvms = inferences * sum(r * c for r, c in zip(row_tiles, col_tiles))
-    adcs = inferences * sum(n_out * r for n_out, r in zip(sizes[1:], row_tiles))
-    dacs = inferences * sum(n_in * c for n_in, c in zip(sizes[:-1], col_tiles))
+    # Per inference: every position of a stage is one MVM on each of its tiles.
+    mvms = inferences * sum(pos * r * c for (_, _, pos), r, c in zip(stages, row_tiles, col_tiles))
+    adcs = inferences * sum(pos * ch * r for (_, ch, pos), r in zip(stages, row_tiles))
+    dacs = inferences * sum(pos * f * c for (f, _, pos), c in zip(stages, col_tiles))
     return {
         "mvm": mvms * e.mvm,
         "adc": adcs * e.adc,

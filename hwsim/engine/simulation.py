@@ -28,7 +28,8 @@ from hwsim.data import build_dataset
 from hwsim.firmware.mgd import kernel_config, optimizer_config
 from hwsim.kernels import devices as DK
 from hwsim.kernels import mgd_block as K
-from hwsim.network import mlp
+from hwsim.network import batch
+from hwsim.network.layout import layout_from_spec
 
 STREAM_NOISE, STREAM_ORDER, STREAM_INIT = 3, 4, 2
 
@@ -76,8 +77,8 @@ class Simulation:
     def __post_init__(self):
         sc, fw = self.run_spec.scenario, self.run_spec.firmware
         self.data = build_dataset(sc.dataset, self.seed)
-        acts = tuple([sc.network.activation] * len(sc.network.hidden) + [sc.network.output_activation])
-        self.layout = mlp.MLPLayout((self.data.n_inputs, *sc.network.hidden, self.data.n_outputs), acts)
+        self.layout = layout_from_spec(sc.network, self.data.n_inputs, self.data.n_outputs,
+                                       getattr(self.data, "image_shape", None))
         init = sc.network.init
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(STREAM_INIT,)))
         self.theta = self.layout.init(rng, init.distribution, init.low, init.high, init.std,
@@ -182,7 +183,7 @@ class Simulation:
             done = K.mgd_block(self.theta, self.g_int, self._pert, self._pert_k, self._h, self.order,
                                self.data.x_train, self.data.y_train, self.layout.sizes_arr,
                                self.layout.w_off, self.layout.b_off, per.n_off, self.layout.act_codes,
-                               self.icfg, self.fcfg, self.seeds, self.generator.table_i,
+                               self.layout.geom, self.layout.gidx, self.icfg, self.fcfg, self.seeds, self.generator.table_i,
                                self.generator.table_f, self.generator.table_g, self.gen_gain,
                                per.pcfg_i, per.pcfg_f, per.neuron_par, self._wbuf, dv.dev, dv.stuck,
                                dv.t_prog, dv.pulses, dv.icfg, dv.fcfg, dv.seeds,
@@ -202,11 +203,11 @@ class Simulation:
         sc = self.run_spec.scenario
         with np.errstate(all="ignore"):  # a diverged chip is observed too; NaN is the answer
             y = self.chip_outputs(self.data.x_test, observation_index=len(self.curve))
-            test_cost = float(np.mean(mlp.cost_batch(y, self.data.y_test, sc.cost)))
+            test_cost = float(np.mean(batch.cost_batch(y, self.data.y_test, sc.cost)))
             acc = accuracy(y, self.data.y_test, sc.accuracy)
             ideal_acc = math.nan
             if sc.observation.ideal_accuracy:
-                y_ideal = mlp.forward_batch(self.layout, self.theta, self.data.x_test)
+                y_ideal = batch.forward_batch(self.layout, self.theta, self.data.x_test)
                 ideal_acc = accuracy(y_ideal, self.data.y_test, sc.accuracy)
         count = self.fstate[K.S_COST_COUNT]
         train_cost = float(self.fstate[K.S_COST_SUM] / count) if count else math.nan
@@ -215,7 +216,7 @@ class Simulation:
         angle = math.nan
         if self.run_spec.firmware.evaluation.gradient_angle and self.step > 0:
             s = int(self.istate[K.S_SAMPLE])
-            true = mlp.gradient(self.layout, self.theta, self.data.x_train[s], self.data.y_train[s], sc.cost)
+            true = batch.gradient(self.layout, self.theta, self.data.x_train[s], self.data.y_train[s], sc.cost)
             angle = angle_degrees(self.integrated_gradient(), true)
         point = CurvePoint(self.step, self.cycles, self.cycles * self.clock_period,
                            self.samples_seen, train_cost, test_cost, acc, angle, ideal_acc,
@@ -230,7 +231,7 @@ class Simulation:
         once (drift, and read noise unless the scenario turns it off for observation), then
         the periphery (converters, tiles, neuron variation)."""
         if not self.icfg[K.I_CHIP]:
-            return mlp.forward_batch(self.layout, self.theta, x)
+            return batch.forward_batch(self.layout, self.theta, x)
         weights = self.theta
         if self.reads_devices:
             dv = self.devices
@@ -252,7 +253,8 @@ class Simulation:
 
             faithful = self.run_spec.firmware.perturbation.node_activity == "faithful"
             _fold_nodes(g, self.nacc.copy(), self.h_base, self.layout.sizes_arr, self.layout.w_off,
-                        self.layout.b_off, self.periphery.n_off, not faithful)
+                        self.layout.b_off, self.periphery.n_off, self.layout.geom, self.layout.gidx,
+                        not faithful)
         return g
 
     @property

@@ -28,7 +28,9 @@ import numpy as np
 from hwsim.firmware.optimizers import OptimizerConfig, OptimizerState, ScheduleConfig
 from hwsim.kernels import optim as KO
 from hwsim.kernels.rng import permutation_into
-from hwsim.network import mlp
+
+from hwsim.network.batch import cost_batch, forward_batch, loss_and_gradient
+from hwsim.network.layout import NetworkLayout
 
 
 @dataclass
@@ -40,51 +42,6 @@ class BackpropPoint:
     train_cost: float      # mean per-sample training cost since the previous row (NaN at 0)
     test_cost: float
     test_accuracy: float
-
-
-def loss_and_gradient(layout: mlp.MLPLayout, theta: np.ndarray, x: np.ndarray, t: np.ndarray,
-                      cost: str) -> tuple[float, np.ndarray]:
-    """(mean cost, exact dC/dtheta) over the samples of ``x`` by backpropagation.
-
-    Costs as hwsim.network.mlp.cost_batch: mse = mean_j (y_j - t_j)^2 per sample;
-    cross_entropy = softmax cross-entropy on the raw outputs (linear output layer required).
-    """
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    t = np.atleast_2d(np.asarray(t, dtype=np.float64))
-    n = x.shape[0]
-    acts = layout.activations
-    hs, zs = [x], []
-    h = x
-    for l in range(layout.n_layers):
-        w, b = layout.weights(theta, l)
-        z = h @ w.T + b
-        h = mlp.activate(z, acts[l])
-        zs.append(z)
-        hs.append(h)
-    y = hs[-1]
-    if cost == "mse":
-        c = float(np.mean(np.mean((y - t) ** 2, axis=1)))
-        delta = (2.0 / y.shape[1]) * (y - t) * mlp.activation_derivative(zs[-1], y, acts[-1])
-    elif cost == "cross_entropy":
-        if acts[-1] != "linear":
-            raise ValueError("cross_entropy expects a linear output layer (softmax is in the cost)")
-        m = y.max(axis=1, keepdims=True)
-        e = np.exp(y - m)
-        s = e.sum(axis=1, keepdims=True)
-        c = float(np.mean((m + np.log(s))[:, 0] - np.sum(t * y, axis=1)))
-        delta = e / s * t.sum(axis=1, keepdims=True) - t
-    else:
-        raise ValueError(f"unknown cost {cost!r}")
-    grad = np.empty(layout.n_params)
-    for l in range(layout.n_layers - 1, -1, -1):
-        gw, gb = layout.weights(grad, l)
-        np.matmul(delta.T, hs[l], out=gw)
-        gw /= n
-        gb[...] = delta.sum(axis=0) / n
-        if l > 0:
-            w, _ = layout.weights(theta, l)
-            delta = (delta @ w) * mlp.activation_derivative(zs[l - 1], hs[l], acts[l - 1])
-    return c, grad
 
 
 class SampleOrder:
@@ -148,7 +105,7 @@ def _as_schedule(schedule) -> ScheduleConfig:
     return schedule
 
 
-def train_backprop(layout: mlp.MLPLayout, theta0: np.ndarray, data, cost: str, n_samples: int,
+def train_backprop(layout: NetworkLayout, theta0: np.ndarray, data, cost: str, n_samples: int,
                    lr: float, batch: int = 1, optimizer: OptimizerConfig | str | None = None,
                    schedule: ScheduleConfig | str | None = None, order_seed=0,
                    eval_every: int | None = None,
@@ -194,8 +151,8 @@ def train_backprop(layout: mlp.MLPLayout, theta0: np.ndarray, data, cost: str, n
     def observe(seen: int, updates: int) -> None:
         nonlocal cost_sum, cost_count
         with np.errstate(all="ignore"):
-            y = mlp.forward_batch(layout, theta, data.x_test)
-            test_cost = float(np.mean(mlp.cost_batch(y, data.y_test, cost)))
+            y = forward_batch(layout, theta, data.x_test)
+            test_cost = float(np.mean(cost_batch(y, data.y_test, cost)))
             acc = float(acc_fn(y, data.y_test))
         train_cost = cost_sum / cost_count if cost_count else math.nan
         rows.append(BackpropPoint(seen, updates, train_cost, test_cost, acc))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwsim.kernels import mgd_block as K
-from hwsim.network.mlp import COSTS
+from hwsim.network.batch import COSTS
 
 
 def gradient_scale(firmware, n_params: int) -> float:

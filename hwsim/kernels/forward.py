@@ -18,38 +18,100 @@ def activate(z, code):
 
 
 NO_PERT, WEIGHT_PERT, NODE_PERT = 0, 1, 2
+# Stage geometry (hwsim.network.layout): kinds and the columns of ``geom``.
+DENSE, CONV, POOL = 0, 1, 2
+G_KIND, G_FAN, G_POS, G_GOFF, G_IN_STRIDE = range(5)
+
+
+@njit(cache=True, inline="always")
+def unit(geom, l, o, w_off, b_off):
+    """Output ``o`` of parametric stage ``l``: (first weight of its array row, its bias,
+    gather base, or -1 for a dense stage whose fan-in index is the input index)."""
+    fan = geom[l, G_FAN]
+    if geom[l, G_KIND] == DENSE:
+        return w_off[l] + o * fan, b_off[l] + o, -1
+    positions = geom[l, G_POS]
+    c = o // positions
+    return w_off[l] + c * fan, b_off[l] + c, geom[l, G_GOFF] + (o - c * positions) * fan
+
+
+@njit(cache=True, inline="always")
+def dot(w, row, h, l, gidx, gbase, start, stop):
+    """sum_f w[row + f] h[l, input(f)] over fan-in f in [start, stop)."""
+    acc = 0.0
+    if gbase < 0:
+        for j in range(start, stop):
+            acc += w[row + j] * h[l, j]
+    else:
+        for j in range(start, stop):
+            acc += w[row + j] * h[l, gidx[gbase + j]]
+    return acc
+
+
+@njit(cache=True, inline="always")
+def dot_perturbed(w, pert, row, h, l, gidx, gbase, start, stop):
+    """``dot`` with the weights w + pert."""
+    acc = 0.0
+    if gbase < 0:
+        for j in range(start, stop):
+            acc += (w[row + j] + pert[row + j]) * h[l, j]
+    else:
+        for j in range(start, stop):
+            acc += (w[row + j] + pert[row + j]) * h[l, gidx[gbase + j]]
+    return acc
 
 
 @njit(cache=True)
-def forward(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, h):
-    """Run the network on one sample; ``h[l, :sizes[l]]`` holds layer l's activity.
+def max_pool(h, l, n_out, geom, gidx):
+    """h[l + 1] = maximum of h[l] over each output's window."""
+    fan = geom[l, G_FAN]
+    positions = geom[l, G_POS]
+    stride = geom[l, G_IN_STRIDE]
+    for o in range(n_out):
+        c = o // positions
+        gb = geom[l, G_GOFF] + (o - c * positions) * fan
+        base = c * stride
+        m = h[l, base + gidx[gb]]
+        for f in range(1, fan):
+            v = h[l, base + gidx[gb + f]]
+            if v > m:
+                m = v
+        h[l + 1, o] = m
 
-    ``pert_mode``: NO_PERT; WEIGHT_PERT, the parameters are theta + pert; NODE_PERT, neuron n's
-    pre-activation gains pert[n] (n counts neurons from the first hidden layer). The output
+
+@njit(cache=True)
+def stage(theta, pert, pert_mode, h, l, n_out, w_off, b_off, n_off, code, geom, gidx):
+    """h[l + 1] from h[l] through stage l (``forward``'s body)."""
+    if geom[l, G_KIND] == POOL:
+        max_pool(h, l, n_out, geom, gidx)
+        return
+    fan = geom[l, G_FAN]
+    for i in range(n_out):
+        row, bias, gb = unit(geom, l, i, w_off, b_off)
+        acc = theta[bias]
+        if pert_mode == WEIGHT_PERT:
+            acc += pert[bias]
+            acc += dot_perturbed(theta, pert, row, h, l, gidx, gb, 0, fan)
+        else:
+            acc += dot(theta, row, h, l, gidx, gb, 0, fan)
+            if pert_mode == NODE_PERT:
+                acc += pert[n_off[l] + i]
+        h[l + 1, i] = activate(acc, code)
+
+
+@njit(cache=True)
+def forward(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h):
+    """Run the network on one sample; ``h[l, :sizes[l]]`` holds stage l's input activity.
+
+    ``pert_mode``: NO_PERT; WEIGHT_PERT, the parameters are theta + pert; NODE_PERT, node n's
+    pre-activation gains pert[n] (n counts the outputs of the parametric stages). The output
     is h[L, :sizes[L]].
     """
     n_layers = sizes.shape[0] - 1
     for j in range(sizes[0]):
         h[0, j] = x[j]
     for l in range(n_layers):
-        n_in = sizes[l]
-        n_out = sizes[l + 1]
-        wo = w_off[l]
-        bo = b_off[l]
-        code = acts[l]
-        for i in range(n_out):
-            row = wo + i * n_in
-            acc = theta[bo + i]
-            if pert_mode == WEIGHT_PERT:
-                acc += pert[bo + i]
-                for j in range(n_in):
-                    acc += (theta[row + j] + pert[row + j]) * h[l, j]
-            else:
-                for j in range(n_in):
-                    acc += theta[row + j] * h[l, j]
-                if pert_mode == NODE_PERT:
-                    acc += pert[n_off[l] + i]
-            h[l + 1, i] = activate(acc, code)
+        stage(theta, pert, pert_mode, h, l, sizes[l + 1], w_off, b_off, n_off, acts[l], geom, gidx)
 
 
 @njit(cache=True)
@@ -95,19 +157,20 @@ def quantise(v, step, limit):
 
 
 @njit(cache=True)
-def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
-                 neuron_par, read_seed, mvm_index):
+def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h, pcfg_i,
+                 pcfg_f, neuron_par, read_seed, mvm_index):
     """The forward pass as the chip computes it.
 
-    Each layer's inputs go through the DACs (clip to +-dac_range, round to dac_step); a layer
-    whose fan-in exceeds the tile rows splits into row tiles. Read noise: every device read
-    adds N(0, s_add^2 + (s_prop w)^2) to its weight, so a tile's partial sum sum_j w_j h_j
-    gains N(0, sum_j (s_add^2 + s_prop^2 w_j^2) h_j^2): one draw per partial sum, exactly the
-    same distribution as one draw per device, keyed by (read_seed, mvm_index, index of the
-    tile row's first weight). Each partial sum then goes through an ADC (clip to +-adc_range,
-    round to adc_step) and the digitised partial sums are added; the bias (and, with
-    NODE_PERT, the node perturbation) is added after the ADC; with neuron variation, neuron n
-    computes y = L_n act(k_n (z - x0_n)) + y0_n.
+    Each parametric stage's inputs go through the DACs (clip to +-dac_range, round to
+    dac_step); an MVM whose fan-in exceeds the tile rows splits into row tiles. Read noise:
+    every device read adds N(0, s_add^2 + (s_prop w)^2) to its weight, so a tile's partial sum
+    sum_j w_j h_j gains N(0, sum_j (s_add^2 + s_prop^2 w_j^2) h_j^2): one draw per partial sum,
+    exactly the same distribution as one draw per device, keyed by (read_seed, mvm_index,
+    index of the tile row's first weight + position x P), a conv stage's positions being
+    separate reads. Each partial sum then goes through an ADC (clip to +-adc_range, round to
+    adc_step) and the digitised partial sums are added; the bias (and, with NODE_PERT, the
+    node perturbation) is added after the ADC; with neuron variation, node n computes
+    y = L_n act(k_n (z - x0_n)) + y0_n. Max-pool stages are digital: exact.
     """
     n_layers = sizes.shape[0] - 1
     rows = pcfg_i[P_ROWS]
@@ -121,42 +184,44 @@ def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, h,
     noisy = pcfg_i[P_READ_NOISE] != 0
     var_add = pcfg_f[P_READ_ADD] * pcfg_f[P_READ_ADD]
     var_prop = pcfg_f[P_READ_PROP] * pcfg_f[P_READ_PROP]
+    p_total = theta.shape[0]
     for j in range(sizes[0]):
         h[0, j] = x[j]
     for l in range(n_layers):
         n_in = sizes[l]
         n_out = sizes[l + 1]
-        wo = w_off[l]
-        bo = b_off[l]
         code = acts[l]
+        if geom[l, G_KIND] == POOL:
+            max_pool(h, l, n_out, geom, gidx)
+            continue
+        fan = geom[l, G_FAN]
+        positions = geom[l, G_POS]
         if dac_on:
             for j in range(n_in):
                 h[l, j] = quantise(h[l, j], dac_step, dac_range)
         for i in range(n_out):
-            row = wo + i * n_in
+            row, bias, gb = unit(geom, l, i, w_off, b_off)
             total = 0.0
-            for start in range(0, n_in, rows):
-                stop = min(start + rows, n_in)
-                acc = 0.0
+            for start in range(0, fan, rows):
+                stop = min(start + rows, fan)
                 if pert_mode == WEIGHT_PERT:
-                    for j in range(start, stop):
-                        acc += (theta[row + j] + pert[row + j]) * h[l, j]
+                    acc = dot_perturbed(theta, pert, row, h, l, gidx, gb, start, stop)
                 else:
-                    for j in range(start, stop):
-                        acc += theta[row + j] * h[l, j]
+                    acc = dot(theta, row, h, l, gidx, gb, start, stop)
                 if noisy:
                     var = 0.0
                     for j in range(start, stop):
                         wj = theta[row + j]
-                        hj = h[l, j]
+                        hj = h[l, j] if gb < 0 else h[l, gidx[gb + j]]
                         var += (var_add + var_prop * wj * wj) * hj * hj
-                    acc += np.sqrt(var) * normal(read_seed, mvm_index, row + start)
+                    read_key = row + start + (i % positions) * p_total
+                    acc += np.sqrt(var) * normal(read_seed, mvm_index, read_key)
                 if adc_on:
                     acc = quantise(acc, adc_step, adc_range)
                 total += acc
-            total += theta[bo + i]
+            total += theta[bias]
             if pert_mode == WEIGHT_PERT:
-                total += pert[bo + i]
+                total += pert[bias]
             elif pert_mode == NODE_PERT:
                 total += pert[n_off[l] + i]
             if var_on:
@@ -169,31 +234,49 @@ def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, h,
 
 
 @njit(cache=True)
-def forward_node_cached(theta, pert, with_pert, x, sizes, w_off, b_off, n_off, acts, h, z1, refresh):
-    """``forward`` for node perturbation reusing the first layer's unperturbed pre-activation
+def forward_node_cached(theta, pert, with_pert, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
+                        z1, refresh):
+    """``forward`` for node perturbation reusing the first stage's unperturbed pre-activation
     ``z1`` (= W_1 x + b_1, recomputed when ``refresh``, i.e. when x or theta changed): the node
-    perturbation adds after the MVM, so only the layers after the first run again each step."""
+    perturbation adds after the MVM, so only the stages after the first run again each step.
+    The first stage is dense or conv."""
     n_layers = sizes.shape[0] - 1
-    n0 = sizes[0]
-    for j in range(n0):
+    for j in range(sizes[0]):
         h[0, j] = x[j]
+    fan = geom[0, G_FAN]
     if refresh:
         for i in range(sizes[1]):
-            row = w_off[0] + i * n0
-            acc = theta[b_off[0] + i]
-            for j in range(n0):
-                acc += theta[row + j] * h[0, j]
-            z1[i] = acc
+            row, bias, gb = unit(geom, 0, i, w_off, b_off)
+            z1[i] = theta[bias] + dot(theta, row, h, 0, gidx, gb, 0, fan)
     for i in range(sizes[1]):
         z = z1[i] + pert[n_off[0] + i] if with_pert else z1[i]
         h[1, i] = activate(z, acts[0])
+    mode = NODE_PERT if with_pert else NO_PERT
     for l in range(1, n_layers):
-        n_in = sizes[l]
+        stage(theta, pert, mode, h, l, sizes[l + 1], w_off, b_off, n_off, acts[l], geom, gidx)
+
+
+@njit(cache=True)
+def node_outer(out, nodes, scale, act, first, last, sizes, w_off, b_off, n_off, geom, gidx,
+               weights, biases):
+    """Node perturbation's local one-step backprop over stages first .. last - 1: with
+    v = scale x nodes[node], out[weight] += v x its presynaptic activity in ``act`` (when
+    ``weights``) and out[bias] += v (when ``biases``). A conv weight gathers over positions."""
+    for l in range(first, last):
+        if geom[l, G_KIND] == POOL:
+            continue
+        fan = geom[l, G_FAN]
         for i in range(sizes[l + 1]):
-            row = w_off[l] + i * n_in
-            acc = theta[b_off[l] + i]
-            for j in range(n_in):
-                acc += theta[row + j] * h[l, j]
-            if with_pert:
-                acc += pert[n_off[l] + i]
-            h[l + 1, i] = activate(acc, acts[l])
+            v = scale * nodes[n_off[l] + i]
+            if v == 0.0:
+                continue
+            row, bias, gb = unit(geom, l, i, w_off, b_off)
+            if weights:
+                if gb < 0:
+                    for j in range(fan):
+                        out[row + j] += v * act[l, j]
+                else:
+                    for j in range(fan):
+                        out[row + j] += v * act[l, gidx[gb + j]]
+            if biases:
+                out[bias] += v

@@ -24,7 +24,7 @@ from hwsim.kernels import devices as DK
 from hwsim.kernels.devices import F_T0, S_READ, drift_weights, update_one
 from hwsim.kernels.optim import CONSTANT, SGD, bias_corrections, optimizer_core, schedule_value
 from hwsim.kernels.forward import (NODE_PERT, NO_PERT, WEIGHT_PERT, cost, forward, forward_chip,
-                                   forward_node_cached, quantise)
+                                   forward_node_cached, node_outer, quantise)
 from hwsim.kernels.perturb import fill_perturbation
 from hwsim.kernels.rng import normal, permutation_into
 
@@ -79,7 +79,7 @@ def _measure_cost(y, t, n_out, cost_code, cost_adc, adc_step, adc_range):
 
 
 @njit(cache=True)
-def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n_off, acts,
+def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n_off, acts, geom, gidx,
               icfg, fcfg, seeds, tab_i, tab_f, tab_g, gen_gain,
               pcfg_i, pcfg_f, neuron_par, wbuf, dev, stuck, t_prog, pulses, dicfg, dfcfg, dseeds,
               theta_old, pert2, pert2_k, row_of, rowmax, wpert, h_pert, h_base,
@@ -218,7 +218,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         t_now = now * clock
         if fold_nodes and need_c0:
             # The activity the pending node sums belong to is about to change.
-            _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, not faithful)
+            _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful)
         # The weights inference sees: a snapshot while a non-blocking update is being written,
         # else the devices (drifted when they drift).
         wsrc = theta
@@ -231,19 +231,21 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         if fold_nodes:
             if need_c0:
                 # Unperturbed pass first: it refreshes the cached first-layer product.
-                forward_node_cached(wsrc, pert, False, x, sizes, w_off, b_off, n_off, acts, h, z1, True)
+                forward_node_cached(wsrc, pert, False, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
+                                    z1, True)
                 c0_new = cost(h[n_layers], t, n_out, cost_code)
                 for l in range(n_layers):
                     for j in range(sizes[l]):
                         h_base[l, j] = h[l, j]
-            forward_node_cached(wsrc, pert, True, x, sizes, w_off, b_off, n_off, acts, h, z1, False)
+            forward_node_cached(wsrc, pert, True, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h, z1,
+                                False)
             c = cost(h[n_layers], t, n_out, cost_code)
         elif chip:
-            forward_chip(wsrc, pert, pmode, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i, pcfg_f,
-                         neuron_par, dseeds[S_READ], 2 * n)
+            forward_chip(wsrc, pert, pmode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h, pcfg_i,
+                         pcfg_f, neuron_par, dseeds[S_READ], 2 * n)
             c = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step, cost_adc_range)
         else:
-            forward(wsrc, pert, pmode, x, sizes, w_off, b_off, n_off, acts, h)
+            forward(wsrc, pert, pmode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h)
             c = cost(h[n_layers], t, n_out, cost_code)
         if node and faithful:
             for l in range(n_layers):
@@ -259,12 +261,12 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 if fold_nodes:
                     c0 = c0_new
                 elif chip:
-                    forward_chip(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, h, pcfg_i,
-                                 pcfg_f, neuron_par, dseeds[S_READ], 2 * n + 1)
+                    forward_chip(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
+                                 pcfg_i, pcfg_f, neuron_par, dseeds[S_READ], 2 * n + 1)
                     c0 = _measure_cost(h[n_layers], t, n_out, cost_code, cost_adc, cost_adc_step,
                                        cost_adc_range)
                 else:
-                    forward(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, h)
+                    forward(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h)
                     c0 = cost(h[n_layers], t, n_out, cost_code)
                 if node and not fold_nodes:
                     # The unperturbed activity until x or theta change again.
@@ -313,31 +315,22 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             for m in range(nacc.shape[0]):
                 nacc[m] += coef * ipert[m]
             if faithful:
-                # Layers after the first see this step's perturbed activity: multiply now.
-                for l in range(1, n_layers):
-                    n_in = sizes[l]
-                    for i in range(sizes[l + 1]):
-                        v = coef * ipert[n_off[l] + i]
-                        row = w_off[l] + i * n_in
-                        for j in range(n_in):
-                            g_int[row + j] += v * h_pert[l, j]
+                # Stages after the first see this step's perturbed activity: multiply now.
+                node_outer(g_int, ipert, coef, h_pert, 1, n_layers, sizes, w_off, b_off, n_off, geom,
+                           gidx, True, False)
         elif node:
             if mode == 1 and not faithful:
                 # Analog mode has no baseline pass: the unperturbed activity of this step.
                 if chip:
-                    forward_chip(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, h_base,
-                                 pcfg_i, pcfg_f, neuron_par, dseeds[S_READ], 2 * n + 1)
+                    forward_chip(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, geom, gidx,
+                                 h_base, pcfg_i, pcfg_f, neuron_par, dseeds[S_READ], 2 * n + 1)
                 else:
-                    forward(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, h_base)
+                    forward(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h_base)
             act = h_pert if faithful else h_base
-            for l in range(n_layers):
-                n_in = sizes[l]
-                for i in range(sizes[l + 1]):
-                    v = ipert[n_off[l] + i]
-                    row = w_off[l] + i * n_in
-                    for j in range(n_in):
-                        wpert[row + j] = v * act[l, j]
-                    wpert[b_off[l] + i] = v
+            for i in range(p):
+                wpert[i] = 0.0
+            node_outer(wpert, ipert, 1.0, act, 0, n_layers, sizes, w_off, b_off, n_off, geom, gidx,
+                       True, True)
             ipert = wpert
         update_now = mode == 1 or (n + 1) % tau_theta == 0
         timed_update = mode == 0 and update_now
@@ -360,7 +353,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             if mode == 0:
                 if fold_nodes:
                     if update_now:
-                        _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, not faithful)
+                        _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful)
                 else:
                     for i in range(p):
                         g_int[i] += coef * ipert[i]
@@ -513,20 +506,12 @@ def _perturbation_circuit(pert, gen_gain, mismatch, bits, step, limit, inject_de
 
 
 @njit(cache=True)
-def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, all_layers):
-    """G_int += node sums x presynaptic activity (every layer, or the first only) and the node
+def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, geom, gidx, all_layers):
+    """G_int += node sums x presynaptic activity (every stage, or the first only) and the node
     sums into the biases; the sums are then cleared."""
     n_layers = sizes.shape[0] - 1
-    for l in range(n_layers):
-        n_in = sizes[l]
-        for i in range(sizes[l + 1]):
-            v = nacc[n_off[l] + i]
-            if v == 0.0:
-                continue
-            if l == 0 or all_layers:
-                row = w_off[l] + i * n_in
-                for j in range(n_in):
-                    g_int[row + j] += v * act[l, j]
-            g_int[b_off[l] + i] += v
+    node_outer(g_int, nacc, 1.0, act, 0, 1, sizes, w_off, b_off, n_off, geom, gidx, True, True)
+    node_outer(g_int, nacc, 1.0, act, 1, n_layers, sizes, w_off, b_off, n_off, geom, gidx, all_layers,
+               True)
     for m in range(nacc.shape[0]):
         nacc[m] = 0.0

@@ -53,10 +53,10 @@ def timing_warnings(run) -> list[str]:
     from hwsim.chip.timing import inference_timing, pulse_cycles
 
     chip, fw, sc = run.chip, run.firmware, run.scenario
-    sizes = sc.layer_sizes()
-    timing = inference_timing(chip, sizes)
+    layout = sc.layout()
+    timing = inference_timing(chip, layout)
     out = []
-    load = chip.input.load_cycles(sizes[0])
+    load = chip.input.load_cycles(layout.sizes[0])
     present = fw.tau_x * timing.interval
     if load > 0 and load + timing.latency > present:
         how = ("the chip waits for every sample" if not chip.input.double_buffering else

@@ -413,7 +413,7 @@ def resolve_firmware(fw: FirmwareSpec, chip: ChipSpec, scenario: ScenarioSpec, d
     problems: list[Problem] = []
     from hwsim.chip.timing import inference_timing
 
-    cpi, clock = inference_timing(chip, scenario.layer_sizes()).interval, chip.clock_period
+    cpi, clock = inference_timing(chip, scenario.layout()).interval, chip.clock_period
     period = perturbation_period(scenario, fw)
     values: dict[str, Any] = {}
     for name in TIME_CONSTANTS:
@@ -440,7 +440,9 @@ def _validate(docs: dict[str, SourceDoc]) -> RunSpec:
             built[kind] = validate_doc(kind, docs[kind], "" if kind == "scenario" else kind)
         except SpecError as exc:
             problems.extend(exc.problems)
-    if len(built) == 3:
+    if "scenario" in built:
+        problems.extend(network_checks(built["scenario"], docs["scenario"]))
+    if len(built) == 3 and not problems:
         fw, extra = resolve_firmware(built["firmware"], built["chip"], built["scenario"], docs["firmware"])
         problems.extend(extra)
         built["firmware"] = fw
@@ -451,6 +453,32 @@ def _validate(docs: dict[str, SourceDoc]) -> RunSpec:
     if cross:
         raise SpecError(sorted(cross, key=lambda p: (p.file, p.line or 0, p.col or 0)))
     return run
+
+
+def network_checks(sc: ScenarioSpec, doc: SourceDoc) -> list[Problem]:
+    """The network's layers against the data set (shapes chain, conv layers fit the image)."""
+    net = sc.network
+    if net.layers is None:
+        return []
+    out = []
+    n_in, n_out = sc.dataset.shape
+    last = net.layers[-1]
+    if last.units is not None and last.units != n_out:
+        i = len(net.layers) - 1
+        out.append(_problem(doc, ("network", "layers", i, "units"),
+                            f"the output layer does not match the data set (got {last.units} units; "
+                            f"expected {n_out}, or null to take it from {sc.dataset.name})",
+                            f"network.layers.{i}.units"))
+    try:
+        sc.layout()
+    except ValueError as exc:
+        image = getattr(sc.dataset, "image_shape", None)
+        shape = f"{sc.dataset.name} gives {'x'.join(map(str, image))} (channels x height x width) images" \
+            if image is not None else f"{sc.dataset.name} is not an image data set"
+        out.append(_problem(doc, ("network", "layers"), f"{exc} ({shape}); expected layers that "
+                            "fit the input: smaller kernels or fewer pooling layers, or dense "
+                            "layers only", "network.layers"))
+    return out
 
 
 def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
@@ -492,13 +520,16 @@ def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
     if sc.dataset.name == "parity" and sc.cost == "cross_entropy":
         at("scenario", ("cost",), "parity has a single output (got cross_entropy, which needs two or more; "
                                   "expected cost: mse)")
-    if sc.cost == "cross_entropy" and sc.network.output_activation != "linear":
+    out_act = sc.network.output_activation
+    if sc.network.layers is not None and sc.network.layers[-1].activation is not None:
+        out_act = sc.network.layers[-1].activation
+    if sc.cost == "cross_entropy" and out_act != "linear":
         at("scenario", ("network", "output_activation"),
-           f"cross_entropy applies softmax to the outputs itself (got {sc.network.output_activation!r}; "
+           f"cross_entropy applies softmax to the outputs itself (got {out_act!r}; "
            "expected output_activation: linear)")
     n_in, n_out = sc.dataset.shape
     what = {"digits": ("pixels", "classes"), "parity": ("bits", "output"),
-            "teacher": ("inputs", "outputs")}[sc.dataset.name]
+            "teacher": ("inputs", "outputs")}.get(sc.dataset.name, ("inputs", "classes"))
     if sc.network.inputs is not None and sc.network.inputs != n_in:
         at("scenario", ("network", "inputs"), f"the network does not match the data set (got "
                                               f"{sc.network.inputs} inputs; expected {n_in}: {sc.dataset.name} "

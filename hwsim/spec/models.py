@@ -663,6 +663,47 @@ class InitSpec(Spec):
         return self
 
 
+ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
+
+
+class DenseLayer(Spec):
+    """A fully connected layer: one MVM of an n_out x n_in array per inference."""
+
+    type: Literal["dense"] = F("dense", unit="-", doc="A fully connected layer.")
+    units: int | None = F(None, unit="neurons", ge=1, le=100_000,
+                          doc="Outputs; null only for the last layer, which takes the data set's outputs.")
+    activation: ActivationName | None = F(
+        None, unit="-", doc="Activation; null uses network.activation (network.output_activation "
+                            "for the last layer).")
+
+
+class ConvLayer(Spec):
+    """A k x k convolution, stride 1, no padding: its kernel is one C_out x (C_in k k) array,
+    applied as one MVM per output position."""
+
+    type: Literal["conv"] = F("conv", unit="-", doc="A 2-D convolution (stride 1, no padding).")
+    channels: int = F(..., unit="channels", ge=1, le=4096, doc="Output channels C_out.")
+    kernel: int = F(3, unit="pixels", ge=1, le=15, doc="Kernel size k (k x k).")
+    activation: ActivationName | None = F(None, unit="-",
+                                          doc="Activation; null uses network.activation.")
+
+
+class MaxPoolLayer(Spec):
+    """Maximum over non-overlapping size x size windows (floor mode), in the digital periphery."""
+
+    type: Literal["maxpool"] = F("maxpool", unit="-", doc="Max-pooling (stride = window).")
+    size: int = F(2, unit="pixels", ge=1, le=16, doc="Window size (size x size).")
+
+
+class FlattenLayer(Spec):
+    """Marks where an image becomes a vector (activities are flat on the chip: no operation)."""
+
+    type: Literal["flatten"] = F("flatten", unit="-", doc="Image to vector (no operation).")
+
+
+LayerSpec = Annotated[Union[DenseLayer, ConvLayer, MaxPoolLayer, FlattenLayer], Field(discriminator="type")]
+
+
 class NetworkSpec(Spec):
     """The network on the chip."""
 
@@ -682,6 +723,24 @@ class NetworkSpec(Spec):
     output_activation: Literal["linear", "sigmoid"] = F(
         "linear", unit="-", doc="Activation of the output neurons (cross_entropy applies softmax itself).")
     init: InitSpec = F(default_factory=InitSpec, unit="-", doc="Initial weights.")
+    layers: list[LayerSpec] | None = F(
+        None, unit="-", max_length=64,
+        doc="An explicit stack of layers after the input (conv, maxpool, flatten, dense), ending "
+            "with a dense output layer; replaces `hidden`. Conv layers need an image data set.")
+
+    @model_validator(mode="after")
+    def _stack(self):
+        if self.layers is None:
+            return self
+        if not self.layers or self.layers[-1].type != "dense":
+            raise ValueError("`layers` must end with a dense output layer (type: dense)")
+        if self.layers[0].type not in ("dense", "conv"):
+            raise ValueError("`layers` must start with a dense or conv layer (the first layer "
+                             "holds weights)")
+        for i, layer in enumerate(self.layers[:-1]):
+            if layer.type == "dense" and layer.units is None:
+                raise ValueError(f"layers[{i}]: a hidden dense layer needs `units`")
+        return self
 
 
 class ObservationSpec(Spec):
@@ -745,19 +804,21 @@ class ScenarioSpec(Spec):
                                      doc="How the observer measures test accuracy on the chip.")
     seed: int = F(0, unit="-", ge=0, le=2**63 - 1, doc="Root of the run's seed tree.")
 
-    def layer_sizes(self) -> tuple[int, ...]:
-        """(inputs, hidden..., outputs) as the data set defines them."""
+    def layout(self):
+        """The network's hwsim.network.layout.NetworkLayout on this data set (ValueError when
+        the layers do not fit the data)."""
+        from hwsim.network.layout import layout_from_spec
+
         n_in, n_out = self.dataset.shape
-        return (n_in, *self.network.hidden, n_out)
+        return layout_from_spec(self.network, n_in, n_out, getattr(self.dataset, "image_shape", None))
 
     def n_params(self) -> int:
         """P: weights and biases of the network."""
-        sizes = self.layer_sizes()
-        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        return self.layout().n_params
 
     def n_neurons(self) -> int:
-        """K for node perturbation: neurons of every layer after the input."""
-        return sum(self.layer_sizes()[1:])
+        """K for node perturbation: the outputs of every dense and conv layer."""
+        return self.layout().n_neurons
 
 
 KINDS = {"chip": ChipSpec, "firmware": FirmwareSpec, "scenario": ScenarioSpec}
