@@ -32,6 +32,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-cycles", type=int, help="cycle budget (default: the scenario's)")
     run.add_argument("--out", help="run directory to write (default: runs/<name>-<hash>-s<seed>-<time>)")
     run.add_argument("--quiet", action="store_true", help="print only the result lines")
+    run.add_argument("--data-dir", metavar="DIR",
+                     help="folder holding the data files (mnist/, fashion_mnist/, cifar-10-batches-py/; "
+                          "sets dataset.data_dir; default: $HWSIM_DATA, else ./data)")
     run.add_argument("--trace", metavar="FILE",
                      help="write an event trace of this (short) run: FILE.json (Chrome trace "
                           "events, for Perfetto) or FILE.csv")
@@ -47,6 +50,9 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
     cmp.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
                      help="override a dotted path (repeatable)")
+    cmp.add_argument("--data-dir", metavar="DIR",
+                     help="folder holding the data files (sets dataset.data_dir; default: $HWSIM_DATA, "
+                          "else ./data)")
     cmp.add_argument("--out", default="runs/compare", help="output folder (default: runs/compare)")
     cmp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -64,6 +70,22 @@ def _progress_printer(stream):
     return show
 
 
+def _with_data_dir(args, overrides: dict, **which) -> dict:
+    """``overrides`` plus dataset.data_dir from --data-dir, when the data set reads files."""
+    if args.data_dir is None:
+        return overrides
+    if not args.data_dir.strip():
+        raise CliError("--data-dir needs a folder (got an empty string)")
+    from hwsim.spec import load_scenario
+
+    dataset = load_scenario(args.scenario, overrides, **which).scenario.dataset
+    if "data_dir" not in type(dataset).model_fields:
+        print(f"warning: --data-dir has no effect: the {dataset.name} data set reads no files",
+              file=sys.stderr)
+        return overrides
+    return {**overrides, "dataset.data_dir": args.data_dir}
+
+
 def _cmd_run(args) -> int:
     from hwsim.api import default_run_dir, run
     from hwsim.spec import load_scenario, parse_set_options
@@ -72,7 +94,7 @@ def _cmd_run(args) -> int:
         raise CliError(f"--max-cycles must be a positive number of cycles (got {args.max_cycles})")
     if args.seed is not None and args.seed < 0:
         raise CliError(f"--seed must be a non-negative integer (got {args.seed})")
-    overrides = parse_set_options(args.sets)
+    overrides = _with_data_dir(args, parse_set_options(args.sets), chip=args.chip, firmware=args.firmware)
     spec = load_scenario(args.scenario, overrides, chip=args.chip, firmware=args.firmware)
     seed = spec.scenario.seed if args.seed is None else args.seed
     from hwsim.spec.advice import spec_warnings
@@ -155,7 +177,8 @@ def _cmd_compare(args) -> int:
         print(f"  {name:<40} seed {seed}: final test accuracy {s['final_test_accuracy']:.3f} "
               f"after {s['samples_seen']:,} samples{chip_time}", flush=True)
 
-    table = compare(args.scenario, chips, seeds, args.out, parse_set_options(args.sets), show, firmware)
+    overrides = _with_data_dir(args, parse_set_options(args.sets))
+    table = compare(args.scenario, chips, seeds, args.out, overrides, show, firmware)
     print(f"results: {Path(args.out) / 'comparison.csv'} and curves.csv")
     summary = table.groupby("variant", sort=False)[["final_test_accuracy", "shortfall_vs_baseline"]].mean()
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
@@ -166,11 +189,16 @@ COMMANDS = {"run": _cmd_run, "compare": _cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hwsim.data.errors import DataError
     from hwsim.spec.errors import SpecError
 
     args = _build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except DataError as exc:
+        print(f"hwsim: {exc}", file=sys.stderr)
+        print("hwsim: the data set could not be built; nothing was run", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except SpecError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -80,11 +80,40 @@ def act(z, code):
     return [lambda v: v, lambda v: 1 / (1 + np.exp(-v)), np.tanh, lambda v: np.maximum(v, 0)][code](z)
 
 
+def patches(stage, h):
+    """The (positions x fan-in) input matrix of a stage, by slicing the C x H x W image: a conv
+    stage's k x k patches in (c_in, ky, kx) order; a dense stage's input as one row."""
+    if stage.kind == "dense":
+        return np.asarray(h)[None, :]
+    c, hh, ww = stage.in_shape
+    k = stage.size
+    img = np.asarray(h).reshape(c, hh, ww)
+    _, ho, wo = stage.out_shape
+    cols = [img[ci, ky:ky + ho, kx:kx + wo].reshape(-1) for ci in range(c) for ky in range(k) for kx in range(k)]
+    return np.stack(cols, axis=1)
+
+
+def max_pool(stage, h):
+    c, hh, ww = stage.in_shape
+    k = stage.size
+    _, ho, wo = stage.out_shape
+    img = np.asarray(h).reshape(c, hh, ww)[:, :ho * k, :wo * k]
+    return img.reshape(c, ho, k, wo, k).max(axis=(2, 4)).reshape(-1)
+
+
+def stage_product(stage, w, h):
+    """W applied at every position: outputs in (channel, position) order."""
+    return (patches(stage, h) @ w.T).T.reshape(-1)
+
+
 def forward(layout, theta, x):
     h = x
-    for l in range(layout.n_layers):
+    for l, st in enumerate(layout.stages):
+        if st.kind == "maxpool":
+            h = max_pool(st, h)
+            continue
         w, b = layout.weights(theta, l)
-        h = act(w @ h + b, layout.act_codes[l])
+        h = act(stage_product(st, w, h) + np.repeat(b, st.positions), layout.act_codes[l])
     return h
 
 
@@ -117,32 +146,40 @@ def forward_chip(sim, theta, x, pert=None, mvm_index=None, node_pert=None, acts=
     read_seed = int(sim.devices.seeds[3])  # S_READ
     pert = np.zeros_like(theta) if pert is None else pert
     h = np.asarray(x, dtype=np.float64)
-    for l in range(layout.n_layers):
+    for l, st in enumerate(layout.stages):
+        if st.kind == "maxpool":
+            if acts is not None:
+                acts.append(h.copy())
+            h = max_pool(st, h)
+            continue
         w, b = layout.weights(theta, l)
         pw, pb = layout.weights(pert, l)
         if arr.dac_bits:
             h = q(h, arr.dac_bits, arr.dac_range)
         if acts is not None:
             acts.append(h.copy())
-        z = np.zeros(w.shape[0])
+        pat = patches(st, h)                                   # positions x fan-in
+        z = np.zeros((w.shape[0], st.positions))
         for start in range(0, w.shape[1], arr.rows):
             ws = w[:, start:start + arr.rows]
-            hs = h[start:start + arr.rows]
-            part = (ws + pw[:, start:start + arr.rows]) @ hs
+            hs = pat[:, start:start + arr.rows]
+            part = (ws + pw[:, start:start + arr.rows]) @ hs.T   # channels x positions
             if noisy:
-                var = (dp.read_sigma_add**2 + dp.read_sigma_prop**2 * ws**2) @ hs**2
-                first = layout.w_off[l] + np.arange(w.shape[0]) * w.shape[1] + start
+                var = (dp.read_sigma_add**2 + dp.read_sigma_prop**2 * ws**2) @ (hs**2).T
+                first = (layout.w_off[l] + np.arange(w.shape[0])[:, None] * w.shape[1] + start
+                         + np.arange(st.positions)[None, :] * layout.n_params)
                 part = part + np.sqrt(var) * normal(read_seed, mvm_index, first)
             z += q(part, arr.adc_bits, arr.adc_range) if arr.adc_bits else part
-        z = z + b + pb
+        z = (z + (b + pb)[:, None]).reshape(-1)
+        n = st.n_out
         if node_pert is not None:
-            z = z + node_pert[n0:n0 + w.shape[0]]
+            z = z + node_pert[n0:n0 + n]
         if sim.run_spec.chip.neurons.activation_variation > 0:
-            gain, slope, x0, y0 = (par[r, n0:n0 + w.shape[0]] for r in range(4))
+            gain, slope, x0, y0 = (par[r, n0:n0 + n] for r in range(4))
             h = gain * act(slope * (z - x0), layout.act_codes[l]) + y0
         else:
             h = act(z, layout.act_codes[l])
-        n0 += w.shape[0]
+        n0 += n
     return h
 
 
@@ -235,12 +272,14 @@ def mgd_steps_chip(sim, n_steps):
         """Node perturbation: node value x presynaptic activity for each weight, the value for each bias."""
         out = np.zeros(sim.layout.n_params)
         n0 = 0
-        for l in range(sim.layout.n_layers):
+        for l, st in enumerate(sim.layout.stages):
+            if st.kind == "maxpool":
+                continue
             w, b = sim.layout.weights(out, l)
-            v = node_values[n0:n0 + w.shape[0]]
-            w[...] = np.outer(v, acts[l])
-            b[...] = v
-            n0 += w.shape[0]
+            v = node_values[n0:n0 + st.n_out].reshape(w.shape[0], st.positions)
+            w[...] = v @ patches(st, acts[l])
+            b[...] = v.sum(axis=1)
+            n0 += st.n_out
         return out
 
     for n in range(sim.step, sim.step + n_steps):

@@ -1,8 +1,12 @@
 """Training and test data as dense float64 arrays, built from the scenario and a seed.
 
-Targets are one-hot for classification (digits, parity uses a single 0/1 output) and real
-vectors for the teacher regression. Splits are seeded; per-epoch shuffling happens on the
-chip (hwsim.kernels.mgd_block.sample_for_step) from the run's order stream.
+Targets are one-hot for classification (digits, MNIST-1D, MNIST, Fashion-MNIST, CIFAR-10;
+parity uses a single 0/1 output) and real vectors for the teacher regression. Generated
+splits are seeded; per-epoch shuffling happens on the chip
+(hwsim.kernels.mgd_block.sample_for_step) from the run's order stream. Image data sets say
+their image shape (channels, height, width); each row of x is one image flattened C-major
+(``image.reshape(C * H * W)`` of a CHW image). Data read from files (hwsim.data.files) raise
+DataError when the files are missing or malformed; nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     n_classes: int            # 0 for regression
+    image_shape: tuple[int, int, int] | None = None   # (C, H, W) of image data, else None
 
     @property
     def n_inputs(self) -> int:
@@ -56,7 +61,7 @@ def digits(test_fraction: float, rng: np.random.Generator) -> Dataset:
     d = load_digits()
     x = d.data.astype(np.float64) / 16.0
     y = one_hot(d.target.astype(np.int64), 10)
-    return Dataset("digits", *_split(x, y, test_fraction, rng), n_classes=10)
+    return Dataset("digits", *_split(x, y, test_fraction, rng), n_classes=10, image_shape=(1, 8, 8))
 
 
 def parity(n_bits: int) -> Dataset:
@@ -79,8 +84,95 @@ def teacher(n_samples, n_inputs, n_outputs, teacher_hidden, noise_sigma, test_fr
     return Dataset("teacher", *_split(x, y, test_fraction, rng), n_classes=0)
 
 
+def mnist1d(n_samples: int, test_fraction: float, seed: int) -> Dataset:
+    """MNIST-1D from the mnist1d package's generator (standardised signals, not pixels)."""
+    from hwsim.data import mnist1d as gen
+
+    x, y, xt, yt = gen.generate(n_samples, test_fraction, seed)
+    return Dataset("mnist1d", x, one_hot(y, 10), xt, one_hot(yt, 10), n_classes=10,
+                   image_shape=(1, 1, gen.N_INPUTS))
+
+
+def _pixels(images: np.ndarray) -> np.ndarray:
+    """uint8 images (N, ...) -> float64 rows (N, values) in [0, 1] (exactly value / 255)."""
+    x = images.reshape(images.shape[0], -1).astype(np.float64)
+    x /= 255.0
+    return x
+
+
+def _select(spec, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray] | None,
+            train_file: str):
+    """Apply validation, n_train and n_test to (images, labels) pairs; DataError if too few."""
+    from hwsim.data.errors import DataError
+
+    (x, y), held = train, ""
+    if spec.validation == "last_1000_train":
+        n = x.shape[0]
+        if n <= 1000:
+            raise DataError(f"validation last_1000_train holds out the last 1000 training images, but "
+                            f"the training set has only {n} (expected more than 1000; or use "
+                            f"validation: test)", train_file)
+        test, (x, y) = (x[n - 1000:], y[n - 1000:]), (x[:n - 1000], y[:n - 1000])
+        held = " after the last 1000 are held out for validation"
+    if spec.n_train is not None:
+        if spec.n_train > x.shape[0]:
+            raise DataError(f"dataset.n_train asks for {spec.n_train} training images but there are only "
+                            f"{x.shape[0]}{held} (got n_train={spec.n_train}; expected at most "
+                            f"{x.shape[0]})", train_file)
+        x, y = x[:spec.n_train], y[:spec.n_train]
+    xt, yt = test
+    if spec.n_test is not None:
+        if spec.n_test > xt.shape[0]:
+            raise DataError(f"dataset.n_test asks for {spec.n_test} validation images but there are only "
+                            f"{xt.shape[0]} (got n_test={spec.n_test}; expected at most {xt.shape[0]})",
+                            train_file if spec.validation == "last_1000_train" else None)
+        xt, yt = xt[:spec.n_test], yt[:spec.n_test]
+    return x, y, xt, yt
+
+
+def idx_images(spec, key: str) -> Dataset:
+    """MNIST or Fashion-MNIST (``key`` "mnist" or "fashion_mnist") from local IDX files."""
+    from hwsim.data import files
+
+    root = files.data_root(spec.data_dir)
+    names = files.MNIST_TRAIN + (files.MNIST_TEST if spec.validation == "test" else ())
+    paths = files.find_files(key, names, root)
+    train = files.read_idx_pair(paths[names[0]], paths[names[1]], (28, 28))
+    test = (files.read_idx_pair(paths[names[2]], paths[names[3]], (28, 28))
+            if spec.validation == "test" else None)
+    x, y, xt, yt = _select(spec, train, test, str(paths[names[0]]))
+    return Dataset(key, _pixels(x), one_hot(y, 10), _pixels(xt), one_hot(yt, 10), n_classes=10,
+                   image_shape=(1, 28, 28))
+
+
+def cifar10(spec) -> Dataset:
+    """CIFAR-10 from the local python batches (data_batch_1..5, test_batch)."""
+    from hwsim.data import files
+
+    root = files.data_root(spec.data_dir)
+    names = files.CIFAR_TRAIN + (files.CIFAR_TEST if spec.validation == "test" else ())
+    paths = files.find_files("cifar10", names, root)
+    xs, ys, have = [], [], 0
+    for name in files.CIFAR_TRAIN:     # all of them for last_1000_train, else only as many as n_train needs
+        if spec.validation == "test" and spec.n_train is not None and have >= spec.n_train:
+            break
+        x, y = files.read_cifar_batch(paths[name])
+        xs.append(x)
+        ys.append(y)
+        have += x.shape[0]
+    train = (np.concatenate(xs), np.concatenate(ys))
+    test = files.read_cifar_batch(paths["test_batch"]) if spec.validation == "test" else None
+    x, y, xt, yt = _select(spec, train, test, str(paths[files.CIFAR_TRAIN[-1]]))
+    return Dataset("cifar10", _pixels(x), one_hot(y, 10), _pixels(xt), one_hot(yt, 10), n_classes=10,
+                   image_shape=(3, 32, 32))
+
+
 def build_dataset(spec, seed: int) -> Dataset:
-    """The scenario's data set; the split depends only on (spec, seed)."""
+    """The scenario's data set; the split depends only on (spec, seed).
+
+    Raises :class:`hwsim.data.errors.DataError` (a SpecError) when a data set's files are
+    missing or malformed.
+    """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
     if spec.name == "digits":
         return digits(spec.test_fraction, rng)
@@ -89,4 +181,13 @@ def build_dataset(spec, seed: int) -> Dataset:
     if spec.name == "teacher":
         return teacher(spec.n_samples, spec.n_inputs, spec.n_outputs, spec.teacher_hidden,
                        spec.noise_sigma, spec.test_fraction, rng)
+    if spec.name == "mnist1d":
+        from hwsim.data.mnist1d import generator_seed
+
+        gen_seed = spec.generator_seed if spec.generator_seed is not None else generator_seed(seed)
+        return mnist1d(spec.n_samples, spec.test_fraction, gen_seed)
+    if spec.name in ("mnist", "fashion_mnist"):
+        return idx_images(spec, spec.name)
+    if spec.name == "cifar10":
+        return cifar10(spec)
     raise ValueError(f"unknown data set {spec.name!r}")

@@ -529,7 +529,9 @@ def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
            "expected output_activation: linear)")
     n_in, n_out = sc.dataset.shape
     what = {"digits": ("pixels", "classes"), "parity": ("bits", "output"),
-            "teacher": ("inputs", "outputs")}.get(sc.dataset.name, ("inputs", "classes"))
+            "teacher": ("inputs", "outputs"), "mnist1d": ("values", "classes"),
+            "mnist": ("pixels", "classes"), "fashion_mnist": ("pixels", "classes"),
+            "cifar10": ("values (32x32 pixels x 3 colours)", "classes")}.get(sc.dataset.name, ("inputs", "classes"))
     if sc.network.inputs is not None and sc.network.inputs != n_in:
         at("scenario", ("network", "inputs"), f"the network does not match the data set (got "
                                               f"{sc.network.inputs} inputs; expected {n_in}: {sc.dataset.name} "

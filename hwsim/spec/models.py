@@ -602,6 +602,10 @@ class DigitsData(Spec):
     def shape(self) -> tuple[int, int]:
         return 64, 10
 
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        return 1, 8, 8
+
 
 class ParityData(Spec):
     """All 2^n binary vectors labelled with their parity: n inputs, one output."""
@@ -612,6 +616,10 @@ class ParityData(Spec):
     @property
     def shape(self) -> tuple[int, int]:
         return self.n_bits, 1
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        return None
 
 
 class TeacherData(Spec):
@@ -632,9 +640,129 @@ class TeacherData(Spec):
     def shape(self) -> tuple[int, int]:
         return self.n_inputs, self.n_outputs
 
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        return None
 
-DatasetSpec = Annotated[Union[DigitsData, ParityData, TeacherData], Field(discriminator="name")]
-DATASETS = {"digits": DigitsData, "parity": ParityData, "teacher": TeacherData}
+
+class Mnist1dData(Spec):
+    """MNIST-1D, generated locally by the mnist1d package: 40 inputs, 10 classes."""
+
+    name: Literal["mnist1d"] = F(
+        "mnist1d", unit="-",
+        doc="MNIST-1D (Greydanus 2020): ten 1-D digit templates padded, scaled, translated, sheared "
+            "and noised into signals of 40 values; generated locally by the mnist1d package, never "
+            "downloaded.")
+    n_samples: int = F(5000, unit="samples", ge=20, le=10**6,
+                       doc="Samples generated, n/10 per class (mnist1d's num_samples; a multiple of "
+                           "10; the default 5000 gives 4000 training and 1000 test samples).")
+    test_fraction: Fraction = F(0.2, unit="fraction", gt=0.0, lt=1.0,
+                                doc="Share of the samples held out for testing (mnist1d's 1 - "
+                                    "train_split); 0.2 or '20 %'.")
+    generator_seed: int | None = F(
+        None, unit="-", ge=0, le=2**32 - 1,
+        doc="Seed of the generator; null derives it from the run seed (each run seed draws its "
+            "own data set); 42 is mnist1d's default, its reference data set.")
+
+    @model_validator(mode="after")
+    def _split(self):
+        if self.n_samples % 10:
+            raise ValueError(f"n_samples must be a multiple of 10, the same number per class (got "
+                             f"{self.n_samples}; expected {self.n_samples - self.n_samples % 10} or "
+                             f"{self.n_samples - self.n_samples % 10 + 10})")
+        n_train = int(self.n_samples * (1.0 - self.test_fraction))
+        if not 1 <= n_train < self.n_samples:
+            raise ValueError(f"test_fraction leaves no {'training' if n_train < 1 else 'test'} samples "
+                             f"(got test_fraction={self.test_fraction} of n_samples={self.n_samples}; "
+                             "expected at least one of each)")
+        return self
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return 40, 10
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        return 1, 1, 40
+
+
+class _ImageFilesData(Spec):
+    """Fields shared by the data sets read from local files (docs/data.md)."""
+
+    name: str = F(..., unit="-", doc="The data set.")
+    data_dir: str | None = F(
+        None, unit="-", min_length=1, max_length=4096,
+        doc="Folder that holds the data sets' folders (mnist/, fashion_mnist/, "
+            "cifar-10-batches-py/; docs/data.md); null = $HWSIM_DATA, else ./data. hwsim run and "
+            "compare --data-dir set it. Relative to the working directory. Nothing is downloaded.")
+    n_train: int | None = F(
+        None, unit="samples", ge=1, le=10**7,
+        doc="Train on only the first n training images (quick runs); null = all of them.")
+    n_test: int | None = F(
+        None, unit="samples", ge=1, le=10**7,
+        doc="Measure test accuracy on only the first n images of the validation set; null = all.")
+    validation: Literal["test", "last_1000_train"] = F(
+        "test", unit="-",
+        doc="What test accuracy is measured on: test (the official test set) or last_1000_train "
+            "(the last 1000 training images, left out of training, as in the MGD paper).")
+
+
+class MnistData(_ImageFilesData):
+    """MNIST handwritten digits from local IDX files: 784 inputs, 10 classes."""
+
+    name: Literal["mnist"] = F(
+        "mnist", unit="-",
+        doc="MNIST handwritten digits, 28x28 grey pixels scaled to [0, 1], 60,000 training and "
+            "10,000 test images, read from local IDX files in <data_dir>/mnist/.")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return 784, 10
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        return 1, 28, 28
+
+
+class FashionMnistData(_ImageFilesData):
+    """Fashion-MNIST clothing images from local IDX files: 784 inputs, 10 classes."""
+
+    name: Literal["fashion_mnist"] = F(
+        "fashion_mnist", unit="-",
+        doc="Fashion-MNIST (Zalando) clothing images, 28x28 grey pixels scaled to [0, 1], 60,000 "
+            "training and 10,000 test images, read from local IDX files in <data_dir>/fashion_mnist/.")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return 784, 10
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        return 1, 28, 28
+
+
+class Cifar10Data(_ImageFilesData):
+    """CIFAR-10 colour images from the local python batches: 3072 inputs, 10 classes."""
+
+    name: Literal["cifar10"] = F(
+        "cifar10", unit="-",
+        doc="CIFAR-10, 32x32 colour images (3 channels, inputs in channel-major order), values "
+            "scaled to [0, 1], 50,000 training and 10,000 test images, read from the python "
+            "batches in <data_dir>/cifar-10-batches-py/.")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return 3072, 10
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        return 3, 32, 32
+
+
+DatasetSpec = Annotated[Union[DigitsData, ParityData, TeacherData, Mnist1dData, MnistData,
+                              FashionMnistData, Cifar10Data], Field(discriminator="name")]
+DATASETS = {"digits": DigitsData, "parity": ParityData, "teacher": TeacherData, "mnist1d": Mnist1dData,
+            "mnist": MnistData, "fashion_mnist": FashionMnistData, "cifar10": Cifar10Data}
 
 
 class InitSpec(Spec):
