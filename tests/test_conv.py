@@ -179,9 +179,10 @@ def test_cnn_mgd_block_matches_numpy_twin(target, mode):
                            mode=mode, tau_p=2, tau_x=3, tau_theta=5, eta=0.2)
     sim = Simulation(spec, seed=3, max_cycles=10**9)
     assert sim.layout.n_params == (3 * 9 + 3) + (4 * 12 + 4) + (16 * 10 + 10)
-    theta, g, _ = naive.mgd_steps_chip(sim, 60)
+    theta, g, _, _ = naive.mgd_steps_chip(sim, 60)
     sim.advance(60)
     np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sim.integrated_gradient(), g, rtol=1e-9, atol=1e-12)
 
 
 def test_cnn_chip_path_matches_numpy_twin():
@@ -194,7 +195,7 @@ def test_cnn_chip_path_matches_numpy_twin():
                      chip=chip, perturbation={"scheme": "cdma", "amplitude": 0.05}, tau_p=1, tau_x=2,
                      tau_theta=4, eta=0.1)
     sim = Simulation(spec, seed=5, max_cycles=10**9)
-    theta, g, _ = naive.mgd_steps_chip(sim, 40)
+    theta, g, _, _ = naive.mgd_steps_chip(sim, 40)
     sim.advance(40)
     np.testing.assert_allclose(sim.theta, theta, rtol=1e-9, atol=1e-12)
     # The observer's batched chip pass equals the per-sample twin without read noise.
