@@ -232,21 +232,28 @@ CIFAR_VALUES = 3 * 32 * 32
 MAX_BATCH_BYTES = 256 << 20       # a real batch is 31 MB
 
 
+class RefusedPickle(pickle.UnpicklingError):
+    """The pickle names something a data batch never contains (and it was not loaded)."""
+
+
 def _latin1_encode(text, encoding="latin1"):
     """``_codecs.encode`` as Python 3 protocol-2 pickles use it for bytes, and nothing else."""
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError("refused _codecs.encode with other than (text, 'latin1')")
+        raise RefusedPickle(f"refused _codecs.encode(..., {encoding!r}): only latin1 text is expected")
     return text.encode("latin1")
 
 
 def _allowed_globals() -> dict[tuple[str, str], object]:
-    reconstruct = np.zeros(1).__reduce__()[0]       # numpy's _reconstruct, whatever its module
-    scalar = np.uint8(0).__reduce__()[0]            # numpy's scalar
+    """The globals a pickled batch may name (numpy 1 and 2 module names), mapped to this numpy's."""
+    reconstruct = np.zeros(1).__reduce__()[0]        # numpy's _reconstruct (protocols 0 to 4)
+    frombuffer = np.zeros(1).__reduce_ex__(5)[0]     # numpy's _frombuffer (protocol 5)
+    scalar = np.uint8(0).__reduce__()[0]             # numpy's scalar
     out = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
            ("_codecs", "encode"): _latin1_encode}
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        out[(mod, "_reconstruct")] = reconstruct
-        out[(mod, "scalar")] = scalar
+    for core in ("numpy.core", "numpy._core"):
+        out[(f"{core}.multiarray", "_reconstruct")] = reconstruct
+        out[(f"{core}.multiarray", "scalar")] = scalar
+        out[(f"{core}.numeric", "_frombuffer")] = frombuffer
     return out
 
 
@@ -260,11 +267,11 @@ class SafeUnpickler(pickle.Unpickler):
         try:
             return self._ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refused to load {module}.{name}: a CIFAR-10 batch holds only "
+            raise RefusedPickle(f"refused to load {module}.{name}: a CIFAR-10 batch holds only "
                                          "numpy arrays, lists, bytes and numbers") from None
 
     def persistent_load(self, pid):
-        raise pickle.UnpicklingError("refused a persistent id: a CIFAR-10 batch has none")
+        raise RefusedPickle("refused a persistent id: a CIFAR-10 batch has none")
 
 
 def safe_unpickle(data: bytes):
@@ -293,7 +300,7 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
                         "cifar-10-python.tar.gz with tar xzf", path)
     try:
         batch = safe_unpickle(blob)
-    except pickle.UnpicklingError as exc:
+    except RefusedPickle as exc:
         raise DataError(f"not a CIFAR-10 batch: {exc}", path) from None
     except Exception as exc:  # noqa: BLE001 - any failure of a malformed pickle is a bad file
         raise DataError(f"not a CIFAR-10 batch: cannot unpickle it ({type(exc).__name__}: {exc})",
