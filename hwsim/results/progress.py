@@ -122,6 +122,8 @@ class SweepProgress:
         if self._bar is not None:
             self._bar.update(self._task, advance=1, cycles=self.cycles, accuracy=accuracy,
                              failed=f"{self.failed} failed" if self.failed else "")
+            if self._bar.finished:
+                self.close()        # the last point is in: the rest is closing the cluster
         elif self.mode == "lines":
             what = (f"{result.summary['status']}, final test accuracy {accuracy}" if result.ok
                     else f"FAILED: {result.error}")

@@ -167,9 +167,10 @@ def _run_page(run_dir: Path, pngs: list[Path]) -> str:
     manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
     resolved = manifest.get("resolved", {})
     name = resolved.get("scenario", {}).get("name", run_dir.name)
+    chip = html.escape(str(resolved.get("chip", {}).get("name", "?")))
+    firmware = html.escape(str(resolved.get("firmware", {}).get("name", "?")))
     body = [f"<h1>Run {html.escape(name)}</h1>",
-            f"<p>chip <b>{html.escape(str(resolved.get('chip', {}).get('name', '?')))}</b>, firmware "
-            f"<b>{html.escape(str(resolved.get('firmware', {}).get('name', '?')))}</b>, seed {_cell(row.get('seed'))}, "
+            f"<p>chip <b>{chip}</b>, firmware <b>{firmware}</b>, seed {_cell(row.get('seed'))}, "
             f"spec hash <code>{_cell(row.get('spec_hash'))}</code>, hwsim {_cell(row.get('hwsim_version'))}</p>",
             "<h2>Figures</h2>", _figures_table([(k, row.get(k)) for k in HEADLINE if k in row]),
             "<h2>Plots</h2>", *[_img(p) for p in pngs],
@@ -188,9 +189,11 @@ def _sweep_page(sweep_dir: Path, pngs: list[Path]) -> str:
     shown = [c for c in shown if c in table]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in shown) + "<th>files</th>"
     rows = []
+    def css(r, c):
+        return "t failed" if r["state"] == "failed" and c == "state" else "t" if c in columns else ""
+
     for r in table.to_dict("records"):
-        cells = "".join(f'<td class="{"t failed" if r["state"] == "failed" and c == "state" else "t" if c in columns else ""}">'
-                        f"{_cell(r[c])}</td>" for c in shown)
+        cells = "".join(f'<td class="{css(r, c)}">{_cell(r[c])}</td>' for c in shown)
         rel = r["run_dir"]
         files = _link(sweep_dir, f"{rel}/summary.json", "summary") if r["state"] == "finished" else \
             _link(sweep_dir, f"{rel}/{ERROR_FILE}", "error") if r["state"] == "failed" else "-"
@@ -205,8 +208,9 @@ def _sweep_page(sweep_dir: Path, pngs: list[Path]) -> str:
             f"<p>{len(table)} points over {', '.join(map(html.escape, columns)) or 'seeds only'}: "
             f"{n['finished']} finished ({n.get('reached_target', 0)} reached the target, "
             f"{n.get('budget_exhausted', 0)} ran out of budget, {n.get('diverged', 0)} diverged), "
-            f"<span class=\"{'failed' if n['failed'] else ''}\">{n['failed']} failed</span>, {n['pending']} pending. "
-            f"Source <code>{html.escape(str(record.get('source', '')))}</code>, hwsim {html.escape(record.get('hwsim_version', ''))}.</p>",
+            f"<span class=\"{'failed' if n['failed'] else ''}\">{n['failed']} failed</span>, "
+            f"{n['pending']} pending. Source <code>{html.escape(str(record.get('source', '')))}</code>, "
+            f"hwsim {html.escape(record.get('hwsim_version', ''))}.</p>",
             "<p>Tables: " + " &middot; ".join(_link(sweep_dir, f) for f in (TABLE_PARQUET, TABLE_CSV)) + "</p>",
             "<h2>Plots</h2>", *[_img(p) for p in pngs],
             f"<h2>Failed points</h2><ul>{errors}</ul>" if len(failed) else "",

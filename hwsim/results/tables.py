@@ -29,8 +29,12 @@ WALL_COLUMNS = ("wall_seconds",)
 STATES = ("finished", "failed", "pending")
 
 
+NON_FINITE = {"inf": math.inf, "-inf": -math.inf}   # how summary.json writes them (JSON has no inf)
+
+
 def flatten(summary: dict, prefix: str = "") -> dict:
-    """Nested figures to dotted names; lists to JSON text (a table cell holds one value)."""
+    """Nested figures to dotted names; lists to JSON text (a table cell holds one value);
+    infinities written as "inf" in summary.json back to numbers."""
     out = {}
     for key, value in summary.items():
         name = f"{prefix}{key}"
@@ -38,6 +42,8 @@ def flatten(summary: dict, prefix: str = "") -> dict:
             out.update(flatten(value, f"{name}."))
         elif isinstance(value, (list, tuple)):
             out[name] = json.dumps(value)
+        elif isinstance(value, str) and value in NON_FINITE:
+            out[name] = NON_FINITE[value]
         else:
             out[name] = value
     return out

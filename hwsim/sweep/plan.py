@@ -133,6 +133,7 @@ def plan_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
                     seen.add(ident)
                     problems.append(moved)
             continue
+        values = {p: _resolved_value(run_spec, p, v) for p, v in values.items()}
         for seed in seed_list:
             if seed is None:
                 seed = swept_seed if swept_seed is not None else run_spec.scenario.seed
@@ -146,6 +147,20 @@ def plan_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
         raise SpecError(problems)
     columns = [c for c in columns if normalise_path(c) not in SEED_PATHS]
     return SweepPlan(spec, str(path), columns, overrides, points)
+
+
+def _resolved_value(spec: RunSpec, path: str, raw):
+    """The value a swept path has in the resolved spec ('10 ns' -> 1e-08, '1.0e200' -> 1e+200),
+    so that a column holds numbers in base units; the value as written when the path is not
+    a field of the resolved spec."""
+    parts = path.split(".")
+    resolved = spec.resolved()
+    node = resolved[parts[0]] if parts[0] in resolved and len(parts) > 1 else resolved["scenario"]
+    for part in parts[1:] if parts[0] in resolved and len(parts) > 1 else parts:
+        if not isinstance(node, dict) or part not in node:
+            return raw
+        node = node[part]
+    return node
 
 
 def _at_sweep(prob: Problem, doc, located: dict, values: dict) -> Problem:

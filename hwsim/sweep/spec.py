@@ -101,7 +101,8 @@ class Draw(Spec):
             raise ValueError(f"low must not exceed high (got low={self.low:g}, high={self.high:g})")
         if self.distribution == "log_uniform" and not self.low > 0:
             raise ValueError(f"log_uniform needs low > 0 (got {self.low:g}; expected a positive bound)")
-        if self.distribution == "int_uniform" and not (float(self.low).is_integer() and float(self.high).is_integer()):
+        whole = float(self.low).is_integer() and float(self.high).is_integer()
+        if self.distribution == "int_uniform" and not whole:
             raise ValueError(f"int_uniform needs whole-number bounds (got {self.low:g}, {self.high:g})")
         return self
 
@@ -291,8 +292,9 @@ def read_sweep(path: str | Path) -> tuple[SweepSpec, SourceDoc]:
                                                    "expected seeds: [N])", path))
             continue
         if key in seen:
-            problems.append(_problem(doc, loc, f"swept twice (got {path} here and at "
-                                               f"{'.'.join(map(str, seen[key]))}; expected one axis per path)", path))
+            first = ".".join(map(str, seen[key]))
+            problems.append(_problem(doc, loc, f"swept twice (got {path} here and at {first}; expected one "
+                                               "axis per path)", path))
             continue
         seen[key] = loc
         if key in SEED_PATHS and spec.seeds is not None:
@@ -339,8 +341,26 @@ def schema() -> dict:
     out = {"$schema": "https://json-schema.org/draft/2020-12/schema",
            "$id": "https://hwsim.invalid/schema/sweep.schema.json"}
     out.update(SweepSpec.model_json_schema(mode="validation"))
+    # The short forms the validators accept: a plain list for an axis or the seeds, one
+    # mapping for a single zip group.
+    props = out["properties"]
+    values = {"type": "array", "minItems": 1}
+    props["axes"]["additionalProperties"] = {"anyOf": [values, {"$ref": "#/$defs/GridAxis"}]}
+    group = props["zip"].pop("items")
+    props["zip"]["anyOf"] = [group, {"type": "array", "items": group}]
+    del props["zip"]["type"]
+    props["seeds"]["anyOf"].insert(0, {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}})
     return out
 
 
 def schema_text() -> str:
     return json.dumps(schema(), indent=2) + "\n"
+
+
+def write_schema(root: str | Path) -> Path:
+    """Write docs/schema/sweep.schema.json under ``root``."""
+    path = Path(root) / "docs" / "schema" / "sweep.schema.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(schema_text())
+    tmp.replace(path)
+    return path
