@@ -286,3 +286,16 @@ def test_first_ctrl_c_stops_the_sweep_keeps_finished_points_and_exits_130(folder
     finished = int((table.state == "finished").sum())
     assert 1 <= finished < N_POINTS and (table.state != "failed").all()
     assert len(pd.read_csv(out / "results.csv")) == N_POINTS
+
+
+def test_the_sweep_file_in_docs_sweeps_md_is_valid(tmp_path):
+    import re
+
+    from sweep_helpers import ROOT
+
+    text = (ROOT / "docs" / "sweeps.md").read_text()
+    example = re.findall(r"```yaml\n(.*?)```", text, re.S)[0]
+    plan = plan_sweep(write(tmp_path, "example.yaml", example))
+    assert len(plan.points) == 4 * 4 * 2 * 8 * 3
+    assert plan.columns == ["chip.cost_unit.noise_sigma", "firmware.eta", "firmware.tau_x", "firmware.tau_theta",
+                            "firmware.perturbation.amplitude", "network.hidden"]
