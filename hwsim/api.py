@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,12 @@ from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 from hwsim.results.rundir import curve_frame, write_run
 from hwsim.spec import RunSpec, load_scenario  # noqa: F401  (re-exported)
+
+
+class RunInterrupted(Exception):
+    """Raised by a ``progress`` callback to stop a run at the observation it was called for;
+    the run ends with status ``interrupted`` and keeps its curve so far (the first Ctrl-C of
+    ``hwsim run``)."""
 
 
 @dataclass
@@ -97,7 +104,10 @@ def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path 
         max_cycles: int | None = None, progress=None, max_block_steps: int | None = None,
         trace: str | Path | None = None) -> RunResult:
     """Train the scenario on its chip; write a run directory when ``out`` is given and an
-    event trace (Chrome JSON, or CSV by extension) when ``trace`` is given."""
+    event trace (Chrome JSON, or CSV by extension) when ``trace`` is given.
+
+    ``progress(sim, point)`` is called at every observation; raising :class:`RunInterrupted`
+    from it ends the run there with status ``interrupted``."""
     if not isinstance(spec, RunSpec):
         spec = load_scenario(spec)
     seed = spec.scenario.seed if seed is None else int(seed)
@@ -110,7 +120,12 @@ def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path 
         from hwsim.engine.trace import Trace
 
         sim.trace = Trace()
-    sim.run(progress=progress)
+    start = time.perf_counter()
+    try:
+        sim.run(progress=progress)
+    except RunInterrupted:
+        sim.status = "interrupted"
+        sim.wall_seconds += time.perf_counter() - start   # sim.run adds it only when it returns
     if trace is not None:
         sim.trace.write(Path(trace))
     summary = summarise(sim, spec)

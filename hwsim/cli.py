@@ -1,7 +1,8 @@
 """Command line: ``hwsim run SCENARIO [...]``.
 
 Exit codes: 0 the run completed (target reached or not), 2 bad input (one line per problem,
-no traceback unless --debug), 3 training diverged (NaN/inf), 1 an internal error.
+no traceback unless --debug), 3 training diverged (NaN/inf), 1 an internal error,
+4 some points of a sweep failed, 130 interrupted (Ctrl-C; what finished is kept).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
+EXIT_POINTS_FAILED, EXIT_INTERRUPTED = 4, 130
 
 
 class CliError(Exception):
@@ -31,7 +33,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="run seed (default: the scenario's)")
     run.add_argument("--max-cycles", type=int, help="cycle budget (default: the scenario's)")
     run.add_argument("--out", help="run directory to write (default: runs/<name>-<hash>-s<seed>-<time>)")
-    run.add_argument("--quiet", action="store_true", help="print only the result lines")
+    run.add_argument("--quiet", action="store_true", help="print only the result lines (no progress bar)")
+    run.add_argument("--plot", action="store_true", help="also write the run's plots (PNG) into DIR/plots")
     run.add_argument("--data-dir", metavar="DIR",
                      help="folder holding the data files (mnist/, fashion_mnist/, cifar-10-batches-py/; "
                           "sets dataset.data_dir; default: $HWSIM_DATA, else ./data)")
@@ -57,17 +60,11 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     from hwsim.spec.commands import add_commands
+    from hwsim.sweep.commands import add_commands as add_sweep_commands
 
     add_commands(sub, COMMANDS)
+    add_sweep_commands(sub, COMMANDS)
     return parser
-
-
-def _progress_printer(stream):
-    def show(sim, point):
-        acc = f"{point.test_accuracy:.3f}"
-        print(f"  step {point.step:>12,}  cycle {point.cycle:>14,}  test accuracy {acc}",
-              file=stream, flush=True)
-    return show
 
 
 def _with_data_dir(args, overrides: dict, **which) -> dict:
@@ -103,12 +100,19 @@ def _cmd_run(args) -> int:
         print(f"warning: {line}", file=sys.stderr)
     out = Path(args.out) if args.out else default_run_dir(spec, seed)
     _check_writable(out)
-    progress = None if args.quiet or not sys.stderr.isatty() else _progress_printer(sys.stderr)
     if args.trace:
         _check_trace_size(spec, args.max_cycles)
-    result = run(spec, seed, out=out, max_cycles=args.max_cycles, progress=progress, trace=args.trace)
+    from hwsim.results.progress import RunProgress, bar_wanted, budget_cycles
+
+    # The first Ctrl-C stops the run at its next observation and keeps what ran.
+    with RunProgress(budget_cycles(spec, args.max_cycles), bar_wanted(args.quiet)) as progress:
+        result = run(spec, seed, out=out, max_cycles=args.max_cycles, progress=progress, trace=args.trace)
     s = result.summary
     print(f"results: {result.run_dir}")
+    if args.plot:
+        from hwsim.results.report import plot_run
+
+        print(f"plots: {', '.join(str(p) for p in plot_run(result.run_dir))}")
     if s.get("algorithm") == "backprop":
         reached = (f"reached {s['target_accuracy']:.1%} test accuracy after {s['samples_to_target']:,} "
                    f"samples" if s["status"] == "reached_target" else
@@ -119,6 +123,8 @@ def _cmd_run(args) -> int:
     if s["status"] == "reached_target":
         print(f"reached {s['target_accuracy']:.1%} test accuracy after {s['cycles_to_target']:,} cycles "
               f"= {s['seconds_to_target']:.4g} s of chip time ({s['samples_to_target']:,} samples)")
+    elif s["status"] == "interrupted":
+        print(f"interrupted after {s['cycles_simulated']:,} cycles: the curve so far is kept in {result.run_dir}")
     elif s["status"] == "diverged":
         d = s["divergence"]
         print(f"diverged at cycle {d['cycle']:,}: non-finite {d['quantity']}; {d['hint']}")
@@ -126,6 +132,8 @@ def _cmd_run(args) -> int:
         print(f"target {s['target_accuracy']:.1%} not reached within {s['cycles_simulated']:,} cycles")
     print(f"final test accuracy {s['final_test_accuracy']:.3f} (best {s['best_test_accuracy']:.3f}); "
           f"{s['steps_simulated']:,} steps simulated in {s['wall_seconds']:.1f} s wall time")
+    if s["status"] == "interrupted":
+        return EXIT_INTERRUPTED
     return EXIT_DIVERGED if s["status"] == "diverged" else EXIT_OK
 
 
@@ -133,12 +141,9 @@ def _check_trace_size(spec, max_cycles) -> None:
     """A trace holds a few events per step: refuse runs that would make it huge."""
     from hwsim.chip.timing import inference_timing
     from hwsim.engine.trace import MAX_EVENTS
+    from hwsim.results.progress import budget_cycles
 
-    interval = inference_timing(spec.chip, spec.scenario.layout()).interval
-    budget = max_cycles if max_cycles is not None else spec.scenario.max_cycles
-    steps = budget // interval
-    if spec.scenario.max_steps is not None:
-        steps = min(steps, spec.scenario.max_steps)
+    steps = budget_cycles(spec, max_cycles) // inference_timing(spec.chip, spec.scenario.layout()).interval
     if steps * 3 > MAX_EVENTS:
         raise CliError(f"--trace is for short runs: this one may run {steps:,} steps; limit it with "
                        f"--max-cycles or --set max_steps=N (at most {MAX_EVENTS // 3:,} steps)")
@@ -210,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("hwsim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (e.g. `hwsim show ... | head`): stop quietly, as Unix tools do.
         import os

@@ -137,7 +137,7 @@ def test_file_datasets_validate_without_their_files(tmp_path, monkeypatch, capsy
         path.write_text(f"kind: scenario\ndataset: {{name: {name}, n_train: 100}}\n"
                         "network: {hidden: [8]}\n")
         assert main(["validate", str(path)]) == 0, capsys.readouterr()
-        assert ScenarioSpec(dataset={"name": name}).layer_sizes()[-1] == 10
+        assert ScenarioSpec(dataset={"name": name}).layout().sizes[-1] == 10
 
 
 def test_mnist1d_spec_rejects_uneven_classes_and_empty_splits():

@@ -65,16 +65,3 @@ def write_run(out_dir: Path, manifest: dict, curve: pd.DataFrame, summary: dict)
     # summary.json last: its presence marks a finished run directory.
     atomic_write(out_dir / "summary.json", dump_json(summary))
     return out_dir
-
-
-def load(path) -> pd.DataFrame:
-    """A run directory -> a one-row DataFrame of its summary (sweeps will add one row per point)."""
-    path = Path(path)
-    summary = json.loads((path / "summary.json").read_text())
-    flat = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
-    flat["run_dir"] = str(path)
-    return pd.DataFrame([flat])
-
-
-def load_curve(path) -> pd.DataFrame:
-    return pd.read_csv(Path(path) / "curve.csv")

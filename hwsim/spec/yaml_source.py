@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,8 +113,28 @@ def _one(path, line, col, where, message) -> SpecError:
 
 
 def read_yaml(path: str | Path) -> SourceDoc:
-    """Parse ``path`` into a SourceDoc; any problem becomes a SpecError with its position."""
+    """Parse ``path`` into a SourceDoc; any problem becomes a SpecError with its position.
+
+    Parses are memoised by the file's identity (path, size, inode, modification time), so
+    resolving the hundreds of points of a sweep reads each preset once; callers get their
+    own copy to change.
+    """
     path = str(path)
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISREG(st.st_mode):
+        return copy.deepcopy(_read_yaml_cached(path, st.st_size, st.st_ino, st.st_mtime_ns))
+    return _read_yaml(path)
+
+
+@functools.lru_cache(maxsize=128)
+def _read_yaml_cached(path: str, size: int, inode: int, mtime_ns: int) -> SourceDoc:
+    return _read_yaml(path)
+
+
+def _read_yaml(path: str) -> SourceDoc:
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:

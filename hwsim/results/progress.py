@@ -1,0 +1,135 @@
+"""Progress bars for runs and sweeps (rich, on stderr) and the first Ctrl-C's clean stop.
+
+A run's bar shows the cycles simulated against the budget, the current test accuracy and an
+ETA (to the budget: a run that reaches its target stops earlier). A sweep's bar shows the
+points done, the cycles they simulated, the last point's accuracy, failures and an ETA.
+Both are off when stderr is not a terminal or with --quiet.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+def bar_wanted(quiet: bool, stream=None) -> bool:
+    stream = sys.stderr if stream is None else stream
+    return not quiet and hasattr(stream, "isatty") and stream.isatty()
+
+
+def budget_cycles(spec, max_cycles: int | None = None) -> int:
+    """The most cycles a run can take: its cycle budget, or its step budget in cycles."""
+    from hwsim.chip.timing import inference_timing
+
+    budget = max_cycles if max_cycles is not None else spec.scenario.max_cycles
+    if spec.scenario.max_steps is not None:
+        interval = inference_timing(spec.chip, spec.scenario.layout()).interval
+        budget = min(budget, spec.scenario.max_steps * interval)
+    return int(budget)
+
+
+def _console() -> Console:
+    return Console(stderr=True)
+
+
+class RunProgress:
+    """``progress(sim, point)`` for :func:`hwsim.api.run`, used as a context manager.
+
+    Inside it, the first Ctrl-C asks the run to stop at its next observation (the run then
+    ends with status ``interrupted`` and keeps its curve so far); a second one stops at once.
+    """
+
+    def __init__(self, total_cycles: int, show: bool, label: str = "training"):
+        self.total = max(1, int(total_cycles))
+        self.show = show
+        self.label = label
+        self.stop_requested = False
+        self._bar: Progress | None = None
+        self._task = None
+        self._previous_handler = None
+
+    def __enter__(self):
+        if self.show:
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.completed:,.0f}/{task.total:,.0f} cycles"),
+                                 TextColumn("test accuracy {task.fields[accuracy]}"),
+                                 TimeRemainingColumn(), console=_console(), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=self.total, accuracy="-")
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def _on_sigint(self, signum, frame):
+        self.stop_requested = True
+        # The second Ctrl-C interrupts at once.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("hwsim: stopping at the next observation (Ctrl-C again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    def __call__(self, sim, point) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=min(point.cycle, self.total),
+                             accuracy=f"{point.test_accuracy:.3f}")
+        if self.stop_requested:
+            from hwsim.api import RunInterrupted
+
+            raise RunInterrupted()
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.stop()
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGINT, self._previous_handler)
+        return False
+
+
+class SweepProgress:
+    """``progress`` for :func:`hwsim.sweep.run_sweep`: a bar (``mode="bar"``), one line per
+    point (``"lines"``, when stderr is not a terminal) or nothing (``"off"``)."""
+
+    def __init__(self, mode: str = "bar", stream=None):
+        self.mode = mode
+        self.stream = stream if stream is not None else sys.stdout
+        self.cycles = 0
+        self.failed = 0
+        self._bar: Progress | None = None
+        self._task = None
+
+    def start(self, to_run: int, finished_before: int) -> None:
+        if self.mode == "bar" and to_run:
+            self._bar = Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[cycles]:,} cycles simulated"),
+                                 TextColumn("last accuracy {task.fields[accuracy]}"),
+                                 TextColumn("{task.fields[failed]}"), TimeRemainingColumn(),
+                                 console=_console(), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("points", total=to_run, cycles=0, accuracy="-", failed="")
+
+    def point_done(self, point, result) -> None:
+        if result.ok:
+            s = result.summary
+            self.cycles += int(s.get("cycles_simulated") or 0)
+            acc = s.get("final_test_accuracy")
+            accuracy = f"{acc:.3f}" if isinstance(acc, float) else "-"
+        else:
+            self.failed += 1
+            accuracy = "-"
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, cycles=self.cycles, accuracy=accuracy,
+                             failed=f"{self.failed} failed" if self.failed else "")
+            if self._bar.finished:
+                self.close()        # the last point is in: the rest is closing the cluster
+        elif self.mode == "lines":
+            what = (f"{result.summary['status']}, final test accuracy {accuracy}" if result.ok
+                    else f"FAILED: {result.error}")
+            print(f"  point {point.index} ({point.label()}): {what}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None

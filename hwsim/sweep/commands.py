@@ -1,0 +1,119 @@
+"""Sweep commands of the CLI (sweep, report): registered by add_commands.
+
+Exit codes of ``hwsim sweep``: 0 every point finished (a diverged point is a result),
+2 bad input, 4 some points failed (each one's error is in its error.json and in the table),
+130 interrupted (what finished is kept; the same command resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXIT_POINTS_FAILED = 4
+EXIT_INTERRUPTED = 130
+
+
+def add_commands(subparsers, commands: dict) -> None:
+    """Add this module's subcommands to the CLI parser and their handlers to ``commands``."""
+    p = subparsers.add_parser("sweep", help="run every point of a sweep file on Dask (resumes: "
+                                            "finished points are not run again)")
+    p.add_argument("sweep", metavar="SWEEP", help="sweep YAML file (kind: sweep; see docs/sweeps.md)")
+    p.add_argument("--out", help="sweep folder (default: runs/sweep-<name>; the same folder resumes)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes of the local Dask cluster (default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on an existing Dask cluster, e.g. tcp://host:8786 (see docs/sweeps.md)")
+    where.add_argument("--serial", action="store_true", help="run the points one by one in this process")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a dotted path on every point, e.g. --set max_cycles=20000 (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="list the points and which are finished; run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-point lines")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    commands["sweep"] = cmd_sweep
+
+    p = subparsers.add_parser("report", help="plots (PNG) and a self-contained HTML report of a run "
+                                             "or sweep folder")
+    p.add_argument("dir", metavar="DIR", help="run or sweep folder")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    commands["report"] = cmd_report
+
+
+def cmd_sweep(args) -> int:
+    from hwsim.cli import CliError, _check_writable
+    from hwsim.results.progress import SweepProgress, bar_wanted
+    from hwsim.results.tables import point_dir, point_state
+    from hwsim.spec import parse_set_options
+    from hwsim.sweep.execute import SweepError, default_sweep_dir, run_sweep
+    from hwsim.sweep.plan import plan_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise CliError(f"--workers must be at least 1 (got {args.workers}); --serial runs in this process")
+    plan = plan_sweep(args.sweep, parse_set_options(args.sets))
+    out = Path(args.out) if args.out else default_sweep_dir(plan)
+    _check_writable(out)
+    runs = plan.unique_points()
+    state = {p.key: point_state(point_dir(out, p.key)) for p in runs}
+    finished = sum(s == "finished" for s in state.values())
+    dup = f", {len(runs)} distinct runs" if len(runs) != len(plan.points) else ""
+    print(f"sweep {plan.name}: {len(plan.points)} points{dup}, {finished} finished earlier, "
+          f"{len(runs) - finished} to run -> {out}", flush=True)
+    if args.dry_run:
+        for p in plan.points:
+            print(f"  point {p.index:>4}  {p.key}  {state[p.key]:<8}  {p.label()}")
+        return 0
+    progress = SweepProgress("bar" if bar_wanted(args.quiet) else "off" if args.quiet else "lines")
+    try:
+        outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler, serial=args.serial,
+                            progress=progress)
+    except SweepError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        progress.close()
+    table = outcome.table
+    print(f"ran {outcome.ran} point{'s' if outcome.ran != 1 else ''} ({outcome.where}), skipped "
+          f"{outcome.skipped} finished earlier")
+    print(f"results: {out / 'results.parquet'} and results.csv; plots and report: hwsim report {out}")
+    _print_overview(table, plan.columns)
+    if outcome.interrupted:
+        print(f"interrupted: {int((table.state == 'finished').sum())} of {len(table)} points are finished and "
+              f"kept; run the same command again to run the other {outcome.pending}")
+        return EXIT_INTERRUPTED
+    if outcome.failed_total:
+        print(f"{outcome.failed_total} point{'s' if outcome.failed_total != 1 else ''} failed: the error is in "
+              f"the table's error column and in points/<key>/error.json; rerunning retries them")
+        return EXIT_POINTS_FAILED
+    return 0
+
+
+def _print_overview(table, columns: list[str]) -> None:
+    """Median over seeds of the headline figures, per combination of swept values."""
+    done = table[table.state == "finished"]
+    if done.empty:
+        return
+    figures = [c for c in ("seconds_to_target", "final_test_accuracy") if c in done]
+    if columns:
+        grouped = done.groupby(columns, sort=True, dropna=False)
+        if grouped.ngroups > 30:
+            return
+        overview = grouped[figures].median()
+        overview.insert(0, "points", grouped.size())
+        overview.insert(1, "reached", grouped["status"].apply(lambda s: int((s == "reached_target").sum())))
+    else:
+        overview = done[figures].median().to_frame().T
+    print("median over seeds:")
+    print(overview.to_string(float_format=lambda v: f"{v:.4g}"))
+
+
+def cmd_report(args) -> int:
+    from hwsim.cli import CliError
+    from hwsim.results.report import PLOTS_DIR, write_report
+
+    try:
+        page = write_report(args.dir)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    plots = sorted((Path(args.dir) / PLOTS_DIR).glob("*.png"))
+    print(f"report: {page} ({len(plots)} plots in {Path(args.dir) / PLOTS_DIR})")
+    return 0

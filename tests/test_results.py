@@ -1,0 +1,102 @@
+"""Results tables: loading runs and sweeps, point states, flattening; a run stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pandas as pd
+import pytest
+
+import hwsim
+from hwsim.results import load, load_curves
+from hwsim.results.progress import RunProgress, budget_cycles
+from hwsim.results.tables import flatten, point_state, sweep_table, write_tables
+from hwsim.sweep import plan_sweep, run_sweep
+from sweep_helpers import N_POINTS, write_sweep
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("results")
+    out = folder / "out"
+    run_sweep(plan_sweep(write_sweep(folder)), out, serial=True)
+    return out
+
+
+def test_a_run_directory_loads_as_one_row_with_every_figure(tmp_path, sweep_dir):
+    spec = hwsim.load_scenario(sweep_dir.parent / "tiny.yaml")
+    res = hwsim.run(spec, seed=2, out=tmp_path / "run")
+    table = load(tmp_path / "run")
+    assert len(table) == 1 and table.seed[0] == 2 and table.run_dir[0] == str(tmp_path / "run")
+    flat = flatten(res.summary)
+    assert set(flat) | {"run_dir"} == set(table.columns)
+    assert table["time_breakdown_cycles.inferring"][0] == res.summary["time_breakdown_cycles"]["inferring"]
+    pd.testing.assert_frame_equal(load_curves(tmp_path / "run"), pd.read_csv(tmp_path / "run" / "curve.csv"))
+
+
+def test_a_sweep_directory_loads_a_row_per_point_and_its_tables_agree(sweep_dir):
+    table = load(sweep_dir)
+    assert len(table) == N_POINTS and list(table.columns[:6]) == [
+        "point", "firmware.eta", "chip.cost_unit.noise_sigma", "seed", "key", "state"]
+    assert table.run_dir.tolist() == [f"points/{k}" for k in table.key]
+    for row in table.to_dict("records"):
+        summary = json.loads((sweep_dir / row["run_dir"] / "summary.json").read_text())
+        assert row["final_test_accuracy"] == summary["final_test_accuracy"]
+        assert row["spec_hash"] == summary["spec_hash"] and row["key"].startswith(summary["spec_hash"])
+    pd.testing.assert_frame_equal(load(sweep_dir / "results.parquet"), table, check_dtype=False)
+    assert len(load(sweep_dir / "results.csv")) == N_POINTS
+    curves = load_curves(sweep_dir)
+    assert set(curves.point) == set(range(N_POINTS))
+    first = pd.read_csv(sweep_dir / table.run_dir[0] / "curve.csv")
+    assert len(curves[curves.point == 0]) == len(first)
+
+
+def test_unfinished_and_failed_points_read_as_pending_and_failed(sweep_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    table = sweep_table(copy)
+    half = copy / table.run_dir[0]
+    (half / "summary.json").unlink()                  # a point killed before its summary
+    assert point_state(half) == "pending"
+    broken = copy / table.run_dir[1]
+    (broken / "summary.json").unlink()
+    (broken / "error.json").write_text(json.dumps({"error": "ValueError: boom"}))
+    table = write_tables(copy)
+    assert table.state.tolist()[:3] == ["pending", "failed", "finished"]
+    assert table.error[1] == "ValueError: boom" and pd.isna(table.status[0]) and pd.isna(table.status[1])
+    assert pd.read_parquet(copy / "results.parquet").state.tolist() == table.state.tolist()
+
+
+def test_load_names_what_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a run or sweep directory"):
+        load(tmp_path)
+
+
+def test_infinities_in_a_summary_read_back_as_numbers():
+    assert flatten({"a": "inf", "b": {"c": "-inf", "d": [1, 2]}, "e": "reached_target"}) == {
+        "a": float("inf"), "b.c": float("-inf"), "b.d": "[1, 2]", "e": "reached_target"}
+
+
+def test_first_ctrl_c_stops_a_run_at_its_next_observation_and_keeps_the_curve(tmp_path, sweep_dir):
+    spec = hwsim.load_scenario(sweep_dir.parent / "tiny.yaml", {"max_cycles": 20000,
+                                                                "target_accuracy": 0.99})
+    full = hwsim.run(spec, seed=0)
+    with RunProgress(budget_cycles(spec), show=False) as progress:
+        def observe(sim, point):
+            if len(sim.curve) == 3:
+                os.kill(os.getpid(), signal.SIGINT)     # Ctrl-C, as the terminal sends it
+            progress(sim, point)
+
+        res = hwsim.run(spec, seed=0, out=tmp_path / "r", progress=observe)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # restored
+    s = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert s["status"] == "interrupted" and res.summary["status"] == "interrupted"
+    curve = pd.read_csv(tmp_path / "r" / "curve.csv")
+    assert 3 <= len(curve) <= 4 < len(full.curve)
+    pd.testing.assert_frame_equal(curve, full.curve.iloc[:len(curve)].reset_index(drop=True),
+                                  check_dtype=False)
+    assert s["cycles_simulated"] == curve.cycle.iloc[-1]
