@@ -183,6 +183,9 @@ def _dask_client(client, scheduler: str | None, workers: int | None):
     if scheduler is not None:
         try:
             own = Client(scheduler, timeout="15s")
+        except ValueError as exc:
+            raise SweepError(f"--scheduler {scheduler}: not a Dask scheduler address ({exc}); expected "
+                             "something like tcp://host:8786") from None
         except (OSError, TimeoutError) as exc:
             raise SweepError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
                              "'dask scheduler' and workers with 'dask worker ADDRESS' "
