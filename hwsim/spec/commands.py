@@ -21,7 +21,7 @@ def add_commands(subparsers, commands: dict) -> None:
         p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
                        help="override a dotted path, e.g. --set firmware.eta=0.5 (repeatable)")
 
-    p = subparsers.add_parser("validate", help="check chip, firmware and scenario files (kind detected)")
+    p = subparsers.add_parser("validate", help="check chip, firmware, scenario and sweep files (kind detected)")
     p.add_argument("files", nargs="+", metavar="FILE", help="spec files to check")
     sets(p)
     debug(p)
@@ -45,6 +45,17 @@ def add_commands(subparsers, commands: dict) -> None:
     commands["show"] = cmd_show
 
 
+def _is_sweep(path) -> bool:
+    """A sweep file (``kind: sweep``): checked by planning every point."""
+    from hwsim.spec.yaml_source import read_yaml
+
+    try:
+        data = read_yaml(path).data
+    except Exception:  # unreadable files get load_spec's own error
+        return False
+    return isinstance(data, dict) and data.get("kind") == "sweep"
+
+
 def cmd_validate(args) -> int:
     from hwsim.spec.loader import load_spec, parse_set_options
 
@@ -52,6 +63,12 @@ def cmd_validate(args) -> int:
     problems: list[Problem] = []
     for path in args.files:
         try:
+            if _is_sweep(path):
+                from hwsim.sweep.plan import plan_sweep
+
+                plan = plan_sweep(path)
+                print(f"ok: {path} (sweep {plan.spec.name!r}, {len(plan.points)} points)")
+                continue
             kind, spec = load_spec(path, overrides)
         except SpecError as exc:
             problems.extend(exc.problems)
