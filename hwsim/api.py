@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import math
 import time
@@ -13,17 +14,20 @@ import pandas as pd
 
 from hwsim import __version__
 from hwsim.chip.timing import time_breakdown
+from hwsim.engine.checkpoint import (CHECKPOINT_FILE, DEFAULT_EVERY_SECONDS, CheckpointError,
+                                     Checkpointer, CheckpointPolicy, poll_steps, restore, run_dir_lock)
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels import mgd_block as K
 from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
-from hwsim.results.rundir import curve_frame, write_run
+from hwsim.results.rundir import OutputError, atomic_write, curve_frame, dump_json, write_run
 from hwsim.spec import RunSpec, load_scenario  # noqa: F401  (re-exported)
 
 
 class RunInterrupted(Exception):
-    """Raised by a ``progress`` callback to stop a run at the observation it was called for;
-    the run ends with status ``interrupted`` and keeps its curve so far (the first Ctrl-C of
+    """Raised by a ``progress`` callback to stop a run: it stops at its next resumable point
+    (at once, unless the observation ends the run) with status ``interrupted``, keeps its curve
+    so far and, with a run directory, writes a checkpoint there (the first Ctrl-C of
     ``hwsim run``)."""
 
 
@@ -31,8 +35,11 @@ class RunInterrupted(Exception):
 class RunResult:
     summary: dict
     curve: pd.DataFrame
-    weights: np.ndarray
+    weights: np.ndarray | None        # None when resume found the run already finished
     run_dir: Path | None = None
+    resumed_from: dict | None = None  # the header of the checkpoint the run continued from
+    checkpoints: dict | None = None   # written, last_bytes, write_seconds (runs with a directory)
+    already_finished: bool = False    # resume() found a finished run: nothing ran
 
 
 def summarise(sim: Simulation, spec: RunSpec) -> dict:
@@ -102,12 +109,17 @@ def default_run_dir(spec: RunSpec, seed: int) -> Path:
 
 def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path | None = None,
         max_cycles: int | None = None, progress=None, max_block_steps: int | None = None,
-        trace: str | Path | None = None) -> RunResult:
+        trace: str | Path | None = None, checkpoint_every: int | None = None,
+        checkpoint_seconds: float | None = DEFAULT_EVERY_SECONDS, should_stop=None) -> RunResult:
     """Train the scenario on its chip; write a run directory when ``out`` is given and an
     event trace (Chrome JSON, or CSV by extension) when ``trace`` is given.
 
     ``progress(sim, point)`` is called at every observation; raising :class:`RunInterrupted`
-    from it ends the run there with status ``interrupted``."""
+    from it, or ``should_stop()`` returning True (polled at every resumable point), ends the
+    run with status ``interrupted``. With ``out``, manifest.json is written first, a
+    checkpoint every ``checkpoint_every`` chip cycles and every ``checkpoint_seconds`` wall
+    seconds (None or 0: never) and when the run is interrupted; :func:`resume` continues it.
+    A finished run removes its checkpoint. ``out`` may not hold an unfinished run."""
     if not isinstance(spec, RunSpec):
         spec = load_scenario(spec)
     seed = spec.scenario.seed if seed is None else int(seed)
@@ -120,20 +132,193 @@ def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path 
         from hwsim.engine.trace import Trace
 
         sim.trace = Trace()
-    start = time.perf_counter()
-    try:
-        sim.run(progress=progress)
-    except RunInterrupted:
-        sim.status = "interrupted"
-        sim.wall_seconds += time.perf_counter() - start   # sim.run adds it only when it returns
+    policy = CheckpointPolicy(checkpoint_every, checkpoint_seconds)
+    result = _execute(sim, spec, seed, max_cycles, out, progress, policy, should_stop, fresh=True)
     if trace is not None:
         sim.trace.write(Path(trace))
-    summary = summarise(sim, spec)
-    curve = curve_frame(sim.curve)
-    run_dir = None
-    if out is not None:
-        run_dir = write_run(Path(out), manifest(spec, seed, max_cycles), curve, summary)
-    return RunResult(summary, curve, sim.theta.copy(), run_dir)
+    return result
+
+
+def resume(run_dir: str | Path, *, spec: RunSpec | None = None, seed: int | None = None,
+           max_cycles: int | None = None, progress=None, max_block_steps: int | None = None,
+           checkpoint_every: int | None = None, checkpoint_seconds: float | None = DEFAULT_EVERY_SECONDS,
+           should_stop=None) -> RunResult:
+    """Continue the run in ``run_dir`` from its checkpoint (from its beginning when it was
+    killed before the first one) to the same result, bit for bit, as had it never stopped.
+
+    The specs, seed and budget come from the directory's manifest.json; ``spec``, ``seed``
+    and ``max_cycles``, when given, must be the run's own. A run that already finished is
+    not run again: its summary and curve are returned (``already_finished``). Raises
+    :class:`CheckpointError` (a SpecError) when the directory or its checkpoint is not
+    resumable: damaged, another run's, another hwsim version's."""
+    run_dir = Path(run_dir)
+    manifest_path = run_dir / "manifest.json"
+    if not run_dir.is_dir():
+        raise CheckpointError([_problem(run_dir, "--resume", "no such run directory")])
+    if not manifest_path.is_file():
+        raise CheckpointError([_problem(manifest_path, "manifest.json", "missing: not a run directory "
+                                        "(hwsim run writes manifest.json first); start the run with "
+                                        "'hwsim run SCENARIO --out DIR'")])
+    man = _read_manifest(manifest_path)
+    own = _spec_from_manifest(man, manifest_path)
+    for name, given, theirs in (("spec_hash", spec.spec_hash if spec is not None else None, man["spec_hash"]),
+                                ("seed", seed, man["seed"]), ("max_cycles", max_cycles, man["max_cycles"])):
+        if given is not None and given != theirs:
+            raise CheckpointError([_problem(manifest_path, name, f"the run was started with {name} "
+                                            f"{theirs} (got {given}): --resume continues a run as it "
+                                            "started; drop the option or give the run's own")])
+    spec, seed, budget = own, int(man["seed"]), int(man["max_cycles"])
+    checkpoint = run_dir / CHECKPOINT_FILE
+    summary_path = run_dir / "summary.json"
+    if not checkpoint.exists() and summary_path.is_file():
+        finished = _finished_result(run_dir, summary_path)
+        if finished is not None:
+            return finished
+    if spec.firmware.algorithm == "backprop":
+        return run_backprop(spec, seed, run_dir)     # no checkpoints: it is rerun (quickly)
+    sim = Simulation(spec, seed, max_cycles=budget, max_block_steps=max_block_steps)
+    header = None
+    if checkpoint.exists():
+        header = restore(checkpoint, sim, spec_hash=spec.spec_hash, seed=seed, budget=sim.budget)
+    policy = CheckpointPolicy(checkpoint_every, checkpoint_seconds)
+    result = _execute(sim, spec, seed, budget, run_dir, progress, policy, should_stop, fresh=False)
+    result.resumed_from = header
+    return result
+
+
+def _problem(path, field: str, message: str):
+    from hwsim.spec.errors import Problem
+
+    return Problem(str(path), None, None, field, message)
+
+
+def _read_manifest(path: Path) -> dict:
+    import json
+
+    try:
+        man = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError([_problem(path, "manifest.json", f"unreadable ({exc}); the run cannot be "
+                                        "resumed: start it again with 'hwsim run SCENARIO --out DIR'")]) from None
+    need = {"spec_hash": str, "seed": int, "max_cycles": int, "resolved": dict}
+    for key, kind in need.items():
+        value = man.get(key) if isinstance(man, dict) else None
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise CheckpointError([_problem(path, key, f"missing or of the wrong type (got {value!r:.60}; "
+                                            f"expected {kind.__name__}): not an hwsim run directory's "
+                                            "manifest")])
+    return man
+
+
+def _spec_from_manifest(man: dict, path: Path) -> RunSpec:
+    from hwsim.spec.loader import _validate
+    from hwsim.spec.yaml_source import SourceDoc
+
+    resolved = man["resolved"]
+    docs = {}
+    for part in ("scenario", "chip", "firmware"):
+        if not isinstance(resolved.get(part), dict):
+            raise CheckpointError([_problem(path, f"resolved.{part}", "missing: not an hwsim run "
+                                            "directory's manifest")])
+        docs[part] = SourceDoc(str(path), dict(resolved[part]))
+    spec = _validate(docs)       # a SpecError names the field
+    if spec.spec_hash != man["spec_hash"]:
+        raise CheckpointError([_problem(path, "spec_hash", f"the resolved specs hash to {spec.spec_hash}, "
+                                        f"not {man['spec_hash']}: edited, or written by another hwsim "
+                                        "version; the run cannot be resumed")])
+    return spec
+
+
+def _finished_result(run_dir: Path, summary_path: Path) -> RunResult | None:
+    """A finished run's result as its files hold it; None when it was interrupted."""
+    import json
+
+    try:
+        summary = json.loads(summary_path.read_text())
+        status = summary["status"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None                   # unreadable: run it again from the beginning
+    if status == "interrupted":
+        return None
+    try:
+        curve = pd.read_csv(run_dir / "curve.csv")
+    except (OSError, ValueError):
+        curve = curve_frame([])
+    return RunResult(summary, curve, None, run_dir, already_finished=True)
+
+
+def _execute(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, out, progress,
+             policy: CheckpointPolicy, should_stop, fresh: bool) -> RunResult:
+    """Run ``sim`` (fresh, or restored from a checkpoint) and write its directory."""
+    stop = [False]
+
+    def observed(s, point):
+        if progress is not None:
+            try:
+                progress(s, point)
+            except RunInterrupted:
+                stop[0] = True          # acted on at the next resumable point
+
+    checkpointer = None
+
+    def at_boundary(s):
+        requested = stop[0] or (should_stop is not None and bool(should_stop()))
+        if checkpointer is not None:
+            checkpointer.at_boundary(s, force=requested)
+        if requested:
+            raise RunInterrupted()
+
+    out = Path(out) if out is not None else None
+    with contextlib.ExitStack() as stack:
+        if out is not None:
+            _make_dir(out)
+            stack.enter_context(run_dir_lock(out))
+            if fresh:
+                _start_dir(out, manifest(spec, seed, max_cycles))
+            checkpointer = Checkpointer(out, sim, spec_hash=spec.spec_hash, seed=seed, budget=sim.budget,
+                                        policy=policy)
+        start = time.perf_counter()
+        try:
+            sim.run(progress=observed, boundary=(poll_steps(sim, policy.every_cycles), at_boundary))
+        except RunInterrupted:
+            sim.status = "interrupted"
+            sim.wall_seconds += time.perf_counter() - start   # sim.run adds it only when it returns
+        except OutputError as exc:
+            kept = (f"; {out} keeps its last checkpoint: continue with 'hwsim run --resume {out}' once "
+                    "fixed" if (out / CHECKPOINT_FILE).exists() else "")
+            raise OutputError(exc.errno, f"{exc}{kept}", exc.filename) from None
+        summary = summarise(sim, spec)
+        curve = curve_frame(sim.curve)
+        run_dir = None
+        if out is not None:
+            run_dir = write_run(out, manifest(spec, seed, max_cycles), curve, summary)
+            if sim.status != "interrupted":
+                (out / CHECKPOINT_FILE).unlink(missing_ok=True)   # finished: summary.json says so
+    checkpoints = None
+    if checkpointer is not None:
+        checkpoints = {"written": checkpointer.written, "last_bytes": checkpointer.last_bytes,
+                       "write_seconds": checkpointer.write_seconds}
+    return RunResult(summary, curve, sim.theta.copy(), run_dir, checkpoints=checkpoints)
+
+
+def _make_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(exc.errno, f"cannot create the run directory {out}: {exc.strerror or exc}; "
+                                     "choose another --out", str(out)) from None
+
+
+def _start_dir(out: Path, man: dict) -> None:
+    """A fresh run: refuse a directory holding an unfinished run; clear a finished run's
+    results (a crash must not leave them looking like this run's); write manifest.json."""
+    if (out / CHECKPOINT_FILE).exists():
+        raise CheckpointError([_problem(out / CHECKPOINT_FILE, "--out", "this directory holds an "
+                                        f"unfinished run: continue it with 'hwsim run --resume {out}', "
+                                        "or choose another --out (or delete the directory)")])
+    for name in ("summary.json", "curve.csv"):
+        (out / name).unlink(missing_ok=True)
+    atomic_write(out / "manifest.json", dump_json(man))
 
 
 @dataclass

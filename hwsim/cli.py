@@ -1,8 +1,10 @@
 """Command line: ``hwsim run SCENARIO [...]``.
 
 Exit codes: 0 the run completed (target reached or not), 2 bad input (one line per problem,
-no traceback unless --debug), 3 training diverged (NaN/inf), 1 an internal error,
-4 some points of a sweep failed, 130 interrupted (Ctrl-C; what finished is kept).
+no traceback unless --debug; also an unusable checkpoint or an output folder that cannot be
+written), 3 training diverged (NaN/inf), 1 an internal error, 4 some points of a sweep
+failed, 130 interrupted (Ctrl-C; what finished is kept), 143 stopped by SIGTERM (a run
+writes a checkpoint first: ``hwsim run --resume DIR`` continues it).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="train a scenario on its chip and write a run directory")
-    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("scenario", nargs="?", help="scenario YAML file (optional with --resume)")
     run.add_argument("--chip", help="chip preset name or path (replaces the scenario's)")
     run.add_argument("--firmware", help="firmware preset name or path (replaces the scenario's)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
@@ -41,6 +43,14 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trace", metavar="FILE",
                      help="write an event trace of this (short) run: FILE.json (Chrome trace "
                           "events, for Perfetto) or FILE.csv")
+    run.add_argument("--resume", metavar="DIR",
+                     help="continue the run in DIR from its last checkpoint (from its beginning when "
+                          "it has none yet); its specs, seed and budget come from DIR/manifest.json")
+    run.add_argument("--checkpoint-every", type=int, metavar="CYCLES",
+                     help="also write a checkpoint every CYCLES chip cycles (default: by time only)")
+    run.add_argument("--checkpoint-seconds", type=float, metavar="SECONDS",
+                     help="write a checkpoint every SECONDS of wall time (default: 60; 0: never). "
+                          "A run stopped by Ctrl-C or SIGTERM always writes one")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     cmp = sub.add_parser("compare", help="train a scenario on several chips and tabulate the "
@@ -83,14 +93,32 @@ def _with_data_dir(args, overrides: dict, **which) -> dict:
     return {**overrides, "dataset.data_dir": args.data_dir}
 
 
+def _checkpoint_options(args) -> dict:
+    from hwsim.engine.checkpoint import DEFAULT_EVERY_SECONDS
+
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise CliError(f"--checkpoint-every must be a positive number of cycles (got {args.checkpoint_every})")
+    seconds = args.checkpoint_seconds
+    if seconds is not None and not (seconds >= 0 and seconds != float("inf")):
+        raise CliError(f"--checkpoint-seconds must be a number of seconds >= 0 (got {seconds}; 0 turns "
+                       "time-based checkpoints off)")
+    return {"checkpoint_every": args.checkpoint_every,
+            "checkpoint_seconds": DEFAULT_EVERY_SECONDS if seconds is None else seconds}
+
+
 def _cmd_run(args) -> int:
-    from hwsim.api import default_run_dir, run
+    from hwsim.api import default_run_dir, resume, run
     from hwsim.spec import load_scenario, parse_set_options
 
     if args.max_cycles is not None and args.max_cycles < 1:
         raise CliError(f"--max-cycles must be a positive number of cycles (got {args.max_cycles})")
     if args.seed is not None and args.seed < 0:
         raise CliError(f"--seed must be a non-negative integer (got {args.seed})")
+    checkpoints = _checkpoint_options(args)
+    if args.resume is not None:
+        return _cmd_resume(args, checkpoints)
+    if args.scenario is None:
+        raise CliError("hwsim run needs a SCENARIO file (or --resume DIR to continue a run)")
     overrides = _with_data_dir(args, parse_set_options(args.sets), chip=args.chip, firmware=args.firmware)
     spec = load_scenario(args.scenario, overrides, chip=args.chip, firmware=args.firmware)
     seed = spec.scenario.seed if args.seed is None else args.seed
@@ -104,9 +132,66 @@ def _cmd_run(args) -> int:
         _check_trace_size(spec, args.max_cycles)
     from hwsim.results.progress import RunProgress, bar_wanted, budget_cycles
 
-    # The first Ctrl-C stops the run at its next observation and keeps what ran.
+    # The first Ctrl-C or SIGTERM stops the run at its next resumable point, writes a
+    # checkpoint and keeps what ran.
     with RunProgress(budget_cycles(spec, args.max_cycles), bar_wanted(args.quiet)) as progress:
-        result = run(spec, seed, out=out, max_cycles=args.max_cycles, progress=progress, trace=args.trace)
+        result = run(spec, seed, out=out, max_cycles=args.max_cycles, progress=progress, trace=args.trace,
+                     should_stop=lambda: progress.stop_requested, **checkpoints)
+    return _report_run(args, result, progress)
+
+
+def _cmd_resume(args, checkpoints: dict) -> int:
+    from hwsim.api import resume
+    from hwsim.spec import load_scenario, parse_set_options
+
+    for flag, value in (("--out", args.out), ("--trace", args.trace)):
+        if value:
+            raise CliError(f"{flag} does not go with --resume: the run continues in {args.resume}")
+    spec = None
+    if args.scenario is not None:
+        overrides = _with_data_dir(args, parse_set_options(args.sets), chip=args.chip, firmware=args.firmware)
+        spec = load_scenario(args.scenario, overrides, chip=args.chip, firmware=args.firmware)
+    elif args.sets or args.chip or args.firmware or args.data_dir:
+        raise CliError("--set, --chip, --firmware and --data-dir change a run's specs; --resume continues "
+                       "the run as it started (give its scenario and options to check them, or none)")
+    from hwsim.engine.checkpoint import CHECKPOINT_FILE
+    from hwsim.results.progress import RunProgress, bar_wanted
+
+    run_dir = Path(args.resume)
+    budget = _manifest_budget(run_dir)
+    with RunProgress(budget, bar_wanted(args.quiet), label="resuming") as progress:
+        had_checkpoint = (run_dir / CHECKPOINT_FILE).exists()
+        result = resume(run_dir, spec=spec, seed=args.seed, max_cycles=args.max_cycles, progress=progress,
+                        should_stop=lambda: progress.stop_requested, **checkpoints)
+    if result.already_finished:
+        print(f"{run_dir}: the run already finished ({result.summary.get('status')}); nothing to resume",
+              file=sys.stderr)
+    elif result.resumed_from is not None:
+        h = result.resumed_from
+        print(f"resumed from the checkpoint at cycle {h['cycle']:,} (step {h['step']:,}, written "
+              f"{h['written_utc']})", file=sys.stderr)
+    elif not had_checkpoint:
+        print(f"{run_dir}: no checkpoint yet: ran from the beginning", file=sys.stderr)
+    return _report_run(args, result, progress)
+
+
+def _manifest_budget(run_dir: Path) -> int:
+    """The cycle budget in DIR/manifest.json, for the progress bar (1 when unreadable: the
+    resume itself reports what is wrong)."""
+    import json
+
+    try:
+        return max(1, int(json.loads((run_dir / "manifest.json").read_text())["max_cycles"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1
+
+
+def _fixed(value) -> str:
+    """An accuracy for a result line (a summary read back from JSON has null for NaN)."""
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
+
+
+def _report_run(args, result, progress) -> int:
     s = result.summary
     print(f"results: {result.run_dir}")
     if args.plot:
@@ -117,23 +202,26 @@ def _cmd_run(args) -> int:
         reached = (f"reached {s['target_accuracy']:.1%} test accuracy after {s['samples_to_target']:,} "
                    f"samples" if s["status"] == "reached_target" else
                    f"target {s['target_accuracy']:.1%} not reached in {s['samples_seen']:,} samples")
-        print(f"backprop baseline: {reached}; final test accuracy {s['final_test_accuracy']:.3f} "
-              f"(best {s['best_test_accuracy']:.3f}), {s['wall_seconds']:.1f} s wall time")
+        print(f"backprop baseline: {reached}; final test accuracy {_fixed(s['final_test_accuracy'])} "
+              f"(best {_fixed(s['best_test_accuracy'])}), {s['wall_seconds']:.1f} s wall time")
         return EXIT_DIVERGED if s["status"] == "diverged" else EXIT_OK
     if s["status"] == "reached_target":
         print(f"reached {s['target_accuracy']:.1%} test accuracy after {s['cycles_to_target']:,} cycles "
               f"= {s['seconds_to_target']:.4g} s of chip time ({s['samples_to_target']:,} samples)")
     elif s["status"] == "interrupted":
-        print(f"interrupted after {s['cycles_simulated']:,} cycles: the curve so far is kept in {result.run_dir}")
+        kept = (f"; continue with: hwsim run --resume {result.run_dir}" if result.run_dir is not None
+                else "")
+        print(f"interrupted after {s['cycles_simulated']:,} cycles: a checkpoint and the curve so far are "
+              f"kept in {result.run_dir}{kept}")
     elif s["status"] == "diverged":
         d = s["divergence"]
         print(f"diverged at cycle {d['cycle']:,}: non-finite {d['quantity']}; {d['hint']}")
     else:
         print(f"target {s['target_accuracy']:.1%} not reached within {s['cycles_simulated']:,} cycles")
-    print(f"final test accuracy {s['final_test_accuracy']:.3f} (best {s['best_test_accuracy']:.3f}); "
+    print(f"final test accuracy {_fixed(s['final_test_accuracy'])} (best {_fixed(s['best_test_accuracy'])}); "
           f"{s['steps_simulated']:,} steps simulated in {s['wall_seconds']:.1f} s wall time")
     if s["status"] == "interrupted":
-        return EXIT_INTERRUPTED
+        return 128 + progress.signal_number if progress.signal_number else EXIT_INTERRUPTED
     return EXIT_DIVERGED if s["status"] == "diverged" else EXIT_OK
 
 
@@ -195,11 +283,23 @@ COMMANDS = {"run": _cmd_run, "compare": _cmd_compare}
 
 def main(argv: list[str] | None = None) -> int:
     from hwsim.data.errors import DataError
+    from hwsim.engine.checkpoint import CheckpointError
+    from hwsim.results.rundir import OutputError
     from hwsim.spec.errors import SpecError
 
     args = _build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except CheckpointError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print("hwsim: nothing was run", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OutputError as exc:
+        if args.debug:
+            raise
+        print(f"hwsim: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except DataError as exc:
         print(f"hwsim: {exc}", file=sys.stderr)
         print("hwsim: the data set could not be built; nothing was run", file=sys.stderr)

@@ -8,10 +8,13 @@ Flow: RunSpec + seed -> data, network layout, initial weights, perturbation gene
   * ``observer``: woken at each observation point, measures test accuracy on the chip's
     current weights without consuming chip time.
 The run object holds only arrays and specs (no SimPy objects at rest), so it pickles.
+``run_state()`` names every array and value that changes during a run (checkpoints,
+hwsim.engine.checkpoint); everything else is rebuilt from (specs, seed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -32,6 +35,10 @@ from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 
 STREAM_NOISE, STREAM_ORDER, STREAM_INIT = 3, 4, 2
+# Kernel arguments rewritten before they are read in every step: not run state.
+SCRATCH_ARRAYS = ("_h", "_wbuf", "_wpert", "_h_pert", "_rowmax")
+# CurvePoint fields stored as integers in a checkpoint (the rest are floats).
+_CURVE_INT = ("step", "cycle", "samples_seen")
 
 
 def stream_seed(seed: int, key: int) -> np.uint64:
@@ -160,6 +167,79 @@ class Simulation:
         self.__dict__.update(state)
         self._reset_scratch()
 
+    # ------------------------------------------------------------------ run state
+    def run_state(self) -> dict:
+        """Every array and value that changes while the chip runs, by name (views, not
+        copies): with the specs and the seed, they determine the rest of the run exactly.
+
+        Constants (data, layout, device-to-device variation, perturbation tables, seeds,
+        configuration) are rebuilt from (specs, seed) instead. A new kernel array that the
+        kernel updates from one block to the next belongs here (tests/test_reliability.py
+        checks that nothing else changes during a run)."""
+        fields = [f.name for f in dataclasses.fields(CurvePoint)]
+        ints = [f for f in fields if f in _CURVE_INT]
+        floats = [f for f in fields if f not in _CURVE_INT]
+        curve = self.curve
+        return {
+            # weights (the devices' stored states) and the devices' other state
+            "theta": self.devices.w, "device_t_prog": self.devices.t_prog,
+            "device_pulses": self.devices.pulses,
+            # integrators, node sums, optimiser, pending non-blocking update, cached activity
+            "g_int": self.g_int, "nacc": self.nacc, "opt_state": self.opt_state,
+            "theta_old": self.theta_old, "h_base": self.h_base, "z1": self.z1,
+            # counters (step, cycle, data position, ...) and float state (C0, high-pass, cost sums)
+            "istate": self.istate, "fstate": self.fstate,
+            # data order of the current epoch (regenerable, but cached with its epoch in istate)
+            "order": self.order,
+            # the generators' current outputs: regenerating them would count their pulses twice
+            "pert": self._pert, "pert_k": self._pert_k, "pert2": self._pert2,
+            "pert2_k": self._pert2_k, "pert_scale": self._pert_scale,
+            # the observer's history (the curve so far)
+            "curve_int": np.array([[getattr(p, f) for f in ints] for p in curve],
+                                  dtype=np.int64).reshape(len(curve), len(ints)),
+            "curve_float": np.array([[getattr(p, f) for f in floats] for p in curve],
+                                    dtype=np.float64).reshape(len(curve), len(floats)),
+            "wall_seconds": float(self.wall_seconds),
+        }
+
+    def restore_run_state(self, state: dict) -> None:
+        """Put ``state`` (as ``run_state()`` returns it) back into this freshly built run.
+        Raises KeyError naming a missing entry and ValueError naming an entry whose shape or
+        type differs from this run's."""
+        mine = self.run_state()
+        missing = sorted(set(mine) - set(state))
+        if missing:
+            raise KeyError(f"missing run state: {', '.join(missing)}")
+        extra = sorted(set(state) - set(mine))
+        if extra:
+            raise ValueError(f"unknown run state: {', '.join(extra)}")
+        for name, current in mine.items():
+            value = state[name]
+            if name.startswith("curve_"):
+                value = np.asarray(value)
+                if value.ndim != 2 or value.shape[1] != current.shape[1] or value.dtype != current.dtype:
+                    raise ValueError(f"{name}: expected {current.dtype}[n, {current.shape[1]}] "
+                                     f"(got {value.dtype}{list(value.shape)})")
+            elif isinstance(current, np.ndarray):
+                value = np.asarray(value)
+                if value.shape != current.shape or value.dtype != current.dtype:
+                    raise ValueError(f"{name}: expected {current.dtype}{list(current.shape)} "
+                                     f"(got {value.dtype}{list(value.shape)})")
+            elif not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ValueError(f"{name}: expected a number (got {type(value).__name__})")
+        for name, current in mine.items():
+            if isinstance(current, np.ndarray) and not name.startswith("curve_"):
+                current[...] = state[name]       # in place: theta stays the devices' array
+        fields = [f.name for f in dataclasses.fields(CurvePoint)]
+        ints = [f for f in fields if f in _CURVE_INT]
+        floats = [f for f in fields if f not in _CURVE_INT]
+        self.curve = [CurvePoint(**{f: int(v) for f, v in zip(ints, ri)},
+                                 **{f: float(v) for f, v in zip(floats, rf)})
+                      for ri, rf in zip(np.asarray(state["curve_int"]), np.asarray(state["curve_float"]))]
+        self.wall_seconds = float(state["wall_seconds"])
+        self.status = "running"
+        self.divergence = None
+
     # ------------------------------------------------------------------ kernel
     @property
     def step(self) -> int:
@@ -265,21 +345,33 @@ class Simulation:
         return energy_breakdown(self.run_spec.chip, self.layout, self.istate, int(self.devices.pulses.sum()))
 
     # ------------------------------------------------------------------ processes
-    def _chip_process(self, env, observe_event_factory, progress, hooks):
+    def _chip_process(self, env, observe_event_factory, progress, hooks, boundary=None):
         """Advance the chip a block at a time to the next irregular event: an observation, a
-        hook (e.g. a checkpoint), or the end of the budget."""
+        hook, a boundary poll, or the end of the budget.
+
+        The top of the loop is the run's resumable point: everything about the previous
+        block is settled, so ``boundary(sim)`` (checkpoints, stop requests) is called there
+        and a run restored from a state saved there continues exactly as this one does.
+        Weights, integrators and optimiser state are checked for NaN/inf at observations and
+        at the end (the cost at every step, in the kernel), so where divergence is reported
+        does not depend on blocks, hooks or checkpoints."""
         every = self.run_spec.firmware.evaluation.every_steps
         sc = self.run_spec.scenario
+        poll, on_boundary = boundary if boundary is not None else (0, None)
         while True:
+            if on_boundary is not None:
+                on_boundary(self)
             next_obs = min((self.step // every + 1) * every, self.step_budget)
-            stop = min([next_obs] + [(self.step // h + 1) * h for h, _ in hooks])
+            stops = [next_obs] + [(self.step // h + 1) * h for h, _ in hooks]
+            if poll:
+                stops.append((self.step // poll + 1) * poll)
+            stop = min(stops)
             before = self.cycles
             done = self.advance(stop - self.step)
             yield env.timeout(self.cycles - before)
-            diverged = self.istate[K.S_DIVERGED] >= 0 or not (
-                np.isfinite(self.theta).all() and np.isfinite(self.g_int).all()
-                and np.isfinite(self.nacc).all())
             ended = self.step < stop or done == 0 or self.step >= self.step_budget
+            diverged = self.istate[K.S_DIVERGED] >= 0 or (
+                (ended or self.step >= next_obs) and bool(self.non_finite()))
             if done == 0 and not diverged and self.curve and self.curve[-1].step == self.step:
                 self.status = "budget_exhausted"   # nothing ran since the last observation
                 return
@@ -312,33 +404,52 @@ class Simulation:
         yield env.timeout(0)
         return self.observe()
 
+    def non_finite(self) -> list[str]:
+        """The run-state quantities holding NaN or inf (O(P): once per observation)."""
+        bad = []
+        if not np.isfinite(self.theta).all():
+            bad.append("weights")
+        if not (np.isfinite(self.g_int).all() and np.isfinite(self.nacc).all()):
+            bad.append("integrators")
+        if not np.isfinite(self.opt_state).all():
+            bad.append("optimiser_state")
+        if self.istate[K.S_DIVERGED] >= 0:
+            bad.append("cost")
+        return bad
+
     def _mark_diverged(self):
         self.status = "diverged"
-        if self.istate[K.S_DIVERGED] >= 0:
-            what = "cost"
-        elif not np.isfinite(self.theta).all():
-            what = "weights"
-        else:
-            what = "integrators"
+        bad = self.non_finite()
+        # The deepest cause first: non-finite weights make the cost non-finite, not the reverse.
+        what = bad[0] if bad else "cost"
+        fw = self.run_spec.firmware
+        step = int(self.istate[K.S_DIVERGED]) if self.istate[K.S_DIVERGED] >= 0 else self.step
         self.divergence = {
-            "step": int(self.istate[K.S_DIVERGED]) if self.istate[K.S_DIVERGED] >= 0 else self.step,
+            "step": step,
             "cycle": self.cycles,
+            "seconds": self.cycles * self.clock_period,
             "quantity": what,
-            "hint": "training blew up (NaN/inf): lower firmware.eta or "
-                    "firmware.perturbation.amplitude, or set firmware.cost_change_clip",
+            "non_finite": bad,
+            "hint": f"training blew up (NaN/inf in the {what.replace('_', ' ')}): lower "
+                    f"firmware.eta (the learning rate, now {fw.eta:g}) or "
+                    f"firmware.perturbation.amplitude (now {fw.perturbation.amplitude:g}), "
+                    "or set firmware.cost_change_clip",
         }
 
-    def run(self, progress=None, hooks=()) -> "Simulation":
+    def run(self, progress=None, hooks=(), boundary=None) -> "Simulation":
         """Run to the target or the budget; ``progress(sim, point)`` is called at each
         observation and each ``(every_steps, callback)`` hook with the simulation every
-        ``every_steps`` steps (checkpoints use this); neither consumes chip time."""
+        ``every_steps`` steps; neither consumes chip time. ``boundary = (every_steps,
+        callback)`` calls ``callback(sim)`` at every resumable point, at least every
+        ``every_steps`` steps (checkpoints and stop requests: hwsim.engine.checkpoint). A run
+        restored with ``restore_run_state`` continues from where its state was taken."""
         start = time.perf_counter()
         env = simpy.Environment(initial_time=self.cycles)
         if not self.curve:
             point = self.observe()   # observe() records the point in the curve
             if progress is not None:
                 progress(self, point)
-        env.process(self._chip_process(env, self._observer_process, progress, tuple(hooks)))
+        env.process(self._chip_process(env, self._observer_process, progress, tuple(hooks), boundary))
         env.run()
         self.wall_seconds += time.perf_counter() - start
         return self

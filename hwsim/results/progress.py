@@ -39,8 +39,10 @@ def _console() -> Console:
 class RunProgress:
     """``progress(sim, point)`` for :func:`hwsim.api.run`, used as a context manager.
 
-    Inside it, the first Ctrl-C asks the run to stop at its next observation (the run then
-    ends with status ``interrupted`` and keeps its curve so far); a second one stops at once.
+    Inside it, the first Ctrl-C (SIGINT) or SIGTERM asks the run to stop at its next
+    resumable point (``stop_requested``, which ``hwsim.api.run(should_stop=...)`` polls): the
+    run writes a checkpoint and ends with status ``interrupted``, keeping its curve so far; a
+    second one stops at once (the last checkpoint stays). ``signal_number`` says which came.
     """
 
     def __init__(self, total_cycles: int, show: bool, label: str = "training"):
@@ -48,9 +50,11 @@ class RunProgress:
         self.show = show
         self.label = label
         self.stop_requested = False
+        self.signal_number: int | None = None
         self._bar: Progress | None = None
         self._task = None
         self._previous_handler = None
+        self._previous_term = None
 
     def __enter__(self):
         if self.show:
@@ -62,13 +66,21 @@ class RunProgress:
             self._task = self._bar.add_task(self.label, total=self.total, accuracy="-")
         if threading.current_thread() is threading.main_thread():
             self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+            self._previous_term = signal.signal(signal.SIGTERM, self._on_sigint)
         return self
 
     def _on_sigint(self, signum, frame):
         self.stop_requested = True
-        # The second Ctrl-C interrupts at once.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("hwsim: stopping at the next observation (Ctrl-C again to stop at once)",
+        if self.signal_number is None:
+            self.signal_number = signum
+        # The second signal interrupts at once.
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            again = "Ctrl-C again to stop at once"
+        else:
+            signal.signal(signum, signal.SIG_DFL)
+            again = "SIGTERM again to stop at once"
+        print(f"hwsim: stopping: writing a checkpoint and the results so far ({again})",
               file=sys.stderr, flush=True)
 
     def __call__(self, sim, point) -> None:
@@ -85,6 +97,8 @@ class RunProgress:
             self._bar.stop()
         if self._previous_handler is not None:
             signal.signal(signal.SIGINT, self._previous_handler)
+        if self._previous_term is not None:
+            signal.signal(signal.SIGTERM, self._previous_term)
         return False
 
 

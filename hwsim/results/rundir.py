@@ -6,6 +6,7 @@ reader never sees a half-written file.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import json
 import math
@@ -19,21 +20,72 @@ CURVE_COLUMNS = ["step", "cycle", "seconds", "samples_seen", "train_cost", "test
                  "test_accuracy", "gradient_angle_deg", "ideal_test_accuracy", "energy_joules"]
 
 
+class OutputError(OSError):
+    """A file of the results could not be written (permission, full disk, ...): the message
+    names the file, the reason and what to do; nothing half-written is left under its name."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, data: bytes) -> None:
+    atomic_write_with(path, lambda f: f.write(data))
+
+
+def atomic_write_with(path: Path, write) -> None:
+    """``write(f)`` into a temporary file beside ``path`` (binary), then fsync, rename over
+    ``path`` and fsync the folder: a reader sees the old file or the new one, never part of
+    one, and a crash leaves at worst a ``.NAME.*.tmp`` file. The file gets the permissions an
+    ordinary ``open`` would (0666 minus the umask). An OSError becomes :class:`OutputError`."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        tmp = None
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        if isinstance(exc, OutputError):
+            raise
+        reason = exc.strerror or str(exc)
+        hint = {errno.ENOSPC: "free some space or choose another output folder",
+                errno.EDQUOT: "free some space or choose another output folder",
+                errno.EACCES: "choose an output folder you can write to",
+                errno.EPERM: "choose an output folder you can write to",
+                errno.EROFS: "choose an output folder on a writable file system"}.get(
+                    exc.errno, "check the output folder")
+        raise OutputError(exc.errno, f"cannot write {path}: {reason}; {hint}", str(path)) from exc
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _json_safe(obj):
