@@ -157,8 +157,14 @@ def _cmd_resume(args, checkpoints: dict) -> int:
     from hwsim.engine.checkpoint import CHECKPOINT_FILE
     from hwsim.results.progress import RunProgress, bar_wanted
 
+    from hwsim.engine.checkpoint import peek_header
+
     run_dir = Path(args.resume)
     budget = _manifest_budget(run_dir)
+    header = peek_header(run_dir / CHECKPOINT_FILE)
+    if header is not None and isinstance(header.get("cycle"), int) and isinstance(header.get("step"), int):
+        print(f"resuming {run_dir} from its checkpoint at cycle {header['cycle']:,} (step "
+              f"{header['step']:,}, written {header.get('written_utc')})", file=sys.stderr, flush=True)
     with RunProgress(budget, bar_wanted(args.quiet), label="resuming") as progress:
         had_checkpoint = (run_dir / CHECKPOINT_FILE).exists()
         result = resume(run_dir, spec=spec, seed=args.seed, max_cycles=args.max_cycles, progress=progress,
@@ -166,12 +172,9 @@ def _cmd_resume(args, checkpoints: dict) -> int:
     if result.already_finished:
         print(f"{run_dir}: the run already finished ({result.summary.get('status')}); nothing to resume",
               file=sys.stderr)
-    elif result.resumed_from is not None:
-        h = result.resumed_from
-        print(f"resumed from the checkpoint at cycle {h['cycle']:,} (step {h['step']:,}, written "
-              f"{h['written_utc']})", file=sys.stderr)
     elif not had_checkpoint:
-        print(f"{run_dir}: no checkpoint yet: ran from the beginning", file=sys.stderr)
+        print(f"{run_dir}: there was no checkpoint yet: the run went again from the beginning",
+              file=sys.stderr)
     return _report_run(args, result, progress)
 
 

@@ -204,6 +204,20 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
     return header, state
 
 
+def peek_header(path: str | Path) -> dict | None:
+    """The header of a checkpoint, unverified (for a message before resuming); None when it
+    cannot be read (resuming then says why)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if zf.getinfo(HEADER).file_size > MAX_HEADER_BYTES:
+                return None
+            header = json.loads(zf.read(HEADER).decode("utf-8"))
+        return header if isinstance(header, dict) else None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, KeyError, ValueError, EOFError,
+            RuntimeError, NotImplementedError):
+        return None
+
+
 def _parse_header(path: Path, raw: bytes, fix: str) -> dict:
     try:
         header = json.loads(raw.decode("utf-8"))
