@@ -705,3 +705,24 @@ def test_sigterm_writes_a_checkpoint_and_partial_results_then_resume_finishes_th
     assert header["cycle"] == summary["cycles_simulated"]
     assert main(["run", "--resume", str(out), "--quiet"]) == 0
     assert_same_files(straight_quickstart, out)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_sweep_like_ctrl_c_and_the_same_command_resumes(tmp_path):
+    from hwsim.results import load
+    from sweep_helpers import N_POINTS, write_sweep
+
+    write_sweep(tmp_path)
+    command = CLI + ["sweep", str(tmp_path / "sweep.yaml"), "--out", str(tmp_path / "s"), "--serial",
+                     "--quiet", "--set", "max_cycles=20000"]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not list((tmp_path / "s").glob("points/*/summary.json")) and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "run the same command again" in stdout and "Traceback" not in stderr
+    table = load(tmp_path / "s")
+    assert 1 <= int((table.state == "finished").sum()) < N_POINTS and (table.state != "failed").all()
+    assert main(command[3:]) == 0
+    assert (load(tmp_path / "s").state == "finished").all()

@@ -2,12 +2,16 @@
 
 Exit codes of ``hwsim sweep``: 0 every point finished (a diverged point is a result),
 2 bad input, 4 some points failed (each one's error is in its error.json and in the table),
-130 interrupted (what finished is kept; the same command resumes).
+130 interrupted (what finished is kept; the same command resumes), 143 stopped by SIGTERM
+(the same as a first Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
 from pathlib import Path
 
 EXIT_POINTS_FAILED = 4
@@ -64,9 +68,11 @@ def cmd_sweep(args) -> int:
             print(f"  point {p.index:>4}  {p.key}  {state[p.key]:<8}  {p.label()}")
         return 0
     progress = SweepProgress("bar" if bar_wanted(args.quiet) else "off" if args.quiet else "lines")
+    term = {}
     try:
-        outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler, serial=args.serial,
-                            progress=progress)
+        with _sigterm_as_ctrl_c(term):
+            outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler,
+                                serial=args.serial, progress=progress)
     except SweepError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -79,12 +85,33 @@ def cmd_sweep(args) -> int:
     if outcome.interrupted:
         print(f"interrupted: {int((table.state == 'finished').sum())} of {len(table)} points are finished and "
               f"kept; run the same command again to run the other {outcome.pending}")
-        return EXIT_INTERRUPTED
+        return 128 + term["signal"] if term else EXIT_INTERRUPTED
     if outcome.failed_total:
         print(f"{outcome.failed_total} point{'s' if outcome.failed_total != 1 else ''} failed: the error is in "
               f"the table's error column and in points/<key>/error.json; rerunning retries them")
         return EXIT_POINTS_FAILED
     return 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c(state: dict):
+    """The first SIGTERM (a batch system's stop) stops the sweep as a first Ctrl-C does: the
+    points not yet finished are cancelled, the finished ones and the tables kept; a second
+    one kills at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        state["signal"] = signum
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_overview(table, columns: list[str]) -> None:
