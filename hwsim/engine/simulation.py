@@ -100,6 +100,7 @@ class Simulation:
         self.icfg, self.fcfg = kernel_config(self.run_spec, self.generator, self.n_perturbed,
                                              self.data.x_train.shape[0])
         self.icfg[K.I_NODE] = int(self.node)
+        self.icfg[K.I_SHORTCUTS] = 1
         self.ocfg_i, self.ocfg_f = optimizer_config(fw)
         self.opt_state = np.zeros((2, p))
         self.icfg[K.I_NODE_FAITHFUL] = int(pt.node_activity == "faithful")
@@ -147,6 +148,7 @@ class Simulation:
         width = int(self.layout.sizes_arr.max())
         self._pert = np.zeros(self.n_perturbed)
         self._pert_k = np.full(1, -1, dtype=np.int64)
+        self._psign = np.zeros(self.n_perturbed, dtype=np.int8)   # the sign path's theta~ signs
         self._h = np.zeros((self.layout.n_layers + 1, width))
         self._wbuf = np.zeros(self.layout.n_params)
         self._pert2 = np.zeros(self.n_perturbed)
@@ -158,7 +160,7 @@ class Simulation:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for key in ("_pert", "_pert_k", "_h", "_wbuf", "_pert2", "_pert2_k", "_rowmax", "_wpert",
+        for key in ("_pert", "_pert_k", "_psign", "_h", "_wbuf", "_pert2", "_pert2_k", "_rowmax", "_wpert",
                     "_h_pert", "_pert_scale"):
             state.pop(key, None)
         return state
@@ -270,6 +272,7 @@ class Simulation:
                                self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
                                self._wpert, self._h_pert, self.h_base,
                                self.opt_state, self.ocfg_i, self.ocfg_f, self._pert_scale, self.nacc, self.z1,
+                               self._psign,
                                self.istate, self.fstate, n, self.budget)
             total += done
             if self.trace is not None and done:

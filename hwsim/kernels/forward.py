@@ -18,6 +18,11 @@ def activate(z, code):
 
 
 NO_PERT, WEIGHT_PERT, NODE_PERT = 0, 1, 2
+# Floating-point flags of the MVM routines: sums may be reassociated (and multiply-adds fused)
+# so that the compiler vectorises the dot products (about 10x faster than one running sum).
+# The order is fixed in the compiled code, so results are the same on every run on a machine;
+# no 'nnan'/'ninf', so NaN and inf still propagate and divergence is still detected.
+MVM_MATH = {"reassoc", "nsz", "contract"}
 # Stage geometry (hwsim.network.layout): kinds and the columns of ``geom``.
 DENSE, CONV, POOL = 0, 1, 2
 G_KIND, G_FAN, G_POS, G_GOFF, G_IN_STRIDE = range(5)
@@ -35,29 +40,44 @@ def unit(geom, l, o, w_off, b_off):
     return w_off[l] + c * fan, b_off[l] + c, geom[l, G_GOFF] + (o - c * positions) * fan
 
 
+# The loops below index slices (views) from 0: a computed index such as row + j could be
+# negative for all the compiler knows, and numba's wraparound for negative indices then keeps
+# it from vectorising the loop (about 5x slower).
+
+
 @njit(cache=True, inline="always")
-def dot(w, row, h, l, gidx, gbase, start, stop):
-    """sum_f w[row + f] h[l, input(f)] over fan-in f in [start, stop)."""
+def dot(w, row, hl, gidx, gbase, start, stop):
+    """sum_f w[row + f] hl[input(f)] over fan-in f in [start, stop); ``hl`` is one row of the
+    activity array."""
+    n = stop - start
+    wr = w[row + start:row + stop]
     acc = 0.0
     if gbase < 0:
-        for j in range(start, stop):
-            acc += w[row + j] * h[l, j]
+        hs = hl[start:stop]
+        for j in range(n):
+            acc += wr[j] * hs[j]
     else:
-        for j in range(start, stop):
-            acc += w[row + j] * h[l, gidx[gbase + j]]
+        gs = gidx[gbase + start:gbase + stop]
+        for j in range(n):
+            acc += wr[j] * hl[gs[j]]
     return acc
 
 
 @njit(cache=True, inline="always")
-def dot_perturbed(w, pert, row, h, l, gidx, gbase, start, stop):
+def dot_perturbed(w, pert, row, hl, gidx, gbase, start, stop):
     """``dot`` with the weights w + pert."""
+    n = stop - start
+    wr = w[row + start:row + stop]
+    pr = pert[row + start:row + stop]
     acc = 0.0
     if gbase < 0:
-        for j in range(start, stop):
-            acc += (w[row + j] + pert[row + j]) * h[l, j]
+        hs = hl[start:stop]
+        for j in range(n):
+            acc += (wr[j] + pr[j]) * hs[j]
     else:
-        for j in range(start, stop):
-            acc += (w[row + j] + pert[row + j]) * h[l, gidx[gbase + j]]
+        gs = gidx[gbase + start:gbase + stop]
+        for j in range(n):
+            acc += (wr[j] + pr[j]) * hl[gs[j]]
     return acc
 
 
@@ -79,27 +99,28 @@ def max_pool(h, l, n_out, geom, gidx):
         h[l + 1, o] = m
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=MVM_MATH)
 def stage(theta, pert, pert_mode, h, l, n_out, w_off, b_off, n_off, code, geom, gidx):
     """h[l + 1] from h[l] through stage l (``forward``'s body)."""
     if geom[l, G_KIND] == POOL:
         max_pool(h, l, n_out, geom, gidx)
         return
     fan = geom[l, G_FAN]
+    hl = h[l]
     for i in range(n_out):
         row, bias, gb = unit(geom, l, i, w_off, b_off)
         acc = theta[bias]
         if pert_mode == WEIGHT_PERT:
             acc += pert[bias]
-            acc += dot_perturbed(theta, pert, row, h, l, gidx, gb, 0, fan)
+            acc += dot_perturbed(theta, pert, row, hl, gidx, gb, 0, fan)
         else:
-            acc += dot(theta, row, h, l, gidx, gb, 0, fan)
+            acc += dot(theta, row, hl, gidx, gb, 0, fan)
             if pert_mode == NODE_PERT:
                 acc += pert[n_off[l] + i]
         h[l + 1, i] = activate(acc, code)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=MVM_MATH)
 def forward(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h):
     """Run the network on one sample; ``h[l, :sizes[l]]`` holds stage l's input activity.
 
@@ -156,7 +177,7 @@ def quantise(v, step, limit):
     return np.floor(v / step + 0.5) * step
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=MVM_MATH)
 def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h, pcfg_i,
                  pcfg_f, neuron_par, read_seed, mvm_index):
     """The forward pass as the chip computes it.
@@ -199,15 +220,16 @@ def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, ge
         if dac_on:
             for j in range(n_in):
                 h[l, j] = quantise(h[l, j], dac_step, dac_range)
+        hl = h[l]
         for i in range(n_out):
             row, bias, gb = unit(geom, l, i, w_off, b_off)
             total = 0.0
             for start in range(0, fan, rows):
                 stop = min(start + rows, fan)
                 if pert_mode == WEIGHT_PERT:
-                    acc = dot_perturbed(theta, pert, row, h, l, gidx, gb, start, stop)
+                    acc = dot_perturbed(theta, pert, row, hl, gidx, gb, start, stop)
                 else:
-                    acc = dot(theta, row, h, l, gidx, gb, start, stop)
+                    acc = dot(theta, row, hl, gidx, gb, start, stop)
                 if noisy:
                     var = 0.0
                     for j in range(start, stop):
@@ -233,7 +255,7 @@ def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, ge
                 h[l + 1, i] = activate(total, code)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=MVM_MATH)
 def forward_node_cached(theta, pert, with_pert, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
                         z1, refresh):
     """``forward`` for node perturbation reusing the first stage's unperturbed pre-activation
@@ -247,7 +269,7 @@ def forward_node_cached(theta, pert, with_pert, x, sizes, w_off, b_off, n_off, a
     if refresh:
         for i in range(sizes[1]):
             row, bias, gb = unit(geom, 0, i, w_off, b_off)
-            z1[i] = theta[bias] + dot(theta, row, h, 0, gidx, gb, 0, fan)
+            z1[i] = theta[bias] + dot(theta, row, x, gidx, gb, 0, fan)
     for i in range(sizes[1]):
         z = z1[i] + pert[n_off[0] + i] if with_pert else z1[i]
         h[1, i] = activate(z, acts[0])
@@ -280,3 +302,34 @@ def node_outer(out, nodes, scale, act, first, last, sizes, w_off, b_off, n_off, 
                         out[row + j] += v * act[l, gidx[gb + j]]
             if biases:
                 out[bias] += v
+
+
+@njit(cache=True, fastmath=MVM_MATH)
+def forward_signs(theta, psign, amp, x, sizes, w_off, b_off, acts, h, z1):
+    """``forward`` with WEIGHT_PERT for a dense network whose perturbation is amp x psign
+    (cdma signs, int8), the first layer's unperturbed product ``z1`` = W_1 x + b_1 given (it
+    changes only with x or theta): the first layer adds amp x (sum_j s_ij x_j + s_i) to it,
+    reading the signs instead of the weights; later layers use theta + amp psign."""
+    n_layers = sizes.shape[0] - 1
+    n0 = sizes[0]
+    for j in range(n0):
+        h[0, j] = x[j]
+    for i in range(sizes[1]):
+        row = w_off[0] + i * n0
+        sr = psign[row:row + n0]
+        acc = 0.0
+        for j in range(n0):
+            acc += sr[j] * x[j]
+        h[1, i] = activate(z1[i] + amp * (acc + psign[b_off[0] + i]), acts[0])
+    for l in range(1, n_layers):
+        n_in = sizes[l]
+        hl = h[l]
+        for i in range(sizes[l + 1]):
+            row = w_off[l] + i * n_in
+            bias = b_off[l] + i
+            acc = theta[bias] + amp * psign[bias]
+            wr = theta[row:row + n_in]
+            sr = psign[row:row + n_in]
+            for j in range(n_in):
+                acc += (wr[j] + amp * sr[j]) * hl[j]
+            h[l + 1, i] = activate(acc, acts[l])

@@ -23,9 +23,9 @@ from numba import njit
 from hwsim.kernels import devices as DK
 from hwsim.kernels.devices import F_T0, S_READ, drift_weights, update_one
 from hwsim.kernels.optim import CONSTANT, SGD, bias_corrections, optimizer_core, schedule_value
-from hwsim.kernels.forward import (NODE_PERT, NO_PERT, WEIGHT_PERT, cost, forward, forward_chip,
-                                   forward_node_cached, node_outer, quantise)
-from hwsim.kernels.perturb import fill_perturbation
+from hwsim.kernels.forward import (DENSE, G_KIND, NODE_PERT, NO_PERT, WEIGHT_PERT, cost, forward,
+                                   forward_chip, forward_node_cached, forward_signs, node_outer, quantise)
+from hwsim.kernels.perturb import CDMA, fill_perturbation, fill_signs
 from hwsim.kernels.rng import normal, permutation_into
 
 # icfg: integer configuration
@@ -34,8 +34,8 @@ I_MODE, I_SCHEME, I_TAU_P, I_TAU_X, I_TAU_THETA, I_COST, I_CPI, I_BASELINE_CYCLE
     I_CHIP, I_DEVICES, I_DRIFT, I_INJECT_DEVICE, I_GEN_MISMATCH, I_GEN_BITS, I_COST_ADC, \
     I_BCAST_BITS, I_INT_BITS, \
     I_LATENCY, I_BCAST_LATENCY, I_LOAD_CYCLES, I_DOUBLE_BUFFER, I_DELAY_STEPS, I_PARALLELISM, \
-    I_PULSE_CYCLES, I_UPDATE_OVERHEAD, I_BLOCKING, I_NODE, I_NODE_FAITHFUL = range(31)
-N_ICFG = 31
+    I_PULSE_CYCLES, I_UPDATE_OVERHEAD, I_BLOCKING, I_NODE, I_NODE_FAITHFUL, I_SHORTCUTS = range(32)
+N_ICFG = 32
 PARALLEL, ROW_SERIAL, SERIAL = 0, 1, 2
 # fcfg: float configuration
 F_ENTRY_AMP, F_SPARSITY, F_ETA, F_CLIP, F_HP_A, F_NOISE_SIGMA, F_G_SCALE, F_LEAK, \
@@ -83,7 +83,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
               icfg, fcfg, seeds, tab_i, tab_f, tab_g, gen_gain,
               pcfg_i, pcfg_f, neuron_par, wbuf, dev, stuck, t_prog, pulses, dicfg, dfcfg, dseeds,
               theta_old, pert2, pert2_k, row_of, rowmax, wpert, h_pert, h_base,
-              opt_state, ocfg_i, ocfg_f, pert_scale, nacc, z1, istate, fstate, n_steps, cycle_limit):
+              opt_state, ocfg_i, ocfg_f, pert_scale, nacc, z1, psign, istate, fstate, n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return steps done.
 
     ``icfg[I_CHIP] == 0`` is the ideal chip (exact weights, ideal converters and circuits);
@@ -112,6 +112,11 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     an update (per step O(neurons), plus, for the faithful form, the layers after the first,
     whose input activity changes every step); the sums equal the per-step products. There the
     first layer's unperturbed product ``z1`` (run state) is also reused until x or theta change.
+    Weight perturbation with random signs (cdma, sparsity 1) on the ideal chip, discrete mode,
+    plain SGD, dense network (the sign path): the generators' signs are kept as int8 in
+    ``psign`` (scratch) instead of floats in ``pert``, and the first layer's unperturbed
+    product ``z1`` (run state, as for node perturbation) is reused until x or theta change, so
+    a step reads the signs, not the first layer's weights; the same equations.
     A non-finite cost stops the block and records its step in istate[S_DIVERGED].
     """
     mode = icfg[I_MODE]
@@ -170,7 +175,16 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     opt_kind, lr_kind, amp_kind = ocfg_i[0], ocfg_i[1], ocfg_i[2]
     beta1, beta2, opt_eps = ocfg_f[0], ocfg_f[1], ocfg_f[2]
     opt_plain = opt_kind == SGD and lr_kind == CONSTANT
-    fold_nodes = node and mode == 0 and opt_plain and not chip
+    # Exact shortcuts (same equations, less work); icfg[I_SHORTCUTS] = 0 runs the reference
+    # path instead, which the tests compare them with.
+    shortcuts = icfg[I_SHORTCUTS] != 0
+    fold_nodes = shortcuts and node and mode == 0 and opt_plain and not chip
+    all_dense = True
+    for l in range(geom.shape[0]):
+        if geom[l, G_KIND] != DENSE:
+            all_dense = False
+    sign_path = (shortcuts and not node and not chip and mode == 0 and opt_plain and scheme == CDMA
+                 and sparsity == 1.0 and amp_kind == CONSTANT and delay_steps == 0 and all_dense)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     p = theta.shape[0]
@@ -207,7 +221,12 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         sample = sample_for_step(n, tau_x, n_samples, seeds[S_ORDER], order, istate)
         istate[S_SAMPLE] = sample
         k = n // tau_p
-        if pert_k[0] != k:
+        if sign_path and pert_k[0] != k:
+            fill_signs(k, seeds[S_PERTURB], psign)
+            pert_scale[0] = 1.0
+            pert_k[0] = k
+            istate[S_PERT_UPDATES] += 1
+        elif pert_k[0] != k:
             pert_scale[0] = _generate(k, pert, scheme, seeds[S_PERTURB], entry_amp, sparsity, period,
                                       tab_i, tab_f, tab_g, amp_kind, ocfg_f, gen_gain, gen_mismatch,
                                       gen_bits, gen_step, gen_limit, inject_device, dw_ctrl, pulses, True)
@@ -228,7 +247,15 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             drift_weights(theta, dev, stuck, t_prog, dfcfg[F_T0], t_now, wbuf)
             wsrc = wbuf
         c0_new = 0.0
-        if fold_nodes:
+        if sign_path:
+            if need_c0:
+                # Unperturbed pass first: it refreshes the cached first-layer product.
+                forward_node_cached(wsrc, pert, False, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
+                                    z1, True)
+                c0_new = cost(h[n_layers], t, n_out, cost_code)
+            forward_signs(wsrc, psign, entry_amp, x, sizes, w_off, b_off, acts, h, z1)
+            c = cost(h[n_layers], t, n_out, cost_code)
+        elif fold_nodes:
             if need_c0:
                 # Unperturbed pass first: it refreshes the cached first-layer product.
                 forward_node_cached(wsrc, pert, False, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
@@ -258,7 +285,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             break
         if mode == 0:
             if need_c0:
-                if fold_nodes:
+                if fold_nodes or sign_path:
                     c0 = c0_new
                 elif chip:
                     forward_chip(wsrc, pert, NO_PERT, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
@@ -354,24 +381,23 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 if fold_nodes:
                     if update_now:
                         _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful)
+                elif sign_path:
+                    # coef x theta~_i = +-(coef x amplitude), exactly.
+                    _accumulate(g_int, coef * entry_amp, psign)
                 else:
-                    for i in range(p):
-                        g_int[i] += coef * ipert[i]
+                    _accumulate(g_int, coef, ipert)
                 if update_now:
-                    for i in range(p):
-                        if count_writes and g_int[i] != 0.0:
-                            most = 1
-                            total_writes += 1
-                            if parallelism == ROW_SERIAL:
-                                rowmax[row_of[i]] = 1
-                        theta[i] -= eta * g_int[i]
-                        g_int[i] = 0.0
+                    if count_writes:
+                        for i in range(p):
+                            if g_int[i] != 0.0:
+                                most = 1
+                                total_writes += 1
+                                if parallelism == ROW_SERIAL:
+                                    rowmax[row_of[i]] = 1
+                    _descend(theta, g_int, eta)
                     istate[S_WRITES] += p
             else:
-                one_minus = 1.0 - leak
-                for i in range(p):
-                    g_int[i] = leak * g_int[i] + one_minus * coef * ipert[i]
-                    theta[i] -= eta * g_int[i]
+                _leaky_descend(theta, g_int, leak, (1.0 - leak) * coef, ipert, eta)
         else:
             u_index = istate[S_UPDATES]
             # Leak of an analog integrator over this step's duration (per cycle rate x cycles).
@@ -467,6 +493,30 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         istate[S_STEP] = n + 1
         done += 1
     return done
+
+
+@njit(cache=True)
+def _accumulate(g, a, v):
+    """g += a v. A function of its own: the compiler vectorises the loop here, and not inside
+    the large step loop."""
+    for i in range(g.shape[0]):
+        g[i] += a * v[i]
+
+
+@njit(cache=True)
+def _descend(theta, g, eta):
+    """theta -= eta g, then g = 0 (a discrete update)."""
+    for i in range(g.shape[0]):
+        theta[i] -= eta * g[i]
+        g[i] = 0.0
+
+
+@njit(cache=True)
+def _leaky_descend(theta, g, leak, gain, v, eta):
+    """The analog integrator's step: g = leak g + gain v, theta -= eta g."""
+    for i in range(g.shape[0]):
+        g[i] = leak * g[i] + gain * v[i]
+        theta[i] -= eta * g[i]
 
 
 @njit(cache=True)

@@ -35,6 +35,18 @@ def _popcount_parity(v):
 
 
 @njit(cache=True)
+def fill_signs(k, seed, out):
+    """cdma's signs of theta~(k) (sparsity 1) as +-1 in an int8 ``out``: the same bits as
+    fill_perturbation, bit (i mod 64) of hash(seed, k, i div 64) set meaning +."""
+    p = out.shape[0]
+    for w in range((p + 63) // 64):
+        bits = hash3(seed, k, w)
+        base = w * 64
+        for j in range(min(64, p - base)):
+            out[base + j] = np.int8(((bits >> np.uint64(j)) & _ONE) * np.uint64(2)) - np.int8(1)
+
+
+@njit(cache=True)
 def fill_perturbation(scheme, k, seed, entry_amp, sparsity, period, table_i, table_f, table_g, out):
     """Write theta~(k) into ``out`` (length P).
 
