@@ -193,8 +193,9 @@ class Simulation:
             "istate": self.istate, "fstate": self.fstate,
             # data order of the current epoch (regenerable, but cached with its epoch in istate)
             "order": self.order,
-            # the generators' current outputs: regenerating them would count their pulses twice
-            "pert": self._pert, "pert_k": self._pert_k, "pert2": self._pert2,
+            # the generators' current outputs (and the sign path's int8 copy), valid for the
+            # perturbation index in pert_k: regenerating them would count their pulses twice
+            "pert": self._pert, "pert_k": self._pert_k, "psign": self._psign, "pert2": self._pert2,
             "pert2_k": self._pert2_k, "pert_scale": self._pert_scale,
             # the observer's history (the curve so far)
             "curve_int": np.array([[getattr(p, f) for f in ints] for p in curve],
