@@ -273,27 +273,30 @@ def _execute(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, 
         if out is not None:
             _make_dir(out)
             stack.enter_context(run_dir_lock(out))
+            for stale in out.glob(".*.tmp"):   # left by a process killed while writing here
+                stale.unlink(missing_ok=True)
             if fresh:
                 _start_dir(out, manifest(spec, seed, max_cycles))
             checkpointer = Checkpointer(out, sim, spec_hash=spec.spec_hash, seed=seed, budget=sim.budget,
                                         policy=policy)
         start = time.perf_counter()
         try:
-            sim.run(progress=observed, boundary=(poll_steps(sim, policy.every_cycles), at_boundary))
-        except RunInterrupted:
-            sim.status = "interrupted"
-            sim.wall_seconds += time.perf_counter() - start   # sim.run adds it only when it returns
+            try:
+                sim.run(progress=observed, boundary=(poll_steps(sim, policy.every_cycles), at_boundary))
+            except RunInterrupted:
+                sim.status = "interrupted"
+                sim.wall_seconds += time.perf_counter() - start   # sim.run adds it only when it returns
+            summary = summarise(sim, spec)
+            curve = curve_frame(sim.curve)
+            run_dir = None
+            if out is not None:
+                run_dir = write_run(out, manifest(spec, seed, max_cycles), curve, summary)
+                if sim.status != "interrupted":
+                    (out / CHECKPOINT_FILE).unlink(missing_ok=True)   # finished: summary.json says so
         except OutputError as exc:
             kept = (f"; {out} keeps its last checkpoint: continue with 'hwsim run --resume {out}' once "
-                    "fixed" if (out / CHECKPOINT_FILE).exists() else "")
+                    "fixed" if out is not None and (out / CHECKPOINT_FILE).exists() else "")
             raise OutputError(exc.errno, f"{exc}{kept}", exc.filename) from None
-        summary = summarise(sim, spec)
-        curve = curve_frame(sim.curve)
-        run_dir = None
-        if out is not None:
-            run_dir = write_run(out, manifest(spec, seed, max_cycles), curve, summary)
-            if sim.status != "interrupted":
-                (out / CHECKPOINT_FILE).unlink(missing_ok=True)   # finished: summary.json says so
     checkpoints = None
     if checkpointer is not None:
         checkpoints = {"written": checkpointer.written, "last_bytes": checkpointer.last_bytes,

@@ -410,7 +410,9 @@ def test_api_resume_after_an_interruption_equals_the_straight_run(tmp_path):
     part = hwsim.run(spec, seed=1, out=tmp_path / "r", progress=stop_third)
     assert part.summary["status"] == "interrupted" and (tmp_path / "r" / C.CHECKPOINT_FILE).is_file()
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "interrupted"
+    (tmp_path / "r" / ".checkpoint.npz.k1ll3d.tmp").write_bytes(b"PK\x03\x04 half")   # killed mid-write
     done = hwsim.api.resume(tmp_path / "r")
+    assert not list((tmp_path / "r").glob(".*.tmp"))
     assert done.resumed_from["step"] == 200
     assert_same_files(tmp_path / "straight", tmp_path / "r")
     np.testing.assert_array_equal(done.weights, straight.weights)
