@@ -729,3 +729,21 @@ def test_sigterm_stops_a_sweep_like_ctrl_c_and_the_same_command_resumes(tmp_path
     assert 1 <= int((table.state == "finished").sum()) < N_POINTS and (table.state != "failed").all()
     assert main(command[3:]) == 0
     assert (load(tmp_path / "s").state == "finished").all()
+
+
+def test_compressed_or_oversized_members_are_refused_before_they_are_read(tmp_path, good_checkpoint):
+    """A zip bomb cannot make the reader inflate or allocate what it claims."""
+    blob, _ = good_checkpoint
+    src = tmp_path / "good.npz"
+    src.write_bytes(blob)
+    bomb = tmp_path / "checkpoint.npz"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "g_int.npy":
+                data = data + bytes(10**8)        # 100 MB of zeros, a few kB compressed
+            zout.writestr(info.filename, data)
+    assert bomb.stat().st_size < 10**6
+    with pytest.raises(C.CheckpointError, match="not stored as hwsim writes it") as err:
+        C.read_checkpoint(bomb)
+    assert err.value.problems[0].file == str(bomb)

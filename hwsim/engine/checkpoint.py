@@ -178,10 +178,19 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
     if not path.is_file():
         raise _error(path, "checkpoint", "no such file")
     try:
+        size = path.stat().st_size
         with zipfile.ZipFile(path) as zf:
             infos = {i.filename: i for i in zf.infolist()}
             if HEADER not in infos:
                 raise _error(path, HEADER, f"missing: not a complete hwsim checkpoint; {fix}")
+            for info in infos.values():
+                # hwsim stores members uncompressed: anything else (or sizes beyond the file's)
+                # is damage, and must not make the reader inflate or allocate what it claims.
+                if (info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size
+                        or info.compress_size > size):
+                    raise _error(path, info.filename, f"not stored as hwsim writes it (compression "
+                                                      f"{info.compress_type}, {info.compress_size} of "
+                                                      f"{info.file_size} bytes); {fix}")
             if infos[HEADER].file_size > MAX_HEADER_BYTES:
                 raise _error(path, HEADER, f"implausibly large ({infos[HEADER].file_size} bytes); {fix}")
             header = _parse_header(path, zf.read(HEADER), fix)
