@@ -60,3 +60,15 @@ def test_node_fold_queue_that_fills_before_the_update_equals_the_reference():
         ref.advance(block)
         np.testing.assert_allclose(fast.integrated_gradient(), ref.integrated_gradient(), rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(fast.theta, ref.theta, rtol=1e-10, atol=1e-13)
+
+
+def test_sign_table_gives_the_generators_cdma_signs():
+    from hwsim.chip.perturbation import PerturbationGenerator
+    from hwsim.kernels.perturb import fill_signs
+
+    for p in (1, 63, 64, 65, 130, 1000):
+        gen = PerturbationGenerator("cdma", p, 0.3, seed=11)
+        signs = np.zeros(-(-p // 64) * 64, dtype=np.int8)
+        for k in (0, 1, 7, 10**9 + 7):
+            fill_signs(k, np.uint64(gen.stream), signs)
+            np.testing.assert_array_equal(signs[:p], np.sign(gen.vector(k)).astype(np.int8))

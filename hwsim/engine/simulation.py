@@ -145,7 +145,8 @@ class Simulation:
         width = int(self.layout.sizes_arr.max())
         self._pert = np.zeros(self.n_perturbed)
         self._pert_k = np.full(1, -1, dtype=np.int64)
-        self._psign = np.zeros(self.n_perturbed, dtype=np.int8)   # the sign path's theta~ signs
+        # The sign path's theta~ signs, padded to whole hash words of 64.
+        self._psign = np.zeros(-(-self.n_perturbed // 64) * 64, dtype=np.int8)
         self._h = np.zeros((self.layout.n_layers + 1, width))
         self._wbuf = np.zeros(self.layout.n_params)
         self._pert2 = np.zeros(self.n_perturbed)

@@ -279,7 +279,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         else:
             forward(wsrc, pert, pmode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h)
             c = cost(h[n_layers], t, n_out, cost_code)
-        if node and faithful:
+        if node and faithful and not fold_nodes:
             for l in range(n_layers):
                 for j in range(sizes[l]):
                     h_pert[l, j] = h[l, j]
@@ -348,7 +348,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 nacc[m] += coef * ipert[m]
             if faithful:
                 # Stages after the first see this step's perturbed activity: multiply now.
-                node_outer(g_int, ipert, coef, h_pert, 1, n_layers, sizes, w_off, b_off, n_off, geom,
+                # (h still holds the perturbed pass: nothing ran since.)
+                node_outer(g_int, ipert, coef, h, 1, n_layers, sizes, w_off, b_off, n_off, geom,
                            gidx, True, False)
         elif node:
             if mode == 1 and not faithful:
