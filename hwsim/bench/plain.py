@@ -14,8 +14,9 @@ workloads (ideal chip, discrete MGD, MSE), written plainly and vectorised within
 
 The parameters are one flat vector in hwsim's layout (per layer: the weights, output-major,
 then the biases), viewed per layer. By default the random signs and the epoch shuffles come
-from a numpy Generator (``np.where(rng.random(P) < 0.5, a, -a)``, the fastest of the usual
-idioms on this machine); ``from_simulation(sim, same_streams=True)`` draws them from the
+from a numpy Generator (``rng.integers(0, 2, P, dtype=np.uint8) * (2 * a) - a``: of the usual
+idioms, the fastest on this machine at 10^5 parameters and more, 2.5x faster than
+``np.where(rng.random(P) < 0.5, a, -a)`` and 5x faster than the same with the default int64); ``from_simulation(sim, same_streams=True)`` draws them from the
 simulation's own counter-based streams instead, so the loop must then reproduce hwsim's
 weights step for step (the test of "the same maths"; never used for timing).
 
@@ -120,7 +121,7 @@ class PlainMGD:
         """theta~(k): random +-a signs, one per perturbed parameter or node."""
         if self._perturbation_fn is not None:
             return self._perturbation_fn(k)
-        return np.where(self.rng.random(self.n_perturbed) < 0.5, self.a, -self.a)
+        return self.rng.integers(0, 2, self.n_perturbed, dtype=np.uint8) * (2.0 * self.a) - self.a
 
     def cost_weights(self, theta, x, t):
         """MSE of the network with parameters ``theta`` on one sample."""

@@ -133,9 +133,11 @@ def synthetic_dataset(n_inputs: int, n_outputs: int):
                    n_classes=n_outputs)
 
 
-def run_spec(w: Workload, *, max_steps: int | None = None, every_steps: int = 1000):
+def run_spec(w: Workload, *, max_steps: int | None = None, every_steps: int = 1000,
+             tau_x: int = TAU_X, tau_theta: int = TAU_THETA):
     """The workload's validated RunSpec (on its shape-carrier ``teacher`` data set; see the
-    module docstring). ``max_steps`` and ``every_steps`` matter only to ``Simulation.run``."""
+    module docstring). ``max_steps`` and ``every_steps`` matter only to ``Simulation.run``;
+    other time constants than the workload's are for profiling (hwsim.bench.profile)."""
     from hwsim.spec.loader import RunSpec
     from hwsim.spec.models import ChipSpec, FirmwareSpec, ScenarioSpec
 
@@ -147,7 +149,7 @@ def run_spec(w: Workload, *, max_steps: int | None = None, every_steps: int = 10
         network={"hidden": list(w.hidden), "activation": "relu", "output_activation": "linear"},
         cost="mse", accuracy="r2", stop_at_target=False, max_cycles=10**15, max_steps=max_steps)
     firmware = FirmwareSpec(
-        mode="discrete", tau_p=TAU_P, tau_x=TAU_X, tau_theta=TAU_THETA, eta=ETA,
+        mode="discrete", tau_p=TAU_P, tau_x=tau_x, tau_theta=tau_theta, eta=ETA,
         perturbation={"scheme": "cdma", "amplitude": AMPLITUDE,
                       "target": "nodes" if w.nodes else "weights"},
         evaluation={"every_steps": every_steps})
