@@ -110,9 +110,9 @@ def test_bench_cli_reports_every_figure(tmp_path, capsys):
         assert math.isfinite(m["per_step_bytes"]) and isinstance(m["within_bound"], bool)
     assert r["workloads"]["B3"]["perturbed"] == 12 and r["workloads"]["B3"]["perturbation"] == "node"
     e = r["engine_overhead"]
-    for f in ("kernel_s", "engine_s", "kernel_s_no_obs", "engine_s_no_obs"):
+    for f in ("kernel_s", "engine_s", "kernel_in_engine_s", "kernel_s_no_obs", "engine_s_no_obs"):
         assert positive(e[f]), f
-    assert math.isfinite(e["overhead_pct"]) and e["observations"] >= 2
+    assert positive(e["overhead_pct"]) and positive(e["overhead_pct_no_obs"]) and e["observations"] >= 2
     assert positive(r["cold_start"]["seconds"]) and 0 < r["cold_start"]["startup_s"] < r["cold_start"]["seconds"]
     assert positive(r["b4_vs_b2"]["per_param_throughput_ratio"])
     mach = r["machine"]
@@ -121,7 +121,7 @@ def test_bench_cli_reports_every_figure(tmp_path, capsys):
     # the report script turns the JSON into the tables of docs/performance.md
     assert report.main([str(out)]) == 0
     md = capsys.readouterr().out
-    assert "| B1 small-wp | 8-6-3 |" in md and "engine over kernel" in md and "first step" in md
+    assert "| B1 small-wp | 8-6-3 |" in md and "engine over its kernel" in md and "first step" in md
 
 
 def test_bench_bad_input(tmp_path, capsys):
@@ -131,3 +131,28 @@ def test_bench_bad_input(tmp_path, capsys):
     assert main(["bench", "--steps", "-5"]) == 2
     assert main(["bench", "--json", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
+
+
+def test_report_update_replaces_only_the_marked_tables(tmp_path):
+    doc = tmp_path / "perf.md"
+    doc.write_text(f"# Perf\nintro\n{report.BEGIN}\nold table\n{report.END}\nafter\n")
+    assert report.splice(doc.read_text(), "| new |\n") == f"# Perf\nintro\n{report.BEGIN}\n| new |\n{report.END}\nafter\n"
+    with pytest.raises(ValueError, match="expected one line"):
+        report.splice("no markers\n", "x")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert report.main([str(bad), "--update", str(doc)]) == 2
+    assert "old table" in doc.read_text()
+
+
+def test_profile_phases_on_a_tiny_workload():
+    from hwsim.bench import profile
+
+    for key in ("B2", "B3"):
+        w = workloads(tiny=True)[key]
+        rows = dict(profile.hwsim_phases(w, seconds=0.001, repeats=1))
+        assert positive(rows["full step, as benchmarked"]) and positive(rows["    perturbation generator, alone"])
+        assert all(math.isfinite(v) for v in rows.values())
+        plain = dict(profile.plain_phases(w, seconds=0.001))
+        assert positive(plain["full step under cProfile"])
+        assert positive(plain["  perturbation (numpy random signs)"])
