@@ -22,7 +22,7 @@ def add_commands(subparsers, commands: dict) -> None:
                     "process on B2; B4's per-parameter throughput over B2's.")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true",
-                      help="short timed blocks (about 0.25 s instead of 1 s): a first look in under a minute")
+                      help="short timed blocks (about 0.25 s instead of 1 s): a first look in about a minute")
     size.add_argument("--tiny", action="store_true",
                       help="tiny networks and blocks, for the smoke test of the harness (its figures mean nothing)")
     p.add_argument("--json", metavar="FILE", help="also write every figure, with the machine's details, to FILE")

@@ -284,8 +284,8 @@ def run_bench(opts: BenchOptions, log=print) -> dict:
     b2 = workloads(opts.tiny)["B2"]
     if "B2" in keys:
         rate = results["workloads"]["B2"]["hwsim"]["steps_per_s"]
-        # Long enough for several observations (full and quick: at least 5,000 steps).
-        floor = 0 if opts.tiny else 5 * OBSERVE_EVERY
+        # Long enough for several observations (at least 5,000 steps; --quick 2,000).
+        floor = {"full": 5, "quick": 2, "tiny": 0}[opts.mode] * OBSERVE_EVERY
         steps = whole_windows(opts.steps) if opts.steps else whole_windows(max(2 * rate * opts.seconds, floor))
         e = engine_overhead(b2, opts, steps)
         results["engine_overhead"] = e
