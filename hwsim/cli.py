@@ -69,11 +69,13 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", default="runs/compare", help="output folder (default: runs/compare)")
     cmp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    from hwsim.bench.commands import add_commands as add_bench_commands
     from hwsim.spec.commands import add_commands
     from hwsim.sweep.commands import add_commands as add_sweep_commands
 
     add_commands(sub, COMMANDS)
     add_sweep_commands(sub, COMMANDS)
+    add_bench_commands(sub, COMMANDS)
     return parser
 
 

@@ -15,7 +15,8 @@ import pytest
 from hwsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = sorted([ROOT / "docs" / "tutorial.md", *ROOT.glob("docs/scenarios/*.md")])
+PAGES = sorted([ROOT / "docs" / "tutorial.md", ROOT / "docs" / "network.md",
+                *ROOT.glob("docs/scenarios/*.md")])
 ALL_PAGES = sorted([*ROOT.glob("docs/*.md"), *ROOT.glob("docs/scenarios/*.md")])
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 

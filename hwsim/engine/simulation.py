@@ -126,6 +126,10 @@ class Simulation:
         width = int(self.layout.sizes_arr.max())
         self.h_base = np.zeros((self.layout.n_layers + 1, width))  # node perturbation: activity at baseline
         self.nacc = np.zeros(self.n_perturbed if self.node else 1)  # node sums not yet folded
+        # Node perturbation: first-layer products queued until the update (a row per sample).
+        queue = self.node and fw.mode == "discrete"
+        rows = min(64, fw.tau_theta // fw.tau_x + 2) if queue else 0
+        self.fold_window = np.zeros((rows, self.layout.sizes[1] + self.layout.sizes[0]))
         self.z1 = np.zeros(self.layout.sizes[1])   # node perturbation: W_1 x + b_1, reused per sample
         self.seeds = np.array([self.generator.stream, stream_seed(self.seed, STREAM_NOISE),
                                stream_seed(self.seed, STREAM_ORDER)], dtype=np.uint64)
@@ -148,7 +152,8 @@ class Simulation:
         width = int(self.layout.sizes_arr.max())
         self._pert = np.zeros(self.n_perturbed)
         self._pert_k = np.full(1, -1, dtype=np.int64)
-        self._psign = np.zeros(self.n_perturbed, dtype=np.int8)   # the sign path's theta~ signs
+        # The sign path's theta~ signs, padded to whole hash words of 64.
+        self._psign = np.zeros(-(-self.n_perturbed // 64) * 64, dtype=np.int8)
         self._h = np.zeros((self.layout.n_layers + 1, width))
         self._wbuf = np.zeros(self.layout.n_params)
         self._pert2 = np.zeros(self.n_perturbed)
@@ -273,7 +278,7 @@ class Simulation:
                                self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
                                self._wpert, self._h_pert, self.h_base,
                                self.opt_state, self.ocfg_i, self.ocfg_f, self._pert_scale, self.nacc, self.z1,
-                               self._psign,
+                               self._psign, self.fold_window,
                                self.istate, self.fstate, n, self.budget)
             total += done
             if self.trace is not None and done:
@@ -332,13 +337,17 @@ class Simulation:
     def integrated_gradient(self) -> np.ndarray:
         """G_int as the integrators hold it, with node sums not yet folded multiplied out."""
         g = self.g_int.copy()
-        if self.node and self.nacc.any():
-            from hwsim.kernels.mgd_block import _fold_nodes
+        if self.node:
+            from hwsim.kernels.mgd_block import _fold_nodes, flush_window
 
-            faithful = self.run_spec.firmware.perturbation.node_activity == "faithful"
-            _fold_nodes(g, self.nacc.copy(), self.h_base, self.layout.sizes_arr, self.layout.w_off,
-                        self.layout.b_off, self.periphery.n_off, self.layout.geom, self.layout.gidx,
-                        not faithful)
+            window, istate = self.fold_window.copy(), self.istate.copy()
+            if self.nacc.any():
+                faithful = self.run_spec.firmware.perturbation.node_activity == "faithful"
+                _fold_nodes(g, self.nacc.copy(), self.h_base, self.layout.sizes_arr, self.layout.w_off,
+                            self.layout.b_off, self.periphery.n_off, self.layout.geom, self.layout.gidx,
+                            not faithful, window, istate)
+            lay = self.layout
+            flush_window(g, window, istate, lay.w_off[0], lay.sizes[0], lay.sizes[1])
         return g
 
     @property

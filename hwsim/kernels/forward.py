@@ -279,6 +279,13 @@ def forward_node_cached(theta, pert, with_pert, x, sizes, w_off, b_off, n_off, a
 
 
 @njit(cache=True)
+def axpy(y, a, x):
+    """y += a x (its own function: vectorised here, not inside a larger loop nest)."""
+    for j in range(y.shape[0]):
+        y[j] += a * x[j]
+
+
+@njit(cache=True)
 def node_outer(out, nodes, scale, act, first, last, sizes, w_off, b_off, n_off, geom, gidx,
                weights, biases):
     """Node perturbation's local one-step backprop over stages first .. last - 1: with
@@ -295,11 +302,13 @@ def node_outer(out, nodes, scale, act, first, last, sizes, w_off, b_off, n_off, 
             row, bias, gb = unit(geom, l, i, w_off, b_off)
             if weights:
                 if gb < 0:
-                    for j in range(fan):
-                        out[row + j] += v * act[l, j]
+                    axpy(out[row:row + fan], v, act[l][:fan])
                 else:
+                    gs = gidx[gb:gb + fan]
+                    al = act[l]
+                    orow = out[row:row + fan]
                     for j in range(fan):
-                        out[row + j] += v * act[l, gidx[gb + j]]
+                        orow[j] += v * al[gs[j]]
             if biases:
                 out[bias] += v
 

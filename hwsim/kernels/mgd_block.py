@@ -24,7 +24,7 @@ from hwsim.kernels import devices as DK
 from hwsim.kernels.devices import F_T0, S_READ, drift_weights, update_one
 from hwsim.kernels.optim import CONSTANT, SGD, bias_corrections, optimizer_core, schedule_value
 from hwsim.kernels.forward import (DENSE, G_KIND, NODE_PERT, NO_PERT, WEIGHT_PERT, cost, forward,
-                                   forward_chip, forward_node_cached, forward_signs, node_outer, quantise)
+                                   forward_chip, forward_node_cached, forward_signs, node_outer, quantise, axpy)
 from hwsim.kernels.perturb import CDMA, fill_perturbation, fill_signs
 from hwsim.kernels.rng import normal, permutation_into
 
@@ -47,8 +47,8 @@ S_PERTURB, S_NOISE, S_ORDER = range(3)
 # istate: integer run state (checkpointed)
 S_STEP, S_CYCLES, S_ORDER_EPOCH, S_SAMPLE, S_BASELINES, S_UPDATES, S_DIVERGED, \
     S_INFER_CYCLES, S_BASELINE_CYCLES, S_WAIT_CYCLES, S_UPDATE_CYCLES, S_STALL_CYCLES, \
-    S_PERT_UPDATES, S_INPUT_READY, S_APPLY_AT, S_C0_ON_APPLY, S_WRITES, S_SAMPLES = range(18)
-N_ISTATE = 18
+    S_PERT_UPDATES, S_INPUT_READY, S_APPLY_AT, S_C0_ON_APPLY, S_WRITES, S_SAMPLES, S_WINDOW = range(19)
+N_ISTATE = 19
 # fstate: float run state (checkpointed)
 S_C0, S_C_PREV, S_CT_PREV, S_COST_SUM, S_COST_COUNT = range(5)
 N_FSTATE = 5
@@ -83,7 +83,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
               icfg, fcfg, seeds, tab_i, tab_f, tab_g, gen_gain,
               pcfg_i, pcfg_f, neuron_par, wbuf, dev, stuck, t_prog, pulses, dicfg, dfcfg, dseeds,
               theta_old, pert2, pert2_k, row_of, rowmax, wpert, h_pert, h_base,
-              opt_state, ocfg_i, ocfg_f, pert_scale, nacc, z1, psign, istate, fstate, n_steps, cycle_limit):
+              opt_state, ocfg_i, ocfg_f, pert_scale, nacc, z1, psign, window, istate, fstate, n_steps,
+              cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return steps done.
 
     ``icfg[I_CHIP] == 0`` is the ideal chip (exact weights, ideal converters and circuits);
@@ -111,7 +112,10 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     constant (same sample, same weights) and multiplied out into G_int when it changes or at
     an update (per step O(neurons), plus, for the faithful form, the layers after the first,
     whose input activity changes every step); the sums equal the per-step products. There the
-    first layer's unperturbed product ``z1`` (run state) is also reused until x or theta change.
+    first layer's unperturbed product ``z1`` (run state) is also reused until x or theta change,
+    and the first layer's products wait in ``window`` (run state: one row per sample, its node
+    sums then its input; istate[S_WINDOW] rows used) until the update, which adds them row of
+    G_int by row of G_int, in the same order, so the sums are the same to the last bit.
     Weight perturbation with random signs (cdma, sparsity 1) on the ideal chip, discrete mode,
     plain SGD, dense network (the sign path): the generators' signs are kept as int8 in
     ``psign`` (scratch) instead of floats in ``pert``, and the first layer's unperturbed
@@ -237,7 +241,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         t_now = now * clock
         if fold_nodes and need_c0:
             # The activity the pending node sums belong to is about to change.
-            _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful)
+            _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful, window,
+                        istate)
         # The weights inference sees: a snapshot while a non-blocking update is being written,
         # else the devices (drifted when they drift).
         wsrc = theta
@@ -274,7 +279,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         else:
             forward(wsrc, pert, pmode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h)
             c = cost(h[n_layers], t, n_out, cost_code)
-        if node and faithful:
+        if node and faithful and not fold_nodes:
             for l in range(n_layers):
                 for j in range(sizes[l]):
                     h_pert[l, j] = h[l, j]
@@ -343,7 +348,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 nacc[m] += coef * ipert[m]
             if faithful:
                 # Stages after the first see this step's perturbed activity: multiply now.
-                node_outer(g_int, ipert, coef, h_pert, 1, n_layers, sizes, w_off, b_off, n_off, geom,
+                # (h still holds the perturbed pass: nothing ran since.)
+                node_outer(g_int, ipert, coef, h, 1, n_layers, sizes, w_off, b_off, n_off, geom,
                            gidx, True, False)
         elif node:
             if mode == 1 and not faithful:
@@ -380,12 +386,14 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             if mode == 0:
                 if fold_nodes:
                     if update_now:
-                        _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful)
+                        _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful,
+                                    window, istate)
+                        flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1])
                 elif sign_path:
                     # coef x theta~_i = +-(coef x amplitude), exactly.
-                    _accumulate(g_int, coef * entry_amp, psign)
+                    axpy(g_int, coef * entry_amp, psign)
                 else:
-                    _accumulate(g_int, coef, ipert)
+                    axpy(g_int, coef, ipert)
                 if update_now:
                     if count_writes:
                         for i in range(p):
@@ -496,14 +504,6 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
 
 
 @njit(cache=True)
-def _accumulate(g, a, v):
-    """g += a v. A function of its own: the compiler vectorises the loop here, and not inside
-    the large step loop."""
-    for i in range(g.shape[0]):
-        g[i] += a * v[i]
-
-
-@njit(cache=True)
 def _descend(theta, g, eta):
     """theta -= eta g, then g = 0 (a discrete update)."""
     for i in range(g.shape[0]):
@@ -556,12 +556,39 @@ def _perturbation_circuit(pert, gen_gain, mismatch, bits, step, limit, inject_de
 
 
 @njit(cache=True)
-def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, geom, gidx, all_layers):
+def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, geom, gidx, all_layers, window, istate):
     """G_int += node sums x presynaptic activity (every stage, or the first only) and the node
-    sums into the biases; the sums are then cleared."""
+    sums into the biases; the sums are then cleared. With a ``window`` (rows > 0, dense first
+    stage), the first stage's products are queued there instead (flush_window adds them)."""
     n_layers = sizes.shape[0] - 1
-    node_outer(g_int, nacc, 1.0, act, 0, 1, sizes, w_off, b_off, n_off, geom, gidx, True, True)
+    queue = window.shape[0] > 0 and geom[0, G_KIND] == DENSE
+    if queue:
+        m = istate[S_WINDOW]
+        if m == window.shape[0]:
+            flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1])
+            m = 0
+        k1 = sizes[1]
+        for i in range(k1):
+            window[m, i] = nacc[n_off[0] + i]
+        for j in range(sizes[0]):
+            window[m, k1 + j] = act[0, j]
+        istate[S_WINDOW] = m + 1
+    node_outer(g_int, nacc, 1.0, act, 0, 1, sizes, w_off, b_off, n_off, geom, gidx, not queue, True)
     node_outer(g_int, nacc, 1.0, act, 1, n_layers, sizes, w_off, b_off, n_off, geom, gidx, all_layers,
                True)
     for m in range(nacc.shape[0]):
         nacc[m] = 0.0
+
+
+@njit(cache=True)
+def flush_window(g_int, window, istate, w0, n0, k1):
+    """Add the queued first-stage products: row i of W_1's integrators gains, sample after
+    sample in queue order, node sum x input (the order immediate folding would use)."""
+    m = istate[S_WINDOW]
+    for i in range(k1):
+        orow = g_int[w0 + i * n0:w0 + (i + 1) * n0]
+        for r in range(m):
+            v = window[r, i]
+            if v != 0.0:
+                axpy(orow, v, window[r, k1:k1 + n0])
+    istate[S_WINDOW] = 0

@@ -34,16 +34,30 @@ def _popcount_parity(v):
     return int(v & _ONE)
 
 
+def _byte_signs() -> np.ndarray:
+    """For each byte value v, eight int8 signs packed little-endian in a uint64: byte b is
+    +1 (0x01) when bit b of v is set, else -1 (0xff)."""
+    bits = (np.arange(256)[:, None] >> np.arange(8)[None, :]) & 1
+    signs = np.where(bits == 1, 1, -1).astype(np.int8)
+    return np.ascontiguousarray(signs).view(np.uint64).ravel()
+
+
+# A constant table (read-only, compiled into the kernel): no run state.
+BYTE_SIGNS = _byte_signs()
+_EIGHT = np.uint64(8)
+_BYTE = np.uint64(255)
+
+
 @njit(cache=True)
 def fill_signs(k, seed, out):
-    """cdma's signs of theta~(k) (sparsity 1) as +-1 in an int8 ``out``: the same bits as
-    fill_perturbation, bit (i mod 64) of hash(seed, k, i div 64) set meaning +."""
-    p = out.shape[0]
-    for w in range((p + 63) // 64):
+    """cdma's signs of theta~(k) (sparsity 1) as +-1 in ``out``, int8 padded to a multiple of
+    64 entries: the same bits as fill_perturbation (bit i mod 64 of hash(seed, k, i div 64)
+    set meaning +), written eight at a time from a byte table."""
+    words = out.view(np.uint64)
+    for w in range(out.shape[0] // 64):
         bits = hash3(seed, k, w)
-        base = w * 64
-        for j in range(min(64, p - base)):
-            out[base + j] = np.int8(((bits >> np.uint64(j)) & _ONE) * np.uint64(2)) - np.int8(1)
+        for b in range(8):
+            words[w * 8 + b] = BYTE_SIGNS[(bits >> (_EIGHT * np.uint64(b))) & _BYTE]
 
 
 @njit(cache=True)

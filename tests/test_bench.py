@@ -1,0 +1,158 @@
+"""The benchmark harness (hwsim bench): it runs and reports every figure; the plain numpy loop
+does the same maths as hwsim. No timing assertions: the figures depend on the machine."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from hwsim.bench import report, runner
+from hwsim.bench.plain import PlainMGD, layer_slices
+from hwsim.bench.workloads import N_TEST, N_TRAIN, WORKLOADS, build_simulation, select, workloads
+from hwsim.cli import main
+
+
+def positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def test_workloads_are_design_section_5():
+    by_key = workloads()
+    assert [w.network for w in WORKLOADS] == ["64-32-10", "784-128-10", "784-128-10", "784-512-512-10"]
+    assert [by_key[k].n_params for k in ("B1", "B2", "B4")] == [2_410, 101_770, 669_706]
+    assert by_key["B3"].nodes and by_key["B3"].n_perturbed == 138
+    assert not any(by_key[k].nodes for k in ("B1", "B2", "B4"))
+
+
+def test_benchmark_simulation_is_the_design_workload():
+    w = workloads(tiny=True)["B2"]
+    sim = build_simulation(w)
+    fw, sc = sim.run_spec.firmware, sim.run_spec.scenario
+    assert (fw.mode, fw.tau_p, fw.tau_x, fw.tau_theta, fw.perturbation.scheme) == ("discrete", 1, 10, 100, "cdma")
+    assert (sc.cost, sc.accuracy, sc.network.activation, sc.network.output_activation) == ("mse", "argmax", "relu", "linear")
+    d = sim.data
+    assert d.x_train.shape == (N_TRAIN, w.n_inputs) and d.x_test.shape == (N_TEST, w.n_inputs)
+    # one-hot targets, every class present; the data set is fixed (not seeded by the run)
+    assert np.array_equal(d.y_train.sum(axis=1), np.ones(N_TRAIN))
+    assert set(np.unique(d.y_train.argmax(axis=1))) == set(range(w.n_outputs))
+    assert np.array_equal(build_simulation(w, seed=5).data.x_train, d.x_train)
+    sim.advance(100)
+    assert sim.cycles == 100   # ideal chip: one cycle per step
+
+
+@pytest.mark.parametrize("key,steps", [("B1", 1250), ("B3", N_TRAIN * 10 + 250), ("B4", 1250)])
+def test_plain_loop_does_hwsims_maths(key, steps):
+    """With hwsim's perturbation and data-order streams, the plain loop's weights follow
+    hwsim's through updates and baselines (B3: and an epoch boundary), stopping mid-window."""
+    w = workloads(tiny=True)[key]
+    sim = build_simulation(w)
+    plain = PlainMGD.from_simulation(sim, same_streams=True)
+    start = sim.theta.copy()
+    assert sim.advance(steps) == steps
+    plain.run(steps)
+    assert np.abs(sim.theta - start).max() > 1e-3          # training moved the weights
+    np.testing.assert_allclose(plain.theta, sim.theta, rtol=0, atol=1e-9 * np.abs(sim.theta).max())
+    np.testing.assert_allclose(plain.g, sim.integrated_gradient(), rtol=1e-9, atol=1e-9 * np.abs(plain.g).max())
+
+
+def test_plain_loop_default_streams_are_plain_random_signs():
+    w = workloads(tiny=True)["B2"]
+    plain = PlainMGD.from_simulation(build_simulation(w))
+    d = plain.perturbation(0)
+    assert d.shape == (w.n_params,)
+    assert set(np.unique(d)) == {-plain.a, plain.a}
+    assert np.linalg.norm(d) == pytest.approx(0.01)      # |theta~| = amplitude, as hwsim's cdma
+    assert layer_slices(w.sizes)[-1][2].stop == w.n_params
+
+
+def test_select_workloads():
+    assert [w.key for w in select("b3, B1 ,small-wp")] == ["B1", "B3"]
+    assert [w.key for w in select(None)] == ["B1", "B2", "B3", "B4"]
+    with pytest.raises(ValueError, match="unknown workload B7"):
+        select("B1,B7")
+
+
+def test_memory_bound_is_design_formula():
+    mib = 2**20
+    probe = {"weights_bytes": 4 * mib, "integrators_bytes": 4 * mib, "data_bytes": 12 * mib,
+             "peak_rss": 270 * mib, "rss_after_2n": 200 * mib, "rss_import": 170 * mib,
+             "rss_built": 180 * mib, "per_step_bytes": 0.0, "steps": 700}
+    m = runner.memory(probe)
+    assert m["bound_mib"] == pytest.approx(1.5 * 20 + 250)
+    assert m["peak_rss_mib"] == 270 and m["within_bound"] is True
+    assert m["above_import_mib"] == pytest.approx(100)
+    m = runner.memory({**probe, "rss_after_2n": 281 * mib})     # the last reading beats the peak so far
+    assert m["peak_rss_mib"] == 281 and m["within_bound"] is False
+
+
+def test_whole_windows():
+    assert [runner.whole_windows(n) for n in (0, 1, 100, 101, 1e6 + 1)] == [100, 100, 100, 200, 1_000_100]
+
+
+def test_bench_cli_reports_every_figure(tmp_path, capsys):
+    out = tmp_path / "figures" / "bench.json"
+    assert main(["bench", "--tiny", "--repeats", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    r = json.loads(out.read_text())
+    assert set(r["workloads"]) == {"B1", "B2", "B3", "B4"}
+    for key, w in r["workloads"].items():
+        assert key in printed and f"{w['ratio']:.1f}x" in printed
+        for impl in ("hwsim", "plain"):
+            assert positive(w[impl]["steps_per_s"]) and positive(w[impl]["param_steps_per_s"])
+            assert w[impl]["steps"] % 100 == 0 and len(w[impl]["runs_steps_per_s"]) == 1
+        assert w["hwsim"]["param_steps_per_s"] == pytest.approx(w["params"] * w["hwsim"]["steps_per_s"])
+        assert w["ratio"] == pytest.approx(w["hwsim"]["steps_per_s"] / w["plain"]["steps_per_s"])
+        m = w["memory"]
+        for f in ("peak_rss_mib", "import_rss_mib", "weights_mib", "integrators_mib", "data_mib", "bound_mib"):
+            assert positive(m[f]), f
+        assert m["peak_rss_mib"] >= m["import_rss_mib"]
+        assert math.isfinite(m["per_step_bytes"]) and isinstance(m["within_bound"], bool)
+    assert r["workloads"]["B3"]["perturbed"] == 12 and r["workloads"]["B3"]["perturbation"] == "node"
+    e = r["engine_overhead"]
+    for f in ("kernel_s", "engine_s", "kernel_in_engine_s", "kernel_s_no_obs", "engine_s_no_obs"):
+        assert positive(e[f]), f
+    assert positive(e["overhead_pct"]) and positive(e["overhead_pct_no_obs"]) and e["observations"] >= 2
+    assert positive(r["cold_start"]["seconds"]) and 0 < r["cold_start"]["startup_s"] < r["cold_start"]["seconds"]
+    assert positive(r["b4_vs_b2"]["per_param_throughput_ratio"])
+    mach = r["machine"]
+    assert positive(mach["cpu_count"]) and mach["python"] and mach["numpy"] and mach["numba"]
+    assert r["mode"] == "tiny" and r["command"] == "hwsim bench --tiny --repeats 1"
+    # the report script turns the JSON into the tables of docs/performance.md
+    assert report.main([str(out)]) == 0
+    md = capsys.readouterr().out
+    assert "| B1 small-wp | 8-6-3 |" in md and "engine over its kernel" in md and "first step" in md
+
+
+def test_bench_bad_input(tmp_path, capsys):
+    assert main(["bench", "--only", "B9"]) == 2
+    assert "--only: unknown workload B9" in capsys.readouterr().err
+    assert main(["bench", "--repeats", "0"]) == 2
+    assert main(["bench", "--steps", "-5"]) == 2
+    assert main(["bench", "--json", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_report_update_replaces_only_the_marked_tables(tmp_path):
+    doc = tmp_path / "perf.md"
+    doc.write_text(f"# Perf\nintro\n{report.BEGIN}\nold table\n{report.END}\nafter\n")
+    assert report.splice(doc.read_text(), "| new |\n") == f"# Perf\nintro\n{report.BEGIN}\n| new |\n{report.END}\nafter\n"
+    with pytest.raises(ValueError, match="expected one line"):
+        report.splice("no markers\n", "x")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    assert report.main([str(bad), "--update", str(doc)]) == 2
+    assert "old table" in doc.read_text()
+
+
+def test_profile_phases_on_a_tiny_workload():
+    from hwsim.bench import profile
+
+    for key in ("B2", "B3"):
+        w = workloads(tiny=True)[key]
+        rows = dict(profile.hwsim_phases(w, seconds=0.001, repeats=1))
+        assert positive(rows["full step, as benchmarked"]) and positive(rows["    perturbation generator, alone"])
+        assert all(math.isfinite(v) for v in rows.values())
+        plain = dict(profile.plain_phases(w, seconds=0.001))
+        assert positive(plain["full step under cProfile"])
+        assert positive(plain["  perturbation (numpy random signs)"])
