@@ -59,6 +59,7 @@ CONFIGS = {
     "node-faithful": ({"firmware": "mgd_node_perturbation"}, {}),
     "node-idealised": ({"firmware": "mgd_node_perturbation"},
                        {"firmware.perturbation.node_activity": "idealised"}),
+    "node-minibatch": ({"firmware": "mgd_node_perturbation"}, {"firmware.tau_theta": 12}),
     "adam-step-schedules": ({"firmware": "mgd_adam"},
                             {"firmware.learning_rate_schedule.kind": "step",
                              "firmware.learning_rate_schedule.step_size": 37,
@@ -150,7 +151,7 @@ def test_resumed_run_equals_the_uninterrupted_one_bit_for_bit(tmp_path, name):
 def test_nothing_outside_run_state_changes_during_a_run(tmp_path):
     """Every array the run mutates is in Simulation.run_state() or declared scratch: a kernel
     array added later without listing it there fails here (resume would silently differ)."""
-    for name in ("ideal-discrete", "node-faithful", "adam-step-schedules", "rram-nonblocking-injected",
+    for name in ("ideal-discrete", "node-minibatch", "adam-step-schedules", "rram-nonblocking-injected",
                  "pcm-drift", "ecram-analog", "bus-latency-no-compensation"):
         spec = tiny_spec(tmp_path, name)
         sim = Simulation(spec, seed=1)

@@ -191,8 +191,10 @@ class Simulation:
             # weights (the devices' stored states) and the devices' other state
             "theta": self.devices.w, "device_t_prog": self.devices.t_prog,
             "device_pulses": self.devices.pulses,
-            # integrators, node sums, optimiser, pending non-blocking update, cached activity
-            "g_int": self.g_int, "nacc": self.nacc, "opt_state": self.opt_state,
+            # integrators, node sums (and node products queued for the update), optimiser,
+            # pending non-blocking update, cached activity
+            "g_int": self.g_int, "nacc": self.nacc, "fold_window": self.fold_window,
+            "opt_state": self.opt_state,
             "theta_old": self.theta_old, "h_base": self.h_base, "z1": self.z1,
             # counters (step, cycle, data position, ...) and float state (C0, high-pass, cost sums)
             "istate": self.istate, "fstate": self.fstate,
@@ -422,7 +424,8 @@ class Simulation:
         bad = []
         if not np.isfinite(self.theta).all():
             bad.append("weights")
-        if not (np.isfinite(self.g_int).all() and np.isfinite(self.nacc).all()):
+        if not (np.isfinite(self.g_int).all() and np.isfinite(self.nacc).all()
+                and np.isfinite(self.fold_window).all()):
             bad.append("integrators")
         if not np.isfinite(self.opt_state).all():
             bad.append("optimiser_state")
