@@ -1,10 +1,29 @@
 """hwsim: a cycle-level emulator of neuromorphic chips that learn on-chip with multiplexed
-gradient descent (MGD)."""
+gradient descent (MGD).
+
+The names below load on first use (PEP 562), so that a process that only needs the engine
+(a Dask worker, a benchmark child) does not pay for pandas and the rest at start-up.
+"""
+
+import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
-from hwsim.api import GradientProbe, RunResult, probe_gradient, resume, run  # noqa: E402
-from hwsim.spec import RunSpec, SpecError, load_scenario  # noqa: E402
+_EXPORTS = {"GradientProbe": "hwsim.api", "RunResult": "hwsim.api", "probe_gradient": "hwsim.api",
+            "resume": "hwsim.api", "run": "hwsim.api", "RunSpec": "hwsim.spec", "SpecError": "hwsim.spec",
+            "load_scenario": "hwsim.spec"}
 
-__all__ = ["GradientProbe", "RunResult", "RunSpec", "SpecError", "__version__", "load_scenario",
-           "probe_gradient", "resume", "run"]
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if importlib.util.find_spec(f"hwsim.{name}") is not None:   # a subpackage: hwsim.results
+        return importlib.import_module(f"hwsim.{name}")
+    raise AttributeError(f"module 'hwsim' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -185,12 +185,16 @@ class DeviceArray:
       seeds uint64[N_SEEDS]; n_programs, the program index of the next ``program`` call.
     """
 
-    def __init__(self, params: DeviceParams, n: int, seed: int):
+    def __init__(self, params: DeviceParams, n: int, seed: int, lean: bool = False):
+        """``lean``: the devices are never written, read or drifted (an ideal chip): only the
+        weights ``w`` are kept, the per-device state is one dummy entry (the kernels do not
+        index it then), which saves its memory on large networks."""
         self.params = params
         self.n = int(n)
         self.seed = int(seed)
+        self.lean = bool(lean)
         p = params
-        n = self.n
+        n = 1 if lean else self.n
 
         def rng(key):
             return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(key,)))
@@ -229,7 +233,8 @@ class DeviceArray:
             sv = w_min + r.random(n) * (w_max - w_min)
         else:
             sv = np.clip(p.stuck_value, w_min, w_max)
-        self.w = np.ascontiguousarray(np.where(stuck, sv, w), dtype=np.float64)
+        self.w = (np.zeros(self.n) if lean else
+                  np.ascontiguousarray(np.where(stuck, sv, w), dtype=np.float64))
         self.t_prog = np.zeros(n, dtype=np.float64)
         self.pulses = np.zeros(n, dtype=np.int64)
 

@@ -31,6 +31,7 @@ from hwsim.data import build_dataset
 from hwsim.firmware.mgd import kernel_config, optimizer_config
 from hwsim.kernels import devices as DK
 from hwsim.kernels import mgd_block as K
+from hwsim.kernels import optim as KO
 from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 
@@ -102,7 +103,10 @@ class Simulation:
         self.icfg[K.I_NODE] = int(self.node)
         self.icfg[K.I_SHORTCUTS] = 1
         self.ocfg_i, self.ocfg_f = optimizer_config(fw)
-        self.opt_state = np.zeros((2, p))
+        # Optimiser state only for an optimiser that keeps one (plain SGD at a constant rate
+        # does not): large networks keep no P-sized array they do not use.
+        plain_sgd = self.ocfg_i[0] == KO.SGD and self.ocfg_i[1] == KO.CONSTANT
+        self.opt_state = np.zeros((2, 1 if plain_sgd else p))
         self.icfg[K.I_NODE_FAITHFUL] = int(pt.node_activity == "faithful")
         chip = self.run_spec.chip
         params = device_params_from_spec(chip)
@@ -112,7 +116,8 @@ class Simulation:
         writes, drift, noisy = devices_in_play(chip)
         self.reads_devices = drift or noisy
         # The device array always exists (its arrays are kernel arguments); it holds theta.
-        self.devices = DeviceArray(params, p, self.seed)
+        lean = not (writes or self.reads_devices) and chip.perturbation.injection == "auxiliary"
+        self.devices = DeviceArray(params, p, self.seed, lean=lean)
         if writes or self.reads_devices:
             self.devices.program(self.theta, t=0.0)
         else:
@@ -122,7 +127,9 @@ class Simulation:
                             self.periphery.is_ideal)
         self.timing = configure_timing(self.icfg, chip, self.layout, self.run_spec.firmware)
         self.row_of, self.n_rows = row_map(self.layout)
-        self.theta_old = np.zeros(p)
+        if chip.update.parallelism != "row_serial":
+            self.row_of = self.row_of[:1]          # only row-serial updates look rows up
+        self.theta_old = np.zeros(1 if chip.update.blocking else p)   # non-blocking updates only
         width = int(self.layout.sizes_arr.max())
         self.h_base = np.zeros((self.layout.n_layers + 1, width))  # node perturbation: activity at baseline
         self.nacc = np.zeros(self.n_perturbed if self.node else 1)  # node sums not yet folded
@@ -155,7 +162,7 @@ class Simulation:
         # The sign path's theta~ signs, padded to whole hash words of 64.
         self._psign = np.zeros(-(-self.n_perturbed // 64) * 64, dtype=np.int8)
         self._h = np.zeros((self.layout.n_layers + 1, width))
-        self._wbuf = np.zeros(self.layout.n_params)
+        self._wbuf = np.zeros(self.layout.n_params if self.icfg[K.I_DRIFT] else 1)  # drifted reads
         self._pert2 = np.zeros(self.n_perturbed)
         self._wpert = np.zeros(self.layout.n_params if self.node else 1)
         self._h_pert = np.zeros_like(self._h)
