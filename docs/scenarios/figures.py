@@ -128,7 +128,7 @@ def tau_sweep():
 
 
 def noise():
-    heatmap("noise", (0.0, 0.01, 0.03, 0.1), (0.0, 0.5), "chip.cost_unit.noise_sigma", "chip.device.write_noise",
+    heatmap("noise", (0.0, 0.001, 0.003, 0.01), (0.0, 0.5), "chip.cost_unit.noise_sigma", "chip.device.write_noise",
             "cost noise sigma", "write noise", value="cycles_to_target",
             **{"firmware.evaluation.every_steps": 5000})
 
