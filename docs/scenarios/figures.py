@@ -80,22 +80,25 @@ def scaling():
                  seed=s).summary["cycles_to_target"] for s in range(2)]
         c = [np.nan if v is None else v for v in c]
         ax.scatter([w] * len(c), c, c="C0")
-        print("scaling", w, c)
+        print("scaling", w, c, flush=True)
     ax.set(xscale="log", xlabel="hidden width", ylabel="cycles to 90 %", title="scaling on digits")
     save(fig, "scaling")
 
 
 def perturbation_types():
+    """Each scheme on the weights (the quickstart's firmware) and on the nodes (the
+    mgd_node_perturbation firmware: its own amplitude and rate, as the sweep does)."""
     schemes = ("tdma", "cdma", "walsh", "fdma", "gaussian")
+    firmware = {"weights": "mgd_weight_perturbation", "nodes": "mgd_node_perturbation"}
     out = {}
-    for target in ("weights", "nodes"):
+    for target, fw in firmware.items():
         out[target] = []
         for scheme in schemes:
-            s = run(spec("perturbation_types", **{"firmware.perturbation.scheme": scheme,
-                                                  "firmware.perturbation.target": target,
-                                                  "firmware.evaluation.every_steps": 5000})).summary
+            s = run(load_scenario(ROOT / "scenarios" / "perturbation_types.yaml",
+                                  {"firmware.perturbation.scheme": scheme,
+                                   "firmware.evaluation.every_steps": 5000}, firmware=fw)).summary
             out[target].append(np.nan if s["cycles_to_target"] is None else s["cycles_to_target"])
-        print("types", target, out[target])
+        print("types", target, out[target], flush=True)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     x = np.arange(len(schemes))
     ax.bar(x - 0.2, out["weights"], 0.4, label="weights")
