@@ -109,7 +109,7 @@ def _checkpoint_options(args) -> dict:
 
 
 def _cmd_run(args) -> int:
-    from hwsim.api import default_run_dir, resume, run
+    from hwsim.api import default_run_dir, run
     from hwsim.spec import load_scenario, parse_set_options
 
     if args.max_cycles is not None and args.max_cycles < 1:

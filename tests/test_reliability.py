@@ -29,7 +29,6 @@ from hwsim.api import summarise
 from hwsim.cli import main
 from hwsim.engine import checkpoint as C
 from hwsim.engine.simulation import SCRATCH_ARRAYS, Simulation
-from hwsim.kernels import mgd_block as K
 from hwsim.spec import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
