@@ -27,13 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hwsim.kernels.forward import (CONV, DENSE, G_CH_OUT, G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS,
+                                   N_GEOM, POOL)
+
 ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
-DENSE, CONV, POOL = 0, 1, 2
 KINDS = {"dense": DENSE, "conv": CONV, "maxpool": POOL}
-# geom columns: kind, fan-in F, positions P, gather offset, input stride per output channel,
-# output channels
-G_KIND, G_FAN, G_POS, G_GOFF, G_IN_STRIDE, G_CH_OUT = range(6)
-N_GEOM = 6
 
 
 @dataclass(frozen=True)
