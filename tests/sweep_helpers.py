@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
+from helpers import tiny_scenario, write
+
 # 8x8 digits on a 64-8-10 network: a point trains in a fraction of a second.
-TINY = """\
-    kind: scenario
-    name: tiny
-    chip: ideal_digital
-    firmware: mgd_discrete
-    overrides:
-      firmware.tau_x: 4
-      firmware.tau_theta: 4
-      firmware.eta: 1.0
-      firmware.evaluation.every_steps: 500
-    dataset: {name: digits}
-    network: {hidden: [8], activation: relu}
-    cost: mse
-    target_accuracy: 0.15
-    max_cycles: 3000
-"""
+TINY = tiny_scenario(eta=1.0, cost="mse", target=0.15)
 
 # 2 x 2 x 2 = 8 points; eta = 1e200 diverges at once: a result, not a failure.
 SWEEP = """\
@@ -35,12 +21,6 @@ SWEEP = """\
     seeds: [0, 1]
 """
 N_POINTS = 8
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = Path(folder) / name
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 def write_sweep(folder: Path, sweep: str = SWEEP) -> Path:

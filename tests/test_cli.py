@@ -4,12 +4,12 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from helpers import tiny_scenario, write
 from hwsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,28 +18,7 @@ SUMMARY_KEYS = {"status", "target_accuracy", "cycles_to_target", "seconds_to_tar
                 "wall_seconds", "seed", "spec_hash"}
 
 
-def write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-TINY = """\
-    kind: scenario
-    name: tiny
-    chip: ideal_digital
-    firmware: mgd_discrete
-    overrides:
-      firmware.tau_x: 4
-      firmware.tau_theta: 4
-      firmware.eta: 0.3
-      firmware.evaluation.every_steps: 500
-    dataset: {name: digits}
-    network: {hidden: [8], activation: relu}
-    cost: cross_entropy
-    target_accuracy: 0.95
-    max_cycles: 3000
-"""
+TINY = tiny_scenario()
 
 
 def test_run_writes_manifest_curve_and_summary(tmp_path, capsys):
@@ -113,8 +92,8 @@ def test_diverging_run_exits_3_and_keeps_its_results(tmp_path, capsys):
 
 def test_compare_runs_every_chip_for_the_same_steps_and_tabulates_shortfall(tmp_path, capsys):
     scen = write(tmp_path, "cmp.yaml", TINY.replace("max_cycles: 3000", "max_cycles: 100000000")
-                 + "    max_steps: 600\n    stop_at_target: false\n"
-                 "    compare_chips: [rram_crossbar, photonic_mzi]\n")
+                 + "max_steps: 600\nstop_at_target: false\n"
+                 "compare_chips: [rram_crossbar, photonic_mzi]\n")
     out = tmp_path / "cmp"
     assert main(["compare", str(scen), "--out", str(out), "--seeds", "0,1"]) == 0
     table = pd.read_csv(out / "comparison.csv")

@@ -24,6 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from data_files import MNIST_SCENARIO, idx_bytes
+from helpers import tiny_scenario
 import hwsim
 from hwsim.api import summarise
 from hwsim.cli import main
@@ -33,23 +35,7 @@ from hwsim.spec import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = """\
-    kind: scenario
-    name: tiny
-    chip: ideal_digital
-    firmware: mgd_discrete
-    overrides:
-      firmware.tau_x: 4
-      firmware.tau_theta: 4
-      firmware.eta: 0.3
-      firmware.evaluation.every_steps: 100
-    dataset: {name: digits}
-    network: {hidden: [8], activation: relu}
-    cost: cross_entropy
-    target_accuracy: 0.99
-    max_cycles: 100000000
-    max_steps: 600
-"""
+TINY = tiny_scenario(every_steps=100, target=0.99, max_cycles=100_000_000, max_steps=600)
 
 # Chips x firmware x circuit options: every kind of run state the kernels keep.
 CONFIGS = {
@@ -86,7 +72,7 @@ CONFIGS = {
 def tiny_spec(tmp_path, name="ideal-discrete", extra=None):
     which, sets = CONFIGS[name]
     path = tmp_path / "tiny.yaml"
-    path.write_text(textwrap.dedent(TINY))
+    path.write_text(TINY)
     return load_scenario(path, {**sets, **(extra or {})}, **which)
 
 
@@ -208,7 +194,7 @@ def test_checkpoint_reports_its_run(tmp_path):
 
 def test_forced_divergence_exits_3_with_the_documented_summary(tmp_path, capsys):
     scen = tmp_path / "tiny.yaml"
-    scen.write_text(textwrap.dedent(TINY).replace("cost: cross_entropy", "cost: mse"))
+    scen.write_text(TINY.replace("cost: cross_entropy", "cost: mse"))
     out = tmp_path / "r"
     code = main(["run", str(scen), "--set", "firmware.eta=1e200", "--out", str(out), "--quiet"])
     assert code == 3
@@ -442,7 +428,7 @@ def test_checkpoints_by_cycles_do_not_change_the_run(tmp_path):
 
 def test_resume_refuses_other_specs_seeds_budgets_and_versions(tmp_path, monkeypatch, capsys):
     scen = tmp_path / "tiny.yaml"
-    scen.write_text(textwrap.dedent(TINY))
+    scen.write_text(TINY)
     out = tmp_path / "r"
     spec = load_scenario(scen)
 
@@ -474,7 +460,7 @@ def test_resume_refuses_other_specs_seeds_budgets_and_versions(tmp_path, monkeyp
 
 def test_fresh_run_refuses_a_directory_holding_an_unfinished_run(tmp_path, capsys):
     scen = tmp_path / "tiny.yaml"
-    scen.write_text(textwrap.dedent(TINY))
+    scen.write_text(TINY)
     out = tmp_path / "r"
 
     def stop_at_once(sim, point):
@@ -500,7 +486,7 @@ def test_one_process_at_a_time_in_a_run_directory(tmp_path):
 def test_resume_without_a_checkpoint_runs_from_the_beginning(tmp_path, capsys):
     """Killed before its first checkpoint: manifest.json alone is enough."""
     scen = tmp_path / "tiny.yaml"
-    scen.write_text(textwrap.dedent(TINY))
+    scen.write_text(TINY)
     assert main(["run", str(scen), "--out", str(tmp_path / "a"), "--quiet"]) == 0
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "manifest.json").write_bytes((tmp_path / "a" / "manifest.json").read_bytes())
@@ -518,7 +504,7 @@ def test_resume_without_a_checkpoint_runs_from_the_beginning(tmp_path, capsys):
 def test_a_full_disk_during_a_checkpoint_is_a_clean_error_and_the_last_checkpoint_survives(
         tmp_path, monkeypatch, capsys):
     scen = tmp_path / "tiny.yaml"
-    scen.write_text(textwrap.dedent(TINY))
+    scen.write_text(TINY)
     out = tmp_path / "r"
     assert main(["run", str(scen), "--out", str(tmp_path / "straight"), "--quiet"]) == 0
     real_fsync, calls = os.fsync, []
@@ -545,7 +531,7 @@ def test_a_full_disk_during_a_checkpoint_is_a_clean_error_and_the_last_checkpoin
 
 def test_an_unwritable_output_directory_is_a_clean_error(tmp_path, monkeypatch, capsys):
     scen = tmp_path / "tiny.yaml"
-    scen.write_text(textwrap.dedent(TINY))
+    scen.write_text(TINY)
     (tmp_path / "file").write_text("x")
     assert main(["run", str(scen), "--out", str(tmp_path / "file" / "r"), "--quiet"]) == 2
     assert "not a directory" in capsys.readouterr().err
@@ -585,30 +571,16 @@ def test_truncated_and_bit_flipped_specs_load_or_fail_cleanly(tmp_path, capsys):
             assert str(path) in err
 
 
-def _idx(images: np.ndarray) -> bytes:
-    import struct
-
-    return struct.pack(">HBB", 0, 8, images.ndim) + struct.pack(f">{images.ndim}I", *images.shape) + images.tobytes()
-
-
 def test_truncated_and_bit_flipped_data_files_run_or_fail_cleanly(tmp_path, capsys, monkeypatch):
     """A damaged MNIST file: exit 2 naming it, or (a flipped pixel is still an image) a run."""
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
-    files = {"train-images-idx3-ubyte": _idx(rng.integers(0, 256, (12, 28, 28), dtype=np.uint8)),
-             "train-labels-idx1-ubyte": _idx(rng.integers(0, 10, 12, dtype=np.uint8)),
-             "t10k-images-idx3-ubyte": _idx(rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)),
-             "t10k-labels-idx1-ubyte": _idx(rng.integers(0, 10, 6, dtype=np.uint8))}
+    files = {"train-images-idx3-ubyte": idx_bytes(rng.integers(0, 256, (12, 28, 28), dtype=np.uint8)),
+             "train-labels-idx1-ubyte": idx_bytes(rng.integers(0, 10, 12, dtype=np.uint8)),
+             "t10k-images-idx3-ubyte": idx_bytes(rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)),
+             "t10k-labels-idx1-ubyte": idx_bytes(rng.integers(0, 10, 6, dtype=np.uint8))}
     scen = tmp_path / "m.yaml"
-    scen.write_text(textwrap.dedent("""\
-        kind: scenario
-        name: tiny_mnist
-        dataset: {name: mnist, n_train: 12}
-        network: {hidden: [4]}
-        overrides:
-          firmware.evaluation.every_steps: 20
-        max_cycles: 40
-    """))
+    scen.write_text(textwrap.dedent(MNIST_SCENARIO))
     r = random.Random(1)
     cases = []
     for name, blob in files.items():

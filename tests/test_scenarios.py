@@ -1,15 +1,14 @@
 """The scenarios of scenarios/: every one validates, the short ones run at reduced budgets,
 and each answers its question in the direction the mathematics says."""
 
-import gzip
 import math
 import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from data_files import write_idx
 from hwsim.api import run
 from hwsim.spec.loader import load_scenario
 
@@ -88,12 +87,6 @@ def test_tau_sweep_chip_waits_for_inputs_and_updates():
     assert t["updating"] == 100 * math.floor(s["steps_simulated"] / 10)
 
 
-def write_idx(path, arr):
-    arr = np.asarray(arr, dtype=np.uint8)
-    data = struct.pack(">HBB", 0, 8, arr.ndim) + struct.pack(">" + "I" * arr.ndim, *arr.shape) + arr.tobytes()
-    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
-
-
 def banded_images(n, shape, rng):
     """Class c: a bright band at rows 2c..2c+1 on noise (learnable, tiny)."""
     labels = rng.integers(0, 10, size=n)
@@ -109,8 +102,8 @@ def test_fashion_mnist_cnn_runs_on_tiny_idx_files(tmp_path):
     d.mkdir()
     for prefix, n in (("train", 1100), ("t10k", 50)):
         img, lab = banded_images(n, (28, 28), rng)
-        write_idx(d / f"{prefix}-images-idx3-ubyte.gz", img)
-        write_idx(d / f"{prefix}-labels-idx1-ubyte.gz", lab)
+        write_idx(d / f"{prefix}-images-idx3-ubyte", img, gz=True)
+        write_idx(d / f"{prefix}-labels-idx1-ubyte", lab, gz=True)
     spec = load("fashion_mnist_cnn", **{"dataset.data_dir": str(tmp_path), "max_cycles": 300,
                                         "firmware.evaluation.every_steps": 150})
     res = run(spec)

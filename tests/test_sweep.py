@@ -18,7 +18,8 @@ from hwsim.cli import main
 from hwsim.results import load, load_curves
 from hwsim.results.tables import WALL_COLUMNS
 from hwsim.sweep import execute, plan_sweep, run_sweep
-from sweep_helpers import N_POINTS, SWEEP, write, write_sweep
+from helpers import write
+from sweep_helpers import N_POINTS, SWEEP, write_sweep
 
 
 @pytest.fixture(scope="module")
