@@ -7,7 +7,7 @@ of physics; ``hwsim schema`` prints exactly this text.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -687,7 +687,10 @@ class Mnist1dData(Spec):
 
 
 class _ImageFilesData(Spec):
-    """Fields shared by the data sets read from local files (docs/data.md)."""
+    """Fields shared by the data sets read from local files (docs/data.md); each names its
+    image shape (C, H, W), and all have ten classes."""
+
+    IMAGE: ClassVar[tuple[int, int, int]]
 
     name: str = F(..., unit="-", doc="The data set.")
     data_dir: str | None = F(
@@ -706,6 +709,15 @@ class _ImageFilesData(Spec):
         doc="What test accuracy is measured on: test (the official test set) or last_1000_train "
             "(the last 1000 training images, left out of training, as in the MGD paper).")
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        c, h, w = self.IMAGE
+        return c * h * w, 10
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        return self.IMAGE
+
 
 class MnistData(_ImageFilesData):
     """MNIST handwritten digits from local IDX files: 784 inputs, 10 classes."""
@@ -715,13 +727,7 @@ class MnistData(_ImageFilesData):
         doc="MNIST handwritten digits, 28x28 grey pixels scaled to [0, 1], 60,000 training and "
             "10,000 test images, read from local IDX files in <data_dir>/mnist/.")
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return 784, 10
-
-    @property
-    def image_shape(self) -> tuple[int, int, int] | None:
-        return 1, 28, 28
+    IMAGE = (1, 28, 28)
 
 
 class FashionMnistData(_ImageFilesData):
@@ -732,13 +738,7 @@ class FashionMnistData(_ImageFilesData):
         doc="Fashion-MNIST (Zalando) clothing images, 28x28 grey pixels scaled to [0, 1], 60,000 "
             "training and 10,000 test images, read from local IDX files in <data_dir>/fashion_mnist/.")
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return 784, 10
-
-    @property
-    def image_shape(self) -> tuple[int, int, int] | None:
-        return 1, 28, 28
+    IMAGE = (1, 28, 28)
 
 
 class Cifar10Data(_ImageFilesData):
@@ -750,13 +750,7 @@ class Cifar10Data(_ImageFilesData):
             "scaled to [0, 1], 50,000 training and 10,000 test images, read from the python "
             "batches in <data_dir>/cifar-10-batches-py/.")
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return 3072, 10
-
-    @property
-    def image_shape(self) -> tuple[int, int, int] | None:
-        return 3, 32, 32
+    IMAGE = (3, 32, 32)
 
 
 DatasetSpec = Annotated[Union[DigitsData, ParityData, TeacherData, Mnist1dData, MnistData,
