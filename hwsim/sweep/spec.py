@@ -27,7 +27,16 @@ SEED_PATHS = ("seed", "scenario.seed")
 REFERENCE_PATHS = ("chip", "firmware", "scenario.chip", "scenario.firmware")
 
 
-class GridAxis(Spec):
+class _ValuesSpec(Spec):
+    """A spec whose plain YAML list is short for {values: [...]}."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_list(cls, data):
+        return {"values": data} if isinstance(data, list) else data
+
+
+class GridAxis(_ValuesSpec):
     """One grid axis: a list of values, or a range (``start``, ``stop``, ``num``)."""
 
     values: list[Any] | None = F(
@@ -40,11 +49,6 @@ class GridAxis(Spec):
     scale: Literal["linear", "log"] = F(
         "linear", unit="-", doc="linear: evenly spaced; log: evenly spaced in log (start, stop > 0).")
     integer: bool = F(False, unit="-", doc="Round the range's values to whole numbers (they must stay distinct).")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _plain_list(cls, data):
-        return {"values": data} if isinstance(data, list) else data
 
     @model_validator(mode="after")
     def _one_form(self):
@@ -129,18 +133,13 @@ class RandomAxes(Spec):
                                   "log_uniform, low: 0.01, high: 1}.")
 
 
-class SeedAxis(Spec):
+class SeedAxis(_ValuesSpec):
     """The runs' seeds: a list, or ``count`` seeds from ``start``."""
 
     values: list[int] | None = F(None, unit="-", min_length=1, max_length=100_000,
                                  doc="The seeds in order. A plain list is short for {values: [...]}.")
     count: int | None = F(None, unit="seeds", ge=1, le=100_000, doc="Number of consecutive seeds.")
     start: int = F(0, unit="-", ge=0, doc="First of the consecutive seeds.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _plain_list(cls, data):
-        return {"values": data} if isinstance(data, list) else data
 
     @model_validator(mode="after")
     def _one_form(self):
