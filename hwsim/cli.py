@@ -295,11 +295,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except CheckpointError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print("hwsim: nothing was run", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except OutputError as exc:
         if args.debug:
             raise
@@ -309,11 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hwsim: {exc}", file=sys.stderr)
         print("hwsim: the data set could not be built; nothing was run", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except SpecError as exc:
+    except SpecError as exc:   # bad specs, or a bad checkpoint (CheckpointError)
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         n = len(exc.problems)
-        print(f"hwsim: {n} problem{'s' if n != 1 else ''} in the specs; nothing was run", file=sys.stderr)
+        where = "" if isinstance(exc, CheckpointError) else f" {n} problem{'s' if n != 1 else ''} in the specs;"
+        print(f"hwsim:{where} nothing was run", file=sys.stderr)
         return EXIT_BAD_INPUT
     except CliError as exc:
         print(f"hwsim: {exc}", file=sys.stderr)
