@@ -3,6 +3,7 @@
 import numpy as np
 from numba import njit
 
+from hwsim.kernels.geometry import DENSE, G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS, POOL
 from hwsim.kernels.rng import normal
 
 
@@ -23,11 +24,7 @@ NO_PERT, WEIGHT_PERT, NODE_PERT = 0, 1, 2
 # The order is fixed in the compiled code, so results are the same on every run on a machine;
 # no 'nnan'/'ninf', so NaN and inf still propagate and divergence is still detected.
 MVM_MATH = {"reassoc", "nsz", "contract"}
-# Stage geometry (built by hwsim.network.layout): kinds and the columns of ``geom``: kind,
-# fan-in F, positions P, gather offset, input stride per output channel, output channels.
-DENSE, CONV, POOL = 0, 1, 2
-G_KIND, G_FAN, G_POS, G_GOFF, G_IN_STRIDE, G_CH_OUT = range(6)
-N_GEOM = 6
+
 
 
 @njit(cache=True, inline="always")

@@ -22,9 +22,10 @@ from numba import njit
 
 from hwsim.kernels import devices as DK
 from hwsim.kernels.devices import F_T0, S_READ, drift_weights, update_one
+from hwsim.kernels.forward import (NODE_PERT, NO_PERT, WEIGHT_PERT, axpy, cost, forward, forward_chip,
+                                   forward_node_cached, forward_signs, node_outer, quantise)
+from hwsim.kernels.geometry import DENSE, G_KIND
 from hwsim.kernels.optim import CONSTANT, SGD, bias_corrections, optimizer_core, schedule_value
-from hwsim.kernels.forward import (DENSE, G_KIND, NODE_PERT, NO_PERT, WEIGHT_PERT, cost, forward,
-                                   forward_chip, forward_node_cached, forward_signs, node_outer, quantise, axpy)
 from hwsim.kernels.perturb import CDMA, fill_perturbation, fill_signs
 from hwsim.kernels.rng import normal, permutation_into
 

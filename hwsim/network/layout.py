@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwsim.kernels.forward import (CONV, DENSE, G_CH_OUT, G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS,
-                                   N_GEOM, POOL)
+from hwsim.kernels.geometry import (CONV, DENSE, G_CH_OUT, G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS,
+                                    N_GEOM, POOL)
 
 ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
 KINDS = {"dense": DENSE, "conv": CONV, "maxpool": POOL}
