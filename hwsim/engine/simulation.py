@@ -32,6 +32,7 @@ from hwsim.firmware.mgd import kernel_config, optimizer_config
 from hwsim.kernels import devices as DK
 from hwsim.kernels import mgd_block as K
 from hwsim.kernels import optim as KO
+from hwsim.kernels.sign_rows import row_chunks
 from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 
@@ -169,11 +170,13 @@ class Simulation:
         self._pert_scale = np.ones(2)
         self._pert2_k = np.full(1, -1, dtype=np.int64)
         self._rowmax = np.zeros(self.n_rows, dtype=np.int64)
+        # Rows split over the cores where the kernel can (a speed setting: results do not change).
+        self._chunks = row_chunks(self.layout.sizes_arr)
 
     def __getstate__(self):
         state = self.__dict__.copy()
         for key in ("_pert", "_pert_k", "_psign", "_h", "_wbuf", "_pert2", "_pert2_k", "_rowmax", "_wpert",
-                    "_h_pert", "_pert_scale"):
+                    "_h_pert", "_pert_scale", "_chunks"):
             state.pop(key, None)
         return state
 
@@ -287,7 +290,7 @@ class Simulation:
                                self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
                                self._wpert, self._h_pert, self.h_base,
                                self.opt_state, self.ocfg_i, self.ocfg_f, self._pert_scale, self.nacc, self.z1,
-                               self._psign, self.fold_window,
+                               self._psign, self.fold_window, self._chunks,
                                self.istate, self.fstate, n, self.budget)
             total += done
             if self.trace is not None and done:
@@ -473,7 +476,14 @@ class Simulation:
             if progress is not None:
                 progress(self, point)
         env.process(self._chip_process(env, self._observer_process, progress, tuple(hooks), boundary))
-        env.run()
+        if self._chunks > 1:
+            # The kernel's threads and the observer's BLAS threads would take turns spinning on
+            # the same cores (measured: B2 twice as slow); the observer's products go on one.
+            from threadpoolctl import threadpool_limits
+            with threadpool_limits(limits=1, user_api="blas"):
+                env.run()
+        else:
+            env.run()
         self.wall_seconds += time.perf_counter() - start
         return self
 

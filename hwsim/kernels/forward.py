@@ -310,34 +310,3 @@ def node_outer(out, nodes, scale, act, first, last, sizes, w_off, b_off, n_off, 
                         orow[j] += v * al[gs[j]]
             if biases:
                 out[bias] += v
-
-
-@njit(cache=True, fastmath=MVM_MATH)
-def forward_signs(theta, psign, amp, x, sizes, w_off, b_off, acts, h, z1):
-    """``forward`` with WEIGHT_PERT for a dense network whose perturbation is amp x psign
-    (cdma signs, int8), the first layer's unperturbed product ``z1`` = W_1 x + b_1 given (it
-    changes only with x or theta): the first layer adds amp x (sum_j s_ij x_j + s_i) to it,
-    reading the signs instead of the weights; later layers use theta + amp psign."""
-    n_layers = sizes.shape[0] - 1
-    n0 = sizes[0]
-    for j in range(n0):
-        h[0, j] = x[j]
-    for i in range(sizes[1]):
-        row = w_off[0] + i * n0
-        sr = psign[row:row + n0]
-        acc = 0.0
-        for j in range(n0):
-            acc += sr[j] * x[j]
-        h[1, i] = activate(z1[i] + amp * (acc + psign[b_off[0] + i]), acts[0])
-    for l in range(1, n_layers):
-        n_in = sizes[l]
-        hl = h[l]
-        for i in range(sizes[l + 1]):
-            row = w_off[l] + i * n_in
-            bias = b_off[l] + i
-            acc = theta[bias] + amp * psign[bias]
-            wr = theta[row:row + n_in]
-            sr = psign[row:row + n_in]
-            for j in range(n_in):
-                acc += (wr[j] + amp * sr[j]) * hl[j]
-            h[l + 1, i] = activate(acc, acts[l])

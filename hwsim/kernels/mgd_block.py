@@ -23,10 +23,11 @@ from numba import njit
 from hwsim.kernels import devices as DK
 from hwsim.kernels.devices import F_T0, S_READ, drift_weights, update_one
 from hwsim.kernels.forward import (NODE_PERT, NO_PERT, WEIGHT_PERT, axpy, cost, forward, forward_chip,
-                                   forward_node_cached, forward_signs, node_outer, quantise)
+                                   forward_node_cached, node_outer, quantise)
 from hwsim.kernels.geometry import DENSE, G_KIND
 from hwsim.kernels.optim import CONSTANT, SGD, bias_corrections, optimizer_core, schedule_value
-from hwsim.kernels.perturb import CDMA, fill_perturbation, fill_signs
+from hwsim.kernels.perturb import CDMA, fill_perturbation
+from hwsim.kernels.sign_rows import integrate, sign_forward
 from hwsim.kernels.rng import normal, permutation_into
 
 # icfg: integer configuration
@@ -84,8 +85,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
               icfg, fcfg, seeds, tab_i, tab_f, tab_g, gen_gain,
               pcfg_i, pcfg_f, neuron_par, wbuf, dev, stuck, t_prog, pulses, dicfg, dfcfg, dseeds,
               theta_old, pert2, pert2_k, row_of, rowmax, wpert, h_pert, h_base,
-              opt_state, ocfg_i, ocfg_f, pert_scale, nacc, z1, psign, window, istate, fstate, n_steps,
-              cycle_limit):
+              opt_state, ocfg_i, ocfg_f, pert_scale, nacc, z1, psign, window, chunks, istate, fstate,
+              n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return steps done.
 
     ``icfg[I_CHIP] == 0`` is the ideal chip (exact weights, ideal converters and circuits);
@@ -121,7 +122,10 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     plain SGD, dense network (the sign path): the generators' signs are kept as int8 in
     ``psign`` (scratch) instead of floats in ``pert``, and the first layer's unperturbed
     product ``z1`` (run state, as for node perturbation) is reused until x or theta change, so
-    a step reads the signs, not the first layer's weights; the same equations.
+    a step reads the signs, not the first layer's weights; the same equations. Its rows are
+    split into ``chunks`` over the cores (hwsim.kernels.sign_rows), and each step's
+    integration rides with the next step's pass over the signs (flushed at the update and at
+    the end of the block, so G_int is whole between blocks).
     A non-finite cost stops the block and records its step in istate[S_DIVERGED].
     """
     mode = icfg[I_MODE]
@@ -193,6 +197,11 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     p = theta.shape[0]
+    # The sign path: the unperturbed pass's activity, and the step whose C~ a still waits
+    # to be integrated with the signs in psign.
+    h_unpert = np.empty_like(h) if sign_path else h
+    pending = False
+    pend = 0.0
 
     done = 0
     while done < n_steps:
@@ -226,8 +235,9 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         sample = sample_for_step(n, tau_x, n_samples, seeds[S_ORDER], order, istate)
         istate[S_SAMPLE] = sample
         k = n // tau_p
+        refill = False
         if sign_path and pert_k[0] != k:
-            fill_signs(k, seeds[S_PERTURB], psign)
+            refill = True     # sign_forward draws them
             pert_scale[0] = 1.0
             pert_k[0] = k
             istate[S_PERT_UPDATES] += 1
@@ -254,12 +264,11 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             wsrc = wbuf
         c0_new = 0.0
         if sign_path:
+            sign_forward(chunks, wsrc, g_int, psign, pending, pend, refill, k, seeds[S_PERTURB], entry_amp,
+                         x, h, h_unpert, z1, need_c0, sizes, w_off, b_off, acts)
+            pending = False
             if need_c0:
-                # Unperturbed pass first: it refreshes the cached first-layer product.
-                forward_node_cached(wsrc, pert, False, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
-                                    z1, True)
-                c0_new = cost(h[n_layers], t, n_out, cost_code)
-            forward_signs(wsrc, psign, entry_amp, x, sizes, w_off, b_off, acts, h, z1)
+                c0_new = cost(h_unpert[n_layers], t, n_out, cost_code)
             c = cost(h[n_layers], t, n_out, cost_code)
         elif fold_nodes:
             if need_c0:
@@ -391,8 +400,13 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                                     window, istate)
                         flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1])
                 elif sign_path:
-                    # coef x theta~_i = +-(coef x amplitude), exactly.
-                    axpy(g_int, coef * entry_amp, psign)
+                    # coef x theta~_i = +-(coef x amplitude), exactly; the next step's pass
+                    # over the signs adds it, unless the update needs it now.
+                    pending = True
+                    pend = coef * entry_amp
+                    if update_now:
+                        integrate(chunks, g_int, psign, pend, sizes, w_off, b_off)
+                        pending = False
                 else:
                     axpy(g_int, coef, ipert)
                 if update_now:
@@ -501,6 +515,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         istate[S_CYCLES] = after
         istate[S_STEP] = n + 1
         done += 1
+    if pending:
+        integrate(chunks, g_int, psign, pend, sizes, w_off, b_off)
     return done
 
 

@@ -12,7 +12,7 @@ Tables (permutation, rows, frequencies, phases) are fixed per run and built from
 import numpy as np
 from numba import njit
 
-from hwsim.kernels.rng import hash3, normal, uniform
+from hwsim.kernels.rng import hash3, hash_key, hash_word, normal, uniform
 
 TDMA, CDMA, WALSH, FDMA, GAUSSIAN = 0, 1, 2, 3, 4
 SCHEME_CODES = {"tdma": TDMA, "cdma": CDMA, "walsh": WALSH, "fdma": FDMA, "gaussian": GAUSSIAN}
@@ -53,11 +53,42 @@ def fill_signs(k, seed, out):
     """cdma's signs of theta~(k) (sparsity 1) as +-1 in ``out``, int8 padded to a multiple of
     64 entries: the same bits as fill_perturbation (bit i mod 64 of hash(seed, k, i div 64)
     set meaning +), written eight at a time from a byte table."""
+    fill_signs_range(k, seed, out, 0, out.shape[0])
+
+
+@njit(cache=True)
+def fill_signs_range(k, seed, out, lo, hi):
+    """``fill_signs`` for the entries [lo, hi) only: whole words from the byte table, the
+    ragged ends bit by bit, nothing outside written (so that the cores can each fill the
+    ranges they own of one array)."""
+    if hi <= lo:
+        return
+    key = hash_key(seed, k)
     words = out.view(np.uint64)
-    for w in range(out.shape[0] // 64):
-        bits = hash3(seed, k, w)
+    first = (lo + 63) >> 6      # the first whole word
+    end = hi >> 6               # one past the last whole word
+    if first > end:             # lo and hi inside one word
+        _fill_bits(out, hash_word(key, lo >> 6), lo, hi)
+        return
+    if lo < first * 64:
+        _fill_bits(out, hash_word(key, lo >> 6), lo, first * 64)
+    for w in range(first, end):
+        bits = hash_word(key, w)
         for b in range(8):
             words[w * 8 + b] = BYTE_SIGNS[(bits >> (_EIGHT * np.uint64(b))) & _BYTE]
+    if end * 64 < hi:
+        _fill_bits(out, hash_word(key, end), end * 64, hi)
+
+
+@njit(cache=True, inline="always")
+def _fill_bits(out, bits, lo, hi):
+    """Entries [lo, hi) of one word's signs, bit by bit."""
+    base = (lo >> 6) << 6
+    for i in range(lo, hi):
+        if (bits >> np.uint64(i - base)) & _ONE:
+            out[i] = 1
+        else:
+            out[i] = -1
 
 
 @njit(cache=True)

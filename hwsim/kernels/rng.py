@@ -33,11 +33,22 @@ def mix64(z):
 
 
 @njit(cache=True, inline="always")
+def hash_key(seed, a):
+    """The part of hash3(seed, a, b) that does not depend on b: computed once for many b."""
+    h = mix64(np.uint64(seed) + _GOLDEN)
+    return mix64(h ^ (np.uint64(a) * _GOLDEN + _M1))
+
+
+@njit(cache=True, inline="always")
+def hash_word(key, b):
+    """hash3(seed, a, b) from key = hash_key(seed, a)."""
+    return mix64(key ^ (np.uint64(b) * _M2 + _GOLDEN))
+
+
+@njit(cache=True, inline="always")
 def hash3(seed, a, b):
     """64 random bits keyed by (seed, a, b); a and b are non-negative integers."""
-    h = mix64(np.uint64(seed) + _GOLDEN)
-    h = mix64(h ^ (np.uint64(a) * _GOLDEN + _M1))
-    return mix64(h ^ (np.uint64(b) * _M2 + _GOLDEN))
+    return hash_word(hash_key(seed, a), b)
 
 
 @njit(cache=True, inline="always")

@@ -1,0 +1,161 @@
+"""The sign path's step, split by rows over the cores.
+
+The sign path (hwsim.kernels.mgd_block) is weight perturbation with random signs (cdma,
+sparsity 1) on the ideal chip, discrete mode, plain SGD, dense network. Its step is O(P):
+the signs of theta~(k), the perturbed first layer sum_j s_ij x_j, G += C~ a s. All three are
+row by row: chunk c of ``chunks`` owns, in every stage l, the rows
+[n_l c / chunks, n_l (c + 1) / chunks) -- their weights and biases (signs in ``psign``,
+integrators in ``g_int``) and their outputs. A step is one parallel region per large stage
+(the first carries the signs and the integration), the small stages run on one core.
+
+Why the result cannot depend on the number of chunks or threads: a chunk writes only what it
+owns, every output row is summed by one chunk with the same compiled code, and each
+integrator gains the same terms in step order whichever chunk owns it.
+
+The integration is deferred by one step: the step's C~ a multiplies the signs still in
+``psign`` at the start of the next step's region (before they are overwritten), at the
+update, or when the block ends (``integrate``), so that it shares the pass over the owned
+parameters with the new signs; each integrator still gains g + v_t s exactly as per step.
+"""
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from hwsim.kernels.forward import MVM_MATH, activate, axpy
+from hwsim.kernels.perturb import fill_signs_range
+
+# Stages with fewer weights than this run on one core: below it, the cost of a parallel
+# region (about 2 us with OpenMP) is more than the work it splits.
+MIN_PARALLEL_WEIGHTS = 16384
+
+
+@njit(cache=True, inline="always")
+def _rows(n, c, chunks):
+    return n * c // chunks, n * (c + 1) // chunks
+
+
+@njit(cache=True)
+def own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off, b_off):
+    """Chunk c's weights and biases in every stage: G += pend x the signs in ``psign`` (when
+    ``pending``), then the signs of theta~(k) (when ``refill``)."""
+    for l in range(sizes.shape[0] - 1):
+        n_in = sizes[l]
+        lo, hi = _rows(sizes[l + 1], c, chunks)
+        for a, b in ((w_off[l] + lo * n_in, w_off[l] + hi * n_in), (b_off[l] + lo, b_off[l] + hi)):
+            if pending:
+                axpy(g_int[a:b], pend, psign[a:b])
+            if refill:
+                fill_signs_range(k, seed, psign, a, b)
+
+
+@njit(cache=True, fastmath=MVM_MATH)
+def stage_rows(l, lo, hi, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_off, acts):
+    """Rows [lo, hi) of stage l: the perturbed output into h[l + 1] and, when ``base``, the
+    unperturbed one into hb[l + 1]. The first stage adds amp (sum_j s_ij x_j + s_i) to its
+    unperturbed product z1 = W_1 x + b_1 (refreshed when ``base``: x or theta changed), so it
+    reads the signs, not the weights; later stages use theta + amp psign."""
+    n_in = sizes[l]
+    code = acts[l]
+    if l == 0:
+        x = h[0, :n_in]
+        for i in range(lo, hi):
+            row = w_off[0] + i * n_in
+            if base:
+                wr = theta[row:row + n_in]
+                acc = 0.0
+                for j in range(n_in):
+                    acc += wr[j] * x[j]
+                z1[i] = theta[b_off[0] + i] + acc
+                hb[1, i] = activate(z1[i], code)
+            sr = psign[row:row + n_in]
+            acc = 0.0
+            for j in range(n_in):
+                acc += sr[j] * x[j]
+            h[1, i] = activate(z1[i] + amp * (acc + psign[b_off[0] + i]), code)
+        return
+    hl = h[l, :n_in]
+    hbl = hb[l, :n_in]
+    for i in range(lo, hi):
+        row = w_off[l] + i * n_in
+        bias = b_off[l] + i
+        wr = theta[row:row + n_in]
+        sr = psign[row:row + n_in]
+        if base:
+            acc = theta[bias]
+            for j in range(n_in):
+                acc += wr[j] * hbl[j]
+            hb[l + 1, i] = activate(acc, code)
+        acc = theta[bias] + amp * psign[bias]
+        for j in range(n_in):
+            acc += (wr[j] + amp * sr[j]) * hl[j]
+        h[l + 1, i] = activate(acc, code)
+
+
+@njit(cache=True, parallel=True)
+def _region(chunks, l, first, theta, g_int, psign, pending, pend, refill, k, seed, amp, h, hb, z1, base,
+            sizes, w_off, b_off, acts):
+    for c in prange(chunks):
+        if first:
+            own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off, b_off)
+        lo, hi = _rows(sizes[l + 1], c, chunks)
+        stage_rows(l, lo, hi, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_off, acts)
+
+
+@njit(cache=True)
+def sign_forward(chunks, theta, g_int, psign, pending, pend, refill, k, seed, amp, x, h, hb, z1, base,
+                 sizes, w_off, b_off, acts):
+    """One step of the sign path up to the output: the pending integration and the new signs
+    on the way (see the module's docstring), the perturbed pass into ``h`` and, when ``base``,
+    the unperturbed pass into ``hb`` (z1 refreshed). ``chunks`` = 1 runs on one core."""
+    n_layers = sizes.shape[0] - 1
+    for j in range(sizes[0]):
+        h[0, j] = x[j]
+        hb[0, j] = x[j]
+    for l in range(n_layers):
+        rows = sizes[l + 1]
+        if chunks > 1 and (l == 0 or sizes[l] * rows >= MIN_PARALLEL_WEIGHTS):
+            _region(chunks, l, l == 0, theta, g_int, psign, pending, pend, refill, k, seed, amp, h, hb,
+                    z1, base, sizes, w_off, b_off, acts)
+        else:
+            if l == 0:
+                for c in range(chunks):
+                    own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off,
+                                   b_off)
+            stage_rows(l, 0, rows, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_off, acts)
+
+
+@njit(cache=True, parallel=True)
+def _integrate_region(chunks, g_int, psign, pend, sizes, w_off, b_off):
+    for c in prange(chunks):
+        own_parameters(c, chunks, g_int, psign, True, pend, False, 0, np.uint64(0), sizes, w_off, b_off)
+
+
+@njit(cache=True)
+def integrate(chunks, g_int, psign, pend, sizes, w_off, b_off):
+    """G += pend x the signs in ``psign``, every parameter (the deferred integration's
+    flush: at an update and when a block ends)."""
+    if chunks > 1:
+        _integrate_region(chunks, g_int, psign, pend, sizes, w_off, b_off)
+    else:
+        own_parameters(0, 1, g_int, psign, True, pend, False, 0, np.uint64(0), sizes, w_off, b_off)
+
+
+@njit(cache=True, parallel=True)
+def _probe(out):
+    for c in prange(out.shape[0]):
+        out[c] = c
+
+
+def row_chunks(sizes) -> int:
+    """How many chunks the sign path splits rows into: the number of numba threads when the
+    first stage is large enough to gain and the threading layer starts a region cheaply
+    (OpenMP or TBB, not the workqueue fallback, whose regions cost tens of microseconds);
+    else 1. Results do not depend on it."""
+    threads = numba.get_num_threads()
+    if threads < 2 or int(sizes[0]) * int(sizes[1]) < MIN_PARALLEL_WEIGHTS:
+        return 1
+    _probe(np.zeros(threads, dtype=np.int64))     # starts the threading layer
+    if numba.threading_layer() == "workqueue":
+        return 1
+    return threads

@@ -1,0 +1,166 @@
+"""The sign path split by rows over the cores (hwsim.kernels.sign_rows): each routine against
+its numpy twin, and whole runs that do not depend on how many chunks the rows are split into
+or how many threads run them."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import make_spec
+from hwsim.chip.perturbation import PerturbationGenerator
+from hwsim.engine.simulation import Simulation
+from hwsim.kernels import mgd_block as K
+from hwsim.kernels.perturb import fill_signs, fill_signs_range
+from hwsim.kernels.sign_rows import MIN_PARALLEL_WEIGHTS, integrate, sign_forward
+from hwsim.network.layout import dense_layout
+
+
+@settings(max_examples=60, deadline=None)
+@given(lo=st.integers(0, 400), span=st.integers(0, 300), k=st.integers(0, 10**6))
+def test_fill_signs_range_writes_its_range_and_nothing_else(lo, span, k):
+    seed = np.uint64(987654321)
+    whole = np.zeros(768, dtype=np.int8)
+    fill_signs(k, seed, whole)
+    hi = min(lo + span, 768)
+    out = np.full(768, 7, dtype=np.int8)
+    fill_signs_range(k, seed, out, lo, hi)
+    np.testing.assert_array_equal(out[lo:hi], whole[lo:hi])
+    assert (out[:lo] == 7).all() and (out[hi:] == 7).all()
+
+
+def test_byte_table_signs_are_the_generators_signs():
+    gen = PerturbationGenerator("cdma", 200, 0.3, seed=5)
+    signs = np.zeros(256, dtype=np.int8)
+    fill_signs(3, np.uint64(gen.stream), signs)
+    np.testing.assert_array_equal(signs[:200], np.sign(gen.vector(3)).astype(np.int8))
+
+
+def _network(sizes, rng):
+    lay = dense_layout(list(sizes), ["relu"] * (len(sizes) - 2) + ["linear"])
+    theta = rng.normal(0.0, 0.3, lay.n_params)
+    return lay, theta
+
+
+def _numpy_pass(lay, theta, x, pert):
+    """The forward pass of theta + pert (numpy): activities per layer."""
+    h = [x]
+    for l in range(lay.n_layers):
+        n_in, n_out = lay.sizes[l], lay.sizes[l + 1]
+        w = (theta + pert)[lay.w_off[l]:lay.w_off[l] + n_in * n_out].reshape(n_out, n_in)
+        b = (theta + pert)[lay.b_off[l]:lay.b_off[l] + n_out]
+        z = w @ h[-1] + b
+        h.append(np.maximum(z, 0.0) if l < lay.n_layers - 1 else z)
+    return h
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 5])
+@pytest.mark.parametrize("sizes", [(20, 13, 4), (9, 130, 130, 3)])
+def test_sign_forward_equals_its_numpy_twin(chunks, sizes):
+    """Perturbed and unperturbed passes, the first layer's cached product, the deferred
+    integration (G + v s_old, exactly) and the new signs, against numpy."""
+    rng = np.random.default_rng(1)
+    lay, theta = _network(sizes, rng)
+    p = lay.n_params
+    seed, amp, v = np.uint64(424242), 0.05, 0.37
+    width = max(sizes)
+    h = np.zeros((len(sizes), width))
+    hb = np.zeros_like(h)
+    z1 = np.zeros(sizes[1])
+    psign = np.zeros(-(-p // 64) * 64, dtype=np.int8)
+    fill_signs(4, seed, psign)
+    old = psign[:p].astype(float)
+    g = rng.normal(size=p)
+    g_before = g.copy()
+    x = rng.normal(size=sizes[0])
+    sign_forward(chunks, theta, g, psign, True, v, True, 5, seed, amp, x, h, hb, z1, True,
+                 lay.sizes_arr, lay.w_off, lay.b_off, lay.act_codes)
+    np.testing.assert_array_equal(g, g_before + v * old)
+    new = np.zeros_like(psign)
+    fill_signs(5, seed, new)
+    np.testing.assert_array_equal(psign[:p], new[:p])   # the padding is never read
+    base = _numpy_pass(lay, theta, x, np.zeros(p))
+    pert = _numpy_pass(lay, theta, x, amp * psign[:p].astype(float))
+    w1 = theta[:sizes[0] * sizes[1]].reshape(sizes[1], sizes[0])
+    np.testing.assert_allclose(z1, w1 @ x + theta[lay.b_off[0]:lay.b_off[0] + sizes[1]], rtol=1e-12, atol=1e-12)
+    for l in range(1, len(sizes)):
+        np.testing.assert_allclose(hb[l, :sizes[l]], base[l], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(h[l, :sizes[l]], pert[l], rtol=1e-12, atol=1e-12)
+    # Same sample and weights: z1 is reused (base False) and gives the same perturbed pass.
+    h2 = np.zeros_like(h)
+    sign_forward(chunks, theta, g, psign, False, 0.0, False, 5, seed, amp, x, h2, hb, z1, False,
+                 lay.sizes_arr, lay.w_off, lay.b_off, lay.act_codes)
+    np.testing.assert_array_equal(h2, h)
+    g_now = g.copy()
+    integrate(chunks, g, psign, -1.5, lay.sizes_arr, lay.w_off, lay.b_off)
+    np.testing.assert_array_equal(g, g_now - 1.5 * psign[:p])
+
+
+def _sign_path_spec(hidden=(256, 70)):
+    return make_spec(dataset={"name": "digits"}, network={"hidden": list(hidden), "activation": "relu"},
+                     perturbation={"scheme": "cdma", "amplitude": 0.05}, tau_p=2, tau_x=3, tau_theta=7,
+                     eta=0.05)
+
+
+def test_the_spec_takes_the_parallel_regions():
+    """The test network is large enough for both of its big stages to run in regions."""
+    sim = Simulation(_sign_path_spec(), seed=0, max_cycles=10**9)
+    sizes = sim.layout.sizes
+    assert sizes[0] * sizes[1] >= MIN_PARALLEL_WEIGHTS and sizes[1] * sizes[2] >= MIN_PARALLEL_WEIGHTS
+
+
+def test_sign_path_results_do_not_depend_on_the_chunks():
+    """1, 2 and 3 chunks, blocks of 1, 6, 50 and 313 steps: the same weights, integrators and
+    run state to the last bit, and the reference path's to rounding."""
+    spec = _sign_path_spec()
+    sims = []
+    for chunks in (1, 2, 3):
+        sim = Simulation(spec, seed=3, max_cycles=10**9)
+        sim._chunks = chunks
+        sims.append(sim)
+    ref = Simulation(spec, seed=3, max_cycles=10**9)
+    ref.icfg[K.I_SHORTCUTS] = 0
+    for block in (1, 6, 50, 313):
+        for sim in sims + [ref]:
+            sim.advance(block)
+        for sim in sims[1:]:
+            np.testing.assert_array_equal(sim.theta, sims[0].theta)
+            np.testing.assert_array_equal(sim.g_int, sims[0].g_int)
+            np.testing.assert_array_equal(sim.z1, sims[0].z1)
+            np.testing.assert_array_equal(sim.istate, sims[0].istate)
+            np.testing.assert_array_equal(sim.fstate, sims[0].fstate)
+        np.testing.assert_allclose(sims[0].theta, ref.theta, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(sims[0].g_int, ref.g_int, rtol=1e-9, atol=1e-10)
+        np.testing.assert_array_equal(sims[0].istate, ref.istate)
+    assert (sims[0]._psign != 0).any()     # the sign path ran
+    assert sims[0].step == 370 and np.abs(sims[0].theta - Simulation(spec, seed=3).theta).max() > 0
+
+
+def test_sign_path_results_do_not_depend_on_the_thread_count():
+    """Fresh processes with NUMBA_NUM_THREADS = 1 and 2 (the default split: one chunk per
+    thread): the same weights to the last bit."""
+    script = textwrap.dedent("""
+        import hashlib, sys
+        sys.path.insert(0, sys.argv[1])
+        from test_sign_rows import _sign_path_spec
+        from hwsim.engine.simulation import Simulation
+        sim = Simulation(_sign_path_spec(), seed=7, max_cycles=10**9)
+        sim.advance(400)
+        print(sim._chunks, hashlib.sha256(sim.theta.tobytes() + sim.g_int.tobytes()).hexdigest())
+        """)
+    here = os.path.dirname(os.path.abspath(__file__))
+    seen = {}
+    for threads in (1, 2):
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+        proc = subprocess.run([sys.executable, "-c", script, here], env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        chunks, digest = proc.stdout.split()
+        seen[threads] = (int(chunks), digest)
+    assert seen[1][0] == 1
+    assert seen[1][1] == seen[2][1]
