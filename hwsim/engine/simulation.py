@@ -32,7 +32,7 @@ from hwsim.firmware.mgd import kernel_config, optimizer_config
 from hwsim.kernels import devices as DK
 from hwsim.kernels import mgd_block as K
 from hwsim.kernels import optim as KO
-from hwsim.kernels.sign_rows import row_chunks
+from hwsim.kernels.parallel_rows import row_chunks
 from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 
@@ -357,9 +357,9 @@ class Simulation:
                 faithful = self.run_spec.firmware.perturbation.node_activity == "faithful"
                 _fold_nodes(g, self.nacc.copy(), self.h_base, self.layout.sizes_arr, self.layout.w_off,
                             self.layout.b_off, self.periphery.n_off, self.layout.geom, self.layout.gidx,
-                            not faithful, window, istate)
+                            not faithful, window, istate, 1)
             lay = self.layout
-            flush_window(g, window, istate, lay.w_off[0], lay.sizes[0], lay.sizes[1])
+            flush_window(g, window, istate, lay.w_off[0], lay.sizes[0], lay.sizes[1], 1)
         return g
 
     @property

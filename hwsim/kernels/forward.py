@@ -255,20 +255,13 @@ def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, ge
 
 
 @njit(cache=True, fastmath=MVM_MATH)
-def forward_node_cached(theta, pert, with_pert, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
-                        z1, refresh):
+def forward_node_cached(theta, pert, with_pert, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
+                        z1):
     """``forward`` for node perturbation reusing the first stage's unperturbed pre-activation
-    ``z1`` (= W_1 x + b_1, recomputed when ``refresh``, i.e. when x or theta changed): the node
-    perturbation adds after the MVM, so only the stages after the first run again each step.
-    The first stage is dense or conv."""
+    ``z1`` (= W_1 x + b_1, hwsim.kernels.parallel_rows.first_product, recomputed when x or theta
+    change): the node perturbation adds after the MVM, so only the stages after the first run
+    again each step. The first stage is dense or conv; h[0] is not written (nothing reads it)."""
     n_layers = sizes.shape[0] - 1
-    for j in range(sizes[0]):
-        h[0, j] = x[j]
-    fan = geom[0, G_FAN]
-    if refresh:
-        for i in range(sizes[1]):
-            row, bias, gb = unit(geom, 0, i, w_off, b_off)
-            z1[i] = theta[bias] + dot(theta, row, x, gidx, gb, 0, fan)
     for i in range(sizes[1]):
         z = z1[i] + pert[n_off[0] + i] if with_pert else z1[i]
         h[1, i] = activate(z, acts[0])
@@ -301,7 +294,11 @@ def node_outer(out, nodes, scale, act, first, last, sizes, w_off, b_off, n_off, 
             row, bias, gb = unit(geom, l, i, w_off, b_off)
             if weights:
                 if gb < 0:
-                    axpy(out[row:row + fan], v, act[l][:fan])
+                    # Inline rather than axpy: these rows are short, the call would dominate.
+                    orow = out[row:row + fan]
+                    al = act[l][:fan]
+                    for j in range(fan):
+                        orow[j] += v * al[j]
                 else:
                     gs = gidx[gb:gb + fan]
                     al = act[l]

@@ -27,7 +27,7 @@ from hwsim.kernels.forward import (NODE_PERT, NO_PERT, WEIGHT_PERT, axpy, cost, 
 from hwsim.kernels.geometry import DENSE, G_KIND
 from hwsim.kernels.optim import CONSTANT, SGD, bias_corrections, optimizer_core, schedule_value
 from hwsim.kernels.perturb import CDMA, fill_perturbation
-from hwsim.kernels.sign_rows import integrate, sign_forward
+from hwsim.kernels.parallel_rows import first_product, flush_rows, integrate, sign_forward
 from hwsim.kernels.rng import normal, permutation_into
 
 # icfg: integer configuration
@@ -123,7 +123,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     ``psign`` (scratch) instead of floats in ``pert``, and the first layer's unperturbed
     product ``z1`` (run state, as for node perturbation) is reused until x or theta change, so
     a step reads the signs, not the first layer's weights; the same equations. Its rows are
-    split into ``chunks`` over the cores (hwsim.kernels.sign_rows), and each step's
+    split into ``chunks`` over the cores (hwsim.kernels.parallel_rows), and each step's
     integration rides with the next step's pass over the signs (flushed at the update and at
     the end of the block, so G_int is whole between blocks).
     A non-finite cost stops the block and records its step in istate[S_DIVERGED].
@@ -253,7 +253,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         if fold_nodes and need_c0:
             # The activity the pending node sums belong to is about to change.
             _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful, window,
-                        istate)
+                        istate, chunks)
         # The weights inference sees: a snapshot while a non-blocking update is being written,
         # else the devices (drifted when they drift).
         wsrc = theta
@@ -272,15 +272,17 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             c = cost(h[n_layers], t, n_out, cost_code)
         elif fold_nodes:
             if need_c0:
-                # Unperturbed pass first: it refreshes the cached first-layer product.
-                forward_node_cached(wsrc, pert, False, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
-                                    z1, True)
+                # Unperturbed pass first, with the first-layer product it will reuse.
+                first_product(chunks, wsrc, x, z1, w_off, b_off, geom, gidx)
+                forward_node_cached(wsrc, pert, False, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
+                                    z1)
                 c0_new = cost(h[n_layers], t, n_out, cost_code)
-                for l in range(n_layers):
+                for j in range(sizes[0]):
+                    h_base[0, j] = x[j]
+                for l in range(1, n_layers):
                     for j in range(sizes[l]):
                         h_base[l, j] = h[l, j]
-            forward_node_cached(wsrc, pert, True, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h, z1,
-                                False)
+            forward_node_cached(wsrc, pert, True, sizes, w_off, b_off, n_off, acts, geom, gidx, h, z1)
             c = cost(h[n_layers], t, n_out, cost_code)
         elif chip:
             forward_chip(wsrc, pert, pmode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h, pcfg_i,
@@ -397,8 +399,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 if fold_nodes:
                     if update_now:
                         _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful,
-                                    window, istate)
-                        flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1])
+                                    window, istate, chunks)
+                        flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks)
                 elif sign_path:
                     # coef x theta~_i = +-(coef x amplitude), exactly; the next step's pass
                     # over the signs adds it, unless the update needs it now.
@@ -573,7 +575,7 @@ def _perturbation_circuit(pert, gen_gain, mismatch, bits, step, limit, inject_de
 
 
 @njit(cache=True)
-def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, geom, gidx, all_layers, window, istate):
+def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, geom, gidx, all_layers, window, istate, chunks):
     """G_int += node sums x presynaptic activity (every stage, or the first only) and the node
     sums into the biases; the sums are then cleared. With a ``window`` (rows > 0, dense first
     stage), the first stage's products are queued there instead (flush_window adds them)."""
@@ -582,7 +584,7 @@ def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, geom, gidx, all_la
     if queue:
         m = istate[S_WINDOW]
         if m == window.shape[0]:
-            flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1])
+            flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks)
             m = 0
         k1 = sizes[1]
         for i in range(k1):
@@ -598,14 +600,8 @@ def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, geom, gidx, all_la
 
 
 @njit(cache=True)
-def flush_window(g_int, window, istate, w0, n0, k1):
-    """Add the queued first-stage products: row i of W_1's integrators gains, sample after
-    sample in queue order, node sum x input (the order immediate folding would use)."""
-    m = istate[S_WINDOW]
-    for i in range(k1):
-        orow = g_int[w0 + i * n0:w0 + (i + 1) * n0]
-        for r in range(m):
-            v = window[r, i]
-            if v != 0.0:
-                axpy(orow, v, window[r, k1:k1 + n0])
+def flush_window(g_int, window, istate, w0, n0, k1, chunks):
+    """Add the queued first-stage products (hwsim.kernels.parallel_rows.flush_rows) and empty
+    the queue."""
+    flush_rows(chunks, g_int, window, istate[S_WINDOW], w0, n0, k1)
     istate[S_WINDOW] = 0

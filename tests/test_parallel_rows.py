@@ -1,4 +1,4 @@
-"""The sign path split by rows over the cores (hwsim.kernels.sign_rows): each routine against
+"""The sign path split by rows over the cores (hwsim.kernels.parallel_rows): each routine against
 its numpy twin, and whole runs that do not depend on how many chunks the rows are split into
 or how many threads run them."""
 
@@ -17,7 +17,7 @@ from hwsim.chip.perturbation import PerturbationGenerator
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels import mgd_block as K
 from hwsim.kernels.perturb import fill_signs, fill_signs_range
-from hwsim.kernels.sign_rows import MIN_PARALLEL_WEIGHTS, integrate, sign_forward
+from hwsim.kernels.parallel_rows import MIN_PARALLEL_WEIGHTS, integrate, sign_forward
 from hwsim.network.layout import dense_layout
 
 
@@ -147,7 +147,7 @@ def test_sign_path_results_do_not_depend_on_the_thread_count():
     script = textwrap.dedent("""
         import hashlib, sys
         sys.path.insert(0, sys.argv[1])
-        from test_sign_rows import _sign_path_spec
+        from test_parallel_rows import _sign_path_spec
         from hwsim.engine.simulation import Simulation
         sim = Simulation(_sign_path_spec(), seed=7, max_cycles=10**9)
         sim.advance(400)

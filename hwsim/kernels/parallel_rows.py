@@ -1,4 +1,12 @@
-"""The sign path's step, split by rows over the cores.
+"""Work split by rows over the cores: the sign path's step, the first stage's unperturbed
+product, and the node-perturbation window's flush.
+
+Each is cut into ``chunks`` of rows; chunk c of ``chunks`` owns rows
+[n c / chunks, n (c + 1) / chunks) and runs in one thread of a numba parallel region
+(OpenMP: about 2 us to start). A chunk writes only what it owns and every output is summed by
+one chunk, in a fixed order, with the same compiled code, so the results do not depend on the
+number of chunks or threads (tests/test_parallel_rows.py). ``chunks`` = 1 runs the same code on
+one core, without a region.
 
 The sign path (hwsim.kernels.mgd_block) is weight perturbation with random signs (cdma,
 sparsity 1) on the ideal chip, discrete mode, plain SGD, dense network. Its step is O(P):
@@ -22,7 +30,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from hwsim.kernels.forward import MVM_MATH, activate, axpy
+from hwsim.kernels.forward import MVM_MATH, activate, axpy, dot, unit
+from hwsim.kernels.geometry import G_FAN
 from hwsim.kernels.perturb import fill_signs_range
 
 # Stages with fewer weights than this run on one core: below it, the cost of a parallel
@@ -141,6 +150,59 @@ def integrate(chunks, g_int, psign, pend, sizes, w_off, b_off):
         own_parameters(0, 1, g_int, psign, True, pend, False, 0, np.uint64(0), sizes, w_off, b_off)
 
 
+@njit(cache=True, fastmath=MVM_MATH)
+def _first_rows(lo, hi, theta, x, z1, w_off, b_off, geom, gidx):
+    fan = geom[0, G_FAN]
+    for i in range(lo, hi):
+        row, bias, gb = unit(geom, 0, i, w_off, b_off)
+        z1[i] = theta[bias] + dot(theta, row, x, gidx, gb, 0, fan)
+
+
+@njit(cache=True, parallel=True)
+def _first_region(chunks, theta, x, z1, w_off, b_off, geom, gidx):
+    for c in prange(chunks):
+        lo, hi = _rows(z1.shape[0], c, chunks)
+        _first_rows(lo, hi, theta, x, z1, w_off, b_off, geom, gidx)
+
+
+@njit(cache=True)
+def first_product(chunks, theta, x, z1, w_off, b_off, geom, gidx):
+    """z1 = W_1 x + b_1, the first stage's unperturbed pre-activation (dense or conv), whose
+    reads of W_1 are most of a new sample's cost under node perturbation."""
+    if chunks > 1:
+        _first_region(chunks, theta, x, z1, w_off, b_off, geom, gidx)
+    else:
+        _first_rows(0, z1.shape[0], theta, x, z1, w_off, b_off, geom, gidx)
+
+
+@njit(cache=True)
+def _flush_rows(lo, hi, g_int, window, m, w0, n0, k1):
+    for i in range(lo, hi):
+        orow = g_int[w0 + i * n0:w0 + (i + 1) * n0]
+        for r in range(m):
+            v = window[r, i]
+            if v != 0.0:
+                axpy(orow, v, window[r, k1:k1 + n0])
+
+
+@njit(cache=True, parallel=True)
+def _flush_region(chunks, g_int, window, m, w0, n0, k1):
+    for c in prange(chunks):
+        lo, hi = _rows(k1, c, chunks)
+        _flush_rows(lo, hi, g_int, window, m, w0, n0, k1)
+
+
+@njit(cache=True)
+def flush_rows(chunks, g_int, window, m, w0, n0, k1):
+    """Add the m queued first-stage products of node perturbation (hwsim.kernels.mgd_block's
+    window: per row, the node sums then the input): row i of W_1's integrators gains, sample
+    after sample in queue order, node sum x input (the order immediate folding would use)."""
+    if chunks > 1:
+        _flush_region(chunks, g_int, window, m, w0, n0, k1)
+    else:
+        _flush_rows(0, k1, g_int, window, m, w0, n0, k1)
+
+
 @njit(cache=True, parallel=True)
 def _probe(out):
     for c in prange(out.shape[0]):
@@ -148,7 +210,7 @@ def _probe(out):
 
 
 def row_chunks(sizes) -> int:
-    """How many chunks the sign path splits rows into: the number of numba threads when the
+    """How many chunks the kernels split rows into: the number of numba threads when the
     first stage is large enough to gain and the threading layer starts a region cheaply
     (OpenMP or TBB, not the workqueue fallback, whose regions cost tens of microseconds);
     else 1. Results do not depend on it."""
