@@ -17,7 +17,7 @@ from hwsim.chip.perturbation import PerturbationGenerator
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels import mgd_block as K
 from hwsim.kernels.perturb import fill_signs, fill_signs_range
-from hwsim.kernels.parallel_rows import MIN_PARALLEL_WEIGHTS, integrate, sign_forward
+from hwsim.kernels.parallel_rows import MIN_PARALLEL_WEIGHTS, first_product, flush_rows, integrate, sign_forward
 from hwsim.network.layout import dense_layout
 
 
@@ -62,7 +62,7 @@ def _numpy_pass(lay, theta, x, pert):
 @pytest.mark.parametrize("chunks", [1, 2, 3, 5])
 @pytest.mark.parametrize("sizes", [(20, 13, 4), (9, 130, 130, 3)])
 def test_sign_forward_equals_its_numpy_twin(chunks, sizes):
-    """Perturbed and unperturbed passes, the first layer's cached product, the deferred
+    """Perturbed and unperturbed passes from the first layer's product, the deferred
     integration (G + v s_old, exactly) and the new signs, against numpy."""
     rng = np.random.default_rng(1)
     lay, theta = _network(sizes, rng)
@@ -78,6 +78,8 @@ def test_sign_forward_equals_its_numpy_twin(chunks, sizes):
     g = rng.normal(size=p)
     g_before = g.copy()
     x = rng.normal(size=sizes[0])
+    w1 = theta[:sizes[0] * sizes[1]].reshape(sizes[1], sizes[0])
+    z1[:] = w1 @ x + theta[lay.b_off[0]:lay.b_off[0] + sizes[1]]
     sign_forward(chunks, theta, g, psign, True, v, True, 5, seed, amp, x, h, hb, z1, True,
                  lay.sizes_arr, lay.w_off, lay.b_off, lay.act_codes)
     np.testing.assert_array_equal(g, g_before + v * old)
@@ -86,19 +88,82 @@ def test_sign_forward_equals_its_numpy_twin(chunks, sizes):
     np.testing.assert_array_equal(psign[:p], new[:p])   # the padding is never read
     base = _numpy_pass(lay, theta, x, np.zeros(p))
     pert = _numpy_pass(lay, theta, x, amp * psign[:p].astype(float))
-    w1 = theta[:sizes[0] * sizes[1]].reshape(sizes[1], sizes[0])
-    np.testing.assert_allclose(z1, w1 @ x + theta[lay.b_off[0]:lay.b_off[0] + sizes[1]], rtol=1e-12, atol=1e-12)
     for l in range(1, len(sizes)):
         np.testing.assert_allclose(hb[l, :sizes[l]], base[l], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(h[l, :sizes[l]], pert[l], rtol=1e-12, atol=1e-12)
-    # Same sample and weights: z1 is reused (base False) and gives the same perturbed pass.
+    # Without the unperturbed pass (base False): the same perturbed pass.
     h2 = np.zeros_like(h)
     sign_forward(chunks, theta, g, psign, False, 0.0, False, 5, seed, amp, x, h2, hb, z1, False,
                  lay.sizes_arr, lay.w_off, lay.b_off, lay.act_codes)
     np.testing.assert_array_equal(h2, h)
     g_now = g.copy()
-    integrate(chunks, g, psign, -1.5, lay.sizes_arr, lay.w_off, lay.b_off)
+    integrate(chunks, g, psign, -1.5, lay.sizes_arr, lay.w_off, lay.b_off, theta, 0.0, False)
     np.testing.assert_array_equal(g, g_now - 1.5 * psign[:p])
+    # The update in the same pass: theta -= eta (G + v s), G = 0.
+    g_now, theta_now = g.copy(), theta.copy()
+    integrate(chunks, g, psign, 0.25, lay.sizes_arr, lay.w_off, lay.b_off, theta, 0.1, True)
+    np.testing.assert_array_equal(theta, theta_now - 0.1 * (g_now + 0.25 * psign[:p]))
+    assert not g.any()
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3])
+def test_first_product_equals_its_numpy_twin_and_its_cache_a_fresh_product(chunks):
+    """W_1 x + b_1 for a batch of samples in one pass; a cached row equals the product formed
+    alone to the bit; another version of theta, or version -1, forms it again."""
+    rng = np.random.default_rng(2)
+    lay, theta = _network((30, 17, 4), rng)
+    X = rng.normal(size=(40, 30))
+    order = rng.permutation(40)
+    w1 = theta[:30 * 17].reshape(17, 30)
+    b1 = theta[lay.b_off[0]:lay.b_off[0] + 17]
+    args = (lay.w_off, lay.b_off, lay.geom, lay.gidx)
+    zb, zmeta, z1 = np.zeros((6, 17)), np.full(3, -1, dtype=np.int64), np.zeros(17)
+    first_product(chunks, theta, X, order, 70, 77, 5, zb, zmeta, z1, *args)   # 6 of the 7 (zb's rows)
+    assert list(zmeta) == [5, 70, 6]
+    for s in range(70, 76):
+        alone = np.zeros(17)
+        first_product(1, theta, X, order, s, s + 1, -1, np.zeros((1, 17)), np.full(3, -1, dtype=np.int64),
+                      alone, *args)
+        first_product(chunks, theta, X, order, s, s + 1, 5, zb, zmeta, z1, *args)
+        assert list(zmeta) == [5, 70, 6]                       # served from the batch
+        np.testing.assert_array_equal(z1, alone)
+        np.testing.assert_allclose(z1, w1 @ X[order[s % 40]] + b1, rtol=1e-12, atol=1e-12)
+    theta2 = theta * 1.5
+    first_product(chunks, theta2, X, order, 80, 81, 6, zb, zmeta, z1, *args)
+    assert list(zmeta) == [6, 80, 1]
+    np.testing.assert_allclose(z1, 1.5 * (w1 @ X[order[0]] + b1), rtol=1e-12, atol=1e-12)
+    first_product(chunks, theta, X, order, 80, 81, -1, zb, zmeta, z1, *args)
+    np.testing.assert_allclose(z1, w1 @ X[order[0]] + b1, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3])
+def test_flush_rows_equals_its_numpy_twin(chunks):
+    """The node-perturbation queue: G's first-stage rows gain sum_r v_ri x_r, term by term in
+    queue order (the bits of one chunk equal the bits of another), and with the update fused,
+    those rows descend and nothing else changes."""
+    rng = np.random.default_rng(3)
+    k1, n0, m = 11, 23, 5
+    window = rng.normal(size=(7, k1 + n0))
+    window[2, 4] = 0.0
+    g = rng.normal(size=4 + k1 * n0 + 9)
+    want = g.copy()
+    rows = want[4:4 + k1 * n0].reshape(k1, n0)
+    for r in range(m):
+        rows += np.outer(window[r, :k1], window[r, k1:])
+    one, theta = g.copy(), rng.normal(size=g.shape[0])
+    flush_rows(1, one, window, m, 4, n0, k1, theta, 0.0, False)
+    g_before = g.copy()
+    flush_rows(chunks, g, window, m, 4, n0, k1, theta, 0.0, False)
+    np.testing.assert_array_equal(g, one)
+    np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
+    # With the update of those rows in the same pass: theta -= eta G there, G = 0 there.
+    g, t = g_before.copy(), theta.copy()
+    flush_rows(chunks, g, window, m, 4, n0, k1, t, 0.5, True)
+    rows = slice(4, 4 + k1 * n0)
+    np.testing.assert_array_equal(t[rows], theta[rows] - 0.5 * one[rows])
+    assert not g[rows].any()
+    np.testing.assert_array_equal(t[:4], theta[:4])
+    np.testing.assert_array_equal(g[rows.stop:], g_before[rows.stop:])
 
 
 def _sign_path_spec(hidden=(256, 70)):

@@ -37,8 +37,9 @@ from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 
 STREAM_NOISE, STREAM_ORDER, STREAM_INIT = 3, 4, 2
-# Kernel arguments rewritten before they are read in every step: not run state.
-SCRATCH_ARRAYS = ("_h", "_wbuf", "_wpert", "_h_pert", "_rowmax")
+# Kernel arguments rewritten before they are read in every step, and caches the kernel keys
+# and recomputes when missing: not run state.
+SCRATCH_ARRAYS = ("_h", "_wbuf", "_wpert", "_h_pert", "_rowmax", "_zbatch", "_zmeta")
 # CurvePoint fields stored as integers in a checkpoint (the rest are floats).
 _CURVE_INT = ("step", "cycle", "samples_seen")
 
@@ -172,11 +173,18 @@ class Simulation:
         self._rowmax = np.zeros(self.n_rows, dtype=np.int64)
         # Rows split over the cores where the kernel can (a speed setting: results do not change).
         self._chunks = row_chunks(self.layout.sizes_arr)
+        # The first stage's products of the samples due before theta changes (a cache, keyed by
+        # (updates, first sample, count) in _zmeta): a sample per row, at most about 4 MB.
+        fw = self.run_spec.firmware
+        k1 = int(self.layout.sizes[1])
+        rows = max(1, min(64, -(-fw.tau_theta // fw.tau_x) + 1, (4 << 20) // (8 * k1)))
+        self._zbatch = np.zeros((rows, k1))
+        self._zmeta = np.full(3, -1, dtype=np.int64)
 
     def __getstate__(self):
         state = self.__dict__.copy()
         for key in ("_pert", "_pert_k", "_psign", "_h", "_wbuf", "_pert2", "_pert2_k", "_rowmax", "_wpert",
-                    "_h_pert", "_pert_scale", "_chunks"):
+                    "_h_pert", "_pert_scale", "_chunks", "_zbatch", "_zmeta"):
             state.pop(key, None)
         return state
 
@@ -290,7 +298,7 @@ class Simulation:
                                self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
                                self._wpert, self._h_pert, self.h_base,
                                self.opt_state, self.ocfg_i, self.ocfg_f, self._pert_scale, self.nacc, self.z1,
-                               self._psign, self.fold_window, self._chunks,
+                               self._psign, self.fold_window, self._chunks, self._zbatch, self._zmeta,
                                self.istate, self.fstate, n, self.budget)
             total += done
             if self.trace is not None and done:

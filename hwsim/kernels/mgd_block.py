@@ -27,7 +27,7 @@ from hwsim.kernels.forward import (NODE_PERT, NO_PERT, WEIGHT_PERT, axpy, cost, 
 from hwsim.kernels.geometry import DENSE, G_KIND
 from hwsim.kernels.optim import CONSTANT, SGD, bias_corrections, optimizer_core, schedule_value
 from hwsim.kernels.perturb import CDMA, fill_perturbation
-from hwsim.kernels.parallel_rows import first_product, flush_rows, integrate, sign_forward
+from hwsim.kernels.parallel_rows import descend_range, first_product, flush_rows, integrate, sign_forward
 from hwsim.kernels.rng import normal, permutation_into
 
 # icfg: integer configuration
@@ -85,8 +85,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
               icfg, fcfg, seeds, tab_i, tab_f, tab_g, gen_gain,
               pcfg_i, pcfg_f, neuron_par, wbuf, dev, stuck, t_prog, pulses, dicfg, dfcfg, dseeds,
               theta_old, pert2, pert2_k, row_of, rowmax, wpert, h_pert, h_base,
-              opt_state, ocfg_i, ocfg_f, pert_scale, nacc, z1, psign, window, chunks, istate, fstate,
-              n_steps, cycle_limit):
+              opt_state, ocfg_i, ocfg_f, pert_scale, nacc, z1, psign, window, chunks, zbatch, zmeta,
+              istate, fstate, n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return steps done.
 
     ``icfg[I_CHIP] == 0`` is the ideal chip (exact weights, ideal converters and circuits);
@@ -263,6 +263,18 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             drift_weights(theta, dev, stuck, t_prog, dfcfg[F_T0], t_now, wbuf)
             wsrc = wbuf
         c0_new = 0.0
+        if (sign_path or fold_nodes) and need_c0:
+            # The first stage's unperturbed product for this sample, from the products of the
+            # samples due before theta next changes (formed together: one pass over W_1).
+            s = n // tau_x
+            s_end = s + 1
+            version = -1                    # theta may change between updates: no reuse
+            if blocking and not old_weights and not drift:
+                version = istate[S_UPDATES]
+                s_end = min((((n // tau_theta) + 1) * tau_theta + tau_x - 1) // tau_x,
+                            (s // n_samples + 1) * n_samples)
+            first_product(chunks, wsrc, X, order, s, s_end, version, zbatch, zmeta, z1, w_off, b_off, geom,
+                          gidx)
         if sign_path:
             sign_forward(chunks, wsrc, g_int, psign, pending, pend, refill, k, seeds[S_PERTURB], entry_amp,
                          x, h, h_unpert, z1, need_c0, sizes, w_off, b_off, acts)
@@ -272,8 +284,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             c = cost(h[n_layers], t, n_out, cost_code)
         elif fold_nodes:
             if need_c0:
-                # Unperturbed pass first, with the first-layer product it will reuse.
-                first_product(chunks, wsrc, x, z1, w_off, b_off, geom, gidx)
+                # Unperturbed pass first.
                 forward_node_cached(wsrc, pert, False, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
                                     z1)
                 c0_new = cost(h[n_layers], t, n_out, cost_code)
@@ -396,18 +407,26 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 rowmax[r] = 0
         if opt_plain and (not chip or (plain_integrators and not devices)):
             if mode == 0:
+                # Without writes to count, the update's descent rides with the last pass over G
+                # (the whole of it on the sign path, W_1's queued rows under node perturbation).
+                fused = update_now and not count_writes
+                w1_end = 0
                 if fold_nodes:
                     if update_now:
                         _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful,
                                     window, istate, chunks)
-                        flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks)
+                        if fused and window.shape[0] > 0 and geom[0, G_KIND] == DENSE:
+                            w1_end = w_off[0] + sizes[0] * sizes[1]
+                        flush_rows(chunks, g_int, window, istate[S_WINDOW], w_off[0], sizes[0], sizes[1], theta,
+                                   eta, w1_end > 0)
+                        istate[S_WINDOW] = 0
                 elif sign_path:
                     # coef x theta~_i = +-(coef x amplitude), exactly; the next step's pass
                     # over the signs adds it, unless the update needs it now.
                     pending = True
                     pend = coef * entry_amp
                     if update_now:
-                        integrate(chunks, g_int, psign, pend, sizes, w_off, b_off)
+                        integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, fused)
                         pending = False
                 else:
                     axpy(g_int, coef, ipert)
@@ -419,7 +438,10 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                                 total_writes += 1
                                 if parallelism == ROW_SERIAL:
                                     rowmax[row_of[i]] = 1
-                    _descend(theta, g_int, eta)
+                    if not (fused and sign_path):
+                        # (W_1 = theta[w_off[0]:w1_end] is done when its rows were.)
+                        descend_range(theta[:w_off[0]], g_int[:w_off[0]], eta)
+                        descend_range(theta[max(w1_end, w_off[0]):], g_int[max(w1_end, w_off[0]):], eta)
                     istate[S_WRITES] += p
             else:
                 _leaky_descend(theta, g_int, leak, (1.0 - leak) * coef, ipert, eta)
@@ -518,16 +540,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         istate[S_STEP] = n + 1
         done += 1
     if pending:
-        integrate(chunks, g_int, psign, pend, sizes, w_off, b_off)
+        integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, 0.0, False)
     return done
-
-
-@njit(cache=True)
-def _descend(theta, g, eta):
-    """theta -= eta g, then g = 0 (a discrete update)."""
-    for i in range(g.shape[0]):
-        theta[i] -= eta * g[i]
-        g[i] = 0.0
 
 
 @njit(cache=True)
@@ -603,5 +617,5 @@ def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, geom, gidx, all_la
 def flush_window(g_int, window, istate, w0, n0, k1, chunks):
     """Add the queued first-stage products (hwsim.kernels.parallel_rows.flush_rows) and empty
     the queue."""
-    flush_rows(chunks, g_int, window, istate[S_WINDOW], w0, n0, k1)
+    flush_rows(chunks, g_int, window, istate[S_WINDOW], w0, n0, k1, g_int, 0.0, False)
     istate[S_WINDOW] = 0

@@ -45,25 +45,37 @@ def _rows(n, c, chunks):
 
 
 @njit(cache=True)
-def own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off, b_off):
+def own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off, b_off, theta, eta,
+                   descend):
     """Chunk c's weights and biases in every stage: G += pend x the signs in ``psign`` (when
-    ``pending``), then the signs of theta~(k) (when ``refill``)."""
+    ``pending``), then theta -= eta G and G = 0 (when ``descend``: the update), then the signs
+    of theta~(k) (when ``refill``)."""
     for l in range(sizes.shape[0] - 1):
         n_in = sizes[l]
         lo, hi = _rows(sizes[l + 1], c, chunks)
         for a, b in ((w_off[l] + lo * n_in, w_off[l] + hi * n_in), (b_off[l] + lo, b_off[l] + hi)):
             if pending:
                 axpy(g_int[a:b], pend, psign[a:b])
+            if descend:
+                descend_range(theta[a:b], g_int[a:b], eta)
             if refill:
                 fill_signs_range(k, seed, psign, a, b)
+
+
+@njit(cache=True)
+def descend_range(theta, g, eta):
+    """theta -= eta g, then g = 0 (a discrete update of plain SGD)."""
+    for i in range(g.shape[0]):
+        theta[i] -= eta * g[i]
+        g[i] = 0.0
 
 
 @njit(cache=True, fastmath=MVM_MATH)
 def stage_rows(l, lo, hi, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_off, acts):
     """Rows [lo, hi) of stage l: the perturbed output into h[l + 1] and, when ``base``, the
     unperturbed one into hb[l + 1]. The first stage adds amp (sum_j s_ij x_j + s_i) to its
-    unperturbed product z1 = W_1 x + b_1 (refreshed when ``base``: x or theta changed), so it
-    reads the signs, not the weights; later stages use theta + amp psign."""
+    unperturbed product z1 = W_1 x + b_1 (``first_product``), so it reads the signs, not the
+    weights; later stages use theta + amp psign."""
     n_in = sizes[l]
     code = acts[l]
     if l == 0:
@@ -71,11 +83,6 @@ def stage_rows(l, lo, hi, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_of
         for i in range(lo, hi):
             row = w_off[0] + i * n_in
             if base:
-                wr = theta[row:row + n_in]
-                acc = 0.0
-                for j in range(n_in):
-                    acc += wr[j] * x[j]
-                z1[i] = theta[b_off[0] + i] + acc
                 hb[1, i] = activate(z1[i], code)
             sr = psign[row:row + n_in]
             acc = 0.0
@@ -106,7 +113,8 @@ def _region(chunks, l, first, theta, g_int, psign, pending, pend, refill, k, see
             sizes, w_off, b_off, acts):
     for c in prange(chunks):
         if first:
-            own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off, b_off)
+            own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off, b_off, theta,
+                           0.0, False)
         lo, hi = _rows(sizes[l + 1], c, chunks)
         stage_rows(l, lo, hi, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_off, acts)
 
@@ -116,7 +124,8 @@ def sign_forward(chunks, theta, g_int, psign, pending, pend, refill, k, seed, am
                  sizes, w_off, b_off, acts):
     """One step of the sign path up to the output: the pending integration and the new signs
     on the way (see the module's docstring), the perturbed pass into ``h`` and, when ``base``,
-    the unperturbed pass into ``hb`` (z1 refreshed). ``chunks`` = 1 runs on one core."""
+    the unperturbed pass into ``hb``, both from the first stage's product ``z1`` = W_1 x + b_1.
+    ``chunks`` = 1 runs on one core."""
     n_layers = sizes.shape[0] - 1
     for j in range(sizes[0]):
         h[0, j] = x[j]
@@ -130,77 +139,100 @@ def sign_forward(chunks, theta, g_int, psign, pending, pend, refill, k, seed, am
             if l == 0:
                 for c in range(chunks):
                     own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off,
-                                   b_off)
+                                   b_off, theta, 0.0, False)
             stage_rows(l, 0, rows, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_off, acts)
 
 
 @njit(cache=True, parallel=True)
-def _integrate_region(chunks, g_int, psign, pend, sizes, w_off, b_off):
+def _integrate_region(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, descend):
     for c in prange(chunks):
-        own_parameters(c, chunks, g_int, psign, True, pend, False, 0, np.uint64(0), sizes, w_off, b_off)
+        own_parameters(c, chunks, g_int, psign, True, pend, False, 0, np.uint64(0), sizes, w_off, b_off, theta,
+                       eta, descend)
 
 
 @njit(cache=True)
-def integrate(chunks, g_int, psign, pend, sizes, w_off, b_off):
+def integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, descend):
     """G += pend x the signs in ``psign``, every parameter (the deferred integration's
-    flush: at an update and when a block ends)."""
+    flush: at an update and when a block ends), and with ``descend`` the update in the same
+    pass: theta -= eta G, G = 0."""
     if chunks > 1:
-        _integrate_region(chunks, g_int, psign, pend, sizes, w_off, b_off)
+        _integrate_region(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, descend)
     else:
-        own_parameters(0, 1, g_int, psign, True, pend, False, 0, np.uint64(0), sizes, w_off, b_off)
+        own_parameters(0, 1, g_int, psign, True, pend, False, 0, np.uint64(0), sizes, w_off, b_off, theta, eta,
+                       descend)
 
 
 @njit(cache=True, fastmath=MVM_MATH)
-def _first_rows(lo, hi, theta, x, z1, w_off, b_off, geom, gidx):
+def _first_rows(lo, hi, theta, X, idx, zb, w_off, b_off, geom, gidx):
     fan = geom[0, G_FAN]
     for i in range(lo, hi):
         row, bias, gb = unit(geom, 0, i, w_off, b_off)
-        z1[i] = theta[bias] + dot(theta, row, x, gidx, gb, 0, fan)
+        for q in range(idx.shape[0]):
+            zb[q, i] = theta[bias] + dot(theta, row, X[idx[q]], gidx, gb, 0, fan)
 
 
 @njit(cache=True, parallel=True)
-def _first_region(chunks, theta, x, z1, w_off, b_off, geom, gidx):
+def _first_region(chunks, theta, X, idx, zb, w_off, b_off, geom, gidx):
     for c in prange(chunks):
-        lo, hi = _rows(z1.shape[0], c, chunks)
-        _first_rows(lo, hi, theta, x, z1, w_off, b_off, geom, gidx)
+        lo, hi = _rows(zb.shape[1], c, chunks)
+        _first_rows(lo, hi, theta, X, idx, zb, w_off, b_off, geom, gidx)
 
 
 @njit(cache=True)
-def first_product(chunks, theta, x, z1, w_off, b_off, geom, gidx):
-    """z1 = W_1 x + b_1, the first stage's unperturbed pre-activation (dense or conv), whose
-    reads of W_1 are most of a new sample's cost under node perturbation."""
-    if chunks > 1:
-        _first_region(chunks, theta, x, z1, w_off, b_off, geom, gidx)
-    else:
-        _first_rows(0, z1.shape[0], theta, x, z1, w_off, b_off, geom, gidx)
+def first_product(chunks, theta, X, order, s, s_end, version, zb, zmeta, z1, w_off, b_off, geom, gidx):
+    """z1 = W_1 x + b_1 (dense or conv first stage) for the s-th sample presented, x =
+    X[order[s mod n]]: the unperturbed pre-activation the sign path and node perturbation reuse
+    while x and theta stay. Reading W_1 is most of its cost, so the products of the samples
+    s .. s_end - 1 (those due before theta next changes, at most ``zb``'s rows) are formed in
+    one pass over W_1's rows into ``zb`` and kept, with ``zmeta`` = (``version`` of theta,
+    first sample, count), for the samples after s (``version`` < 0: no reuse, theta may
+    change before the next sample). Every product is the same ``dot`` whatever the batch, so a
+    cached z1 equals a fresh one to the bit."""
+    if version < 0 or not (zmeta[0] == version and zmeta[1] <= s < zmeta[1] + zmeta[2]):
+        count = min(max(s_end - s, 1), zb.shape[0])
+        idx = np.empty(count, dtype=np.int64)
+        for q in range(count):
+            idx[q] = order[(s + q) % order.shape[0]]
+        if chunks > 1:
+            _first_region(chunks, theta, X, idx, zb[:count], w_off, b_off, geom, gidx)
+        else:
+            _first_rows(0, zb.shape[1], theta, X, idx, zb[:count], w_off, b_off, geom, gidx)
+        zmeta[0] = version
+        zmeta[1] = s
+        zmeta[2] = count
+    z1[:] = zb[s - zmeta[1]]
 
 
 @njit(cache=True)
-def _flush_rows(lo, hi, g_int, window, m, w0, n0, k1):
+def _flush_rows(lo, hi, g_int, window, m, w0, n0, k1, theta, eta, descend):
     for i in range(lo, hi):
-        orow = g_int[w0 + i * n0:w0 + (i + 1) * n0]
+        a, b = w0 + i * n0, w0 + (i + 1) * n0
+        orow = g_int[a:b]
         for r in range(m):
             v = window[r, i]
             if v != 0.0:
                 axpy(orow, v, window[r, k1:k1 + n0])
+        if descend:
+            descend_range(theta[a:b], orow, eta)
 
 
 @njit(cache=True, parallel=True)
-def _flush_region(chunks, g_int, window, m, w0, n0, k1):
+def _flush_region(chunks, g_int, window, m, w0, n0, k1, theta, eta, descend):
     for c in prange(chunks):
         lo, hi = _rows(k1, c, chunks)
-        _flush_rows(lo, hi, g_int, window, m, w0, n0, k1)
+        _flush_rows(lo, hi, g_int, window, m, w0, n0, k1, theta, eta, descend)
 
 
 @njit(cache=True)
-def flush_rows(chunks, g_int, window, m, w0, n0, k1):
+def flush_rows(chunks, g_int, window, m, w0, n0, k1, theta, eta, descend):
     """Add the m queued first-stage products of node perturbation (hwsim.kernels.mgd_block's
     window: per row, the node sums then the input): row i of W_1's integrators gains, sample
-    after sample in queue order, node sum x input (the order immediate folding would use)."""
+    after sample in queue order, node sum x input (the order immediate folding would use).
+    With ``descend``, the update of those rows in the same pass: theta -= eta G, G = 0."""
     if chunks > 1:
-        _flush_region(chunks, g_int, window, m, w0, n0, k1)
+        _flush_region(chunks, g_int, window, m, w0, n0, k1, theta, eta, descend)
     else:
-        _flush_rows(0, k1, g_int, window, m, w0, n0, k1)
+        _flush_rows(0, k1, g_int, window, m, w0, n0, k1, theta, eta, descend)
 
 
 @njit(cache=True, parallel=True)

@@ -196,10 +196,13 @@ def _dask_client(client, scheduler: str | None, workers: int | None):
             own.close()
         return
     n = workers or cpu_count()
+    # The cores are shared out: a worker's kernel splits its rows over cores // workers
+    # threads (OpenMP threads spin while they wait, so more threads than cores stall them all).
+    env = {"NUMBA_NUM_THREADS": str(max(1, cpu_count() // n))}
     # The workers ignore Ctrl-C (a terminal sends it to the whole process group): this
     # process decides what to cancel, and closes them.
     with _sigint_ignored():
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=env,
                                dashboard_address=None, silence_logs=logging.ERROR)
     try:
         own = Client(cluster)
