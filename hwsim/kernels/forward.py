@@ -106,6 +106,29 @@ def stage(theta, pert, pert_mode, h, l, n_out, w_off, b_off, n_off, code, geom, 
         return
     fan = geom[l, G_FAN]
     hl = h[l]
+    if geom[l, G_KIND] == DENSE:
+        # The dense stage spelled out (no gather branch): about twice as fast on short rows.
+        hs = hl[:fan]
+        for i in range(n_out):
+            row = w_off[l] + i * fan
+            bias = b_off[l] + i
+            wr = theta[row:row + fan]
+            acc = theta[bias]
+            total = 0.0
+            if pert_mode == WEIGHT_PERT:
+                acc += pert[bias]
+                pr = pert[row:row + fan]
+                for j in range(fan):
+                    total += (wr[j] + pr[j]) * hs[j]
+                acc += total
+            else:
+                for j in range(fan):
+                    total += wr[j] * hs[j]
+                acc += total
+                if pert_mode == NODE_PERT:
+                    acc += pert[n_off[l] + i]
+            h[l + 1, i] = activate(acc, code)
+        return
     for i in range(n_out):
         row, bias, gb = unit(geom, l, i, w_off, b_off)
         acc = theta[bias]

@@ -109,15 +109,15 @@ def fill_perturbation(scheme, k, seed, entry_amp, sparsity, period, table_i, tab
         if sparsity == 1.0:
             # 64 signs from one hash: bit (i mod 64) of hash(seed, k, i div 64).
             nwords = (p + 63) // 64
+            key = hash_key(seed, k)
             for w in range(nwords):
-                bits = hash3(seed, k, w)
+                bits = hash_word(key, w)
                 base = w * 64
                 top = min(64, p - base)
+                seg = out[base:base + top]
                 for j in range(top):
-                    if (bits >> np.uint64(j)) & _ONE:
-                        out[base + j] = entry_amp
-                    else:
-                        out[base + j] = -entry_amp
+                    # branch-free: the sign bit as +-1 (a branch mispredicts half the time)
+                    seg[j] = entry_amp * (2.0 * float((bits >> np.uint64(j)) & _ONE) - 1.0)
         else:
             keep = 1.0 / sparsity
             for i in range(p):
