@@ -44,6 +44,8 @@ def test_shortcut_equals_the_reference_path(case):
         counters = np.arange(K.N_ISTATE) != K.S_WINDOW   # the queue is the shortcut's own
         np.testing.assert_array_equal(fast.istate[counters], ref.istate[counters])
         assert fast.fstate[K.S_C0] == pytest.approx(ref.fstate[K.S_C0], rel=1e-12)
+    if case.startswith("sign path"):
+        assert fast._psign.any() and not ref._psign.any()    # the shortcut ran, the reference did not
 
 
 def test_node_fold_queue_that_fills_before_the_update_equals_the_reference():
