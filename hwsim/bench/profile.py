@@ -13,9 +13,8 @@ taken apart by running variants of the workload and timing its parts alone:
   * alone, called from Python (so a microsecond of call overhead included): the reference
     path's perturbation generator (``PerturbationGenerator.vector``, float values) and one
     forward pass (``hwsim.kernels.forward.forward``: a full pass, perturbed as the workload);
-    for weight perturbation, the sign path's pass of a step
-    (``hwsim.kernels.parallel_rows.sign_forward``: the previous step's integration, the new
-    signs and the perturbed inference) split over the cores as the kernel runs it, and on one.
+  * the full step again with the rows on one core (``chunks`` = 1), to show what the
+    second core gives.
 The plain loop's phases are methods (hwsim.bench.plain), so cProfile splits its step.
 Prints markdown tables (microseconds per step, medians of the repetitions).
 """
@@ -58,9 +57,11 @@ def hwsim_phases(w: Workload, seconds: float, repeats: int) -> list[tuple[str, f
     from hwsim.kernels import forward as F
 
     sims, steps = {}, {}
-    for name, taus in (("full", {}), ("no_update", {"tau_theta": NEVER}),
+    for name, taus in (("full", {}), ("one_core", {}), ("no_update", {"tau_theta": NEVER}),
                        ("steady", {"tau_x": NEVER, "tau_theta": NEVER})):
         sim = sims[name] = build_simulation(w, **taus)
+        if name == "one_core":
+            sim._chunks = 1          # rows not split over the cores (the same results)
         sim.advance(WINDOW)
         t0 = time.perf_counter()
         sim.advance(WINDOW)
@@ -89,35 +90,15 @@ def hwsim_phases(w: Workload, seconds: float, repeats: int) -> list[tuple[str, f
         fwd_us = float("nan")
         print(f"note: forward pass not timed alone ({exc})", file=sys.stderr)
     full, no_update, steady = variants["full"], variants["no_update"], variants["steady"]
-    rows = [
-        ("full step, as benchmarked", full),
+    return [
+        (f"full step, as benchmarked ({sim._chunks} chunk{'s' if sim._chunks > 1 else ''} of rows)", full),
+        ("  the same on one core (1 chunk)", variants["one_core"]),
         ("  update (every 100 steps), per step", full - no_update),
         ("  new sample (every 10 steps: baseline inference and more), per step", no_update - steady),
         ("  steady step (no update, same sample)", steady),
-    ]
-    if not sim.node:
-        for chunks in sorted({sim._chunks, 1}, reverse=True):
-            rows.append((f"    sign path: a step's pass (integration, signs, inference), alone, "
-                         f"{chunks} chunk{'s' if chunks > 1 else ''}", _sign_pass_us(sim, chunks, repeats)))
-    return rows + [
         ("    reference path: perturbation generator (float values), alone", gen_us),
         ("    reference path: one forward pass of theta + theta~, alone", fwd_us),
     ]
-
-
-def _sign_pass_us(sim, chunks: int, repeats: int) -> float:
-    """Microseconds of one call of the sign path's step pass on the workload's arrays."""
-    from hwsim.kernels.parallel_rows import sign_forward
-
-    lay = sim.layout
-    g, psign, h = np.zeros_like(sim.g_int), np.zeros_like(sim._psign), np.zeros_like(sim._h)
-    hb, z1, x = np.zeros_like(h), np.zeros_like(sim.z1), sim.data.x_train[0]
-
-    def step(k):
-        sign_forward(chunks, sim.theta, g, psign, True, 1e-3, True, k, sim.seeds[0], 0.01, x, h, hb, z1, False,
-                     lay.sizes_arr, lay.w_off, lay.b_off, lay.act_codes)
-    step(0)
-    return _calls_us(step, 200 if sim.layout.n_params > 10**5 else 2000, repeats)
 
 
 PLAIN_PHASES = (("sample", "sample"), ("perturbation", "perturbation (numpy random signs)"),
