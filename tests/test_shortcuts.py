@@ -13,6 +13,11 @@ from hwsim.kernels import mgd_block as K
 CASES = {
     "sign path, tanh": dict(network={"hidden": [9, 5], "activation": "tanh"},
                             perturbation={"scheme": "cdma", "amplitude": 0.05}),
+    "sign path, adam, schedules": dict(network={"hidden": [10], "activation": "relu"},
+                                       perturbation={"scheme": "cdma", "amplitude": 0.05},
+                                       optimizer={"kind": "adam"},
+                                       learning_rate_schedule={"kind": "step", "step_size": 5, "gamma": 0.7},
+                                       amplitude_schedule={"kind": "inverse_time", "decay": 0.01}),
     "sign path, relu, cost noise": dict(network={"hidden": [13], "activation": "relu"},
                                         perturbation={"scheme": "cdma", "amplitude": 0.05},
                                         chip={"cost_unit": {"noise_sigma": 0.01}}),

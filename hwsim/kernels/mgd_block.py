@@ -119,7 +119,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     sums then its input; istate[S_WINDOW] rows used) until the update, which adds them row of
     G_int by row of G_int, in the same order, so the sums are the same to the last bit.
     Weight perturbation with random signs (cdma, sparsity 1) on the ideal chip, discrete mode,
-    plain SGD, dense network (the sign path): the generators' signs are kept as int8 in
+    dense network, any optimiser and schedule (the sign path): the generators' signs are kept
+    as int8 in
     ``psign`` (scratch) instead of floats in ``pert``, and the first layer's unperturbed
     product ``z1`` (run state, as for node perturbation) is reused until x or theta change, so
     a step reads the signs, not the first layer's weights; the same equations. Its rows are
@@ -192,8 +193,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     for l in range(geom.shape[0]):
         if geom[l, G_KIND] != DENSE:
             all_dense = False
-    sign_path = (shortcuts and not node and not chip and mode == 0 and opt_plain and scheme == CDMA
-                 and sparsity == 1.0 and amp_kind == CONSTANT and delay_steps == 0 and all_dense)
+    sign_path = (shortcuts and not node and not chip and mode == 0 and scheme == CDMA and sparsity == 1.0
+                 and delay_steps == 0 and all_dense)
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     p = theta.shape[0]
@@ -239,6 +240,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         if sign_path and pert_k[0] != k:
             refill = True     # sign_forward draws them
             pert_scale[0] = 1.0
+            if amp_kind != CONSTANT:
+                pert_scale[0] = schedule_value(amp_kind, 1.0, k, ocfg_f[6], ocfg_f[7], ocfg_f[8])
             pert_k[0] = k
             istate[S_PERT_UPDATES] += 1
         elif pert_k[0] != k:
@@ -249,6 +252,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             istate[S_PERT_UPDATES] += 1
         x = X[sample]
         t = Y[sample]
+        sign_amp = entry_amp * pert_scale[0]     # the sign path's entry amplitude, as scheduled
         t_now = now * clock
         if fold_nodes and need_c0:
             # The activity the pending node sums belong to is about to change.
@@ -276,7 +280,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             first_product(chunks, wsrc, X, order, s, s_end, version, zbatch, zmeta, z1, w_off, b_off, geom,
                           gidx)
         if sign_path:
-            sign_forward(chunks, wsrc, g_int, psign, pending, pend, refill, k, seeds[S_PERTURB], entry_amp,
+            sign_forward(chunks, wsrc, g_int, psign, pending, pend, refill, k, seeds[S_PERTURB], sign_amp,
                          x, h, h_unpert, z1, need_c0, sizes, w_off, b_off, acts)
             pending = False
             if need_c0:
@@ -424,7 +428,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                     # coef x theta~_i = +-(coef x amplitude), exactly; the next step's pass
                     # over the signs adds it, unless the update needs it now.
                     pending = True
-                    pend = coef * entry_amp
+                    pend = coef * sign_amp
                     if update_now:
                         integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, fused)
                         pending = False
@@ -451,7 +455,14 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             int_decay = np.exp(-int_leak_rate * step_cycles) if int_leak_rate > 0.0 else 1.0
             keep = int_decay if mode == 0 else int_decay * leak
             gain = coef if mode == 0 else (1.0 - leak) * coef
-            if plain_integrators:
+            if sign_path:
+                # (keep = 1: discrete mode, ideal integrators) As above, then the optimiser.
+                pending = True
+                pend = gain * sign_amp
+                if update_now:
+                    integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, False)
+                    pending = False
+            elif plain_integrators:
                 for i in range(p):
                     g_int[i] = keep * g_int[i] + gain * ipert[i]
             else:
