@@ -23,6 +23,10 @@ CASES = {
                                         chip={"cost_unit": {"noise_sigma": 0.01}}),
     "node fold, faithful": dict(network={"hidden": [9, 5], "activation": "tanh"},
                                 perturbation={"scheme": "cdma", "amplitude": 0.05, "target": "nodes"}),
+    "node fold, momentum, schedule": dict(eta=0.02, network={"hidden": [9, 5], "activation": "relu"},
+                                          perturbation={"scheme": "cdma", "amplitude": 0.05, "target": "nodes"},
+                                          optimizer={"kind": "momentum", "beta": 0.8},
+                                          learning_rate_schedule={"kind": "step", "step_size": 4, "gamma": 0.8}),
     "node fold, idealised": dict(network={"hidden": [9], "activation": "sigmoid"},
                                  perturbation={"scheme": "walsh", "amplitude": 0.05, "target": "nodes",
                                                "node_activity": "idealised"}),
@@ -32,7 +36,8 @@ CASES = {
 def pair(case, **firmware):
     kw = dict(CASES[case])
     chip = kw.pop("chip", None)
-    spec = make_spec(chip=chip, tau_p=2, tau_x=3, tau_theta=7, eta=0.3, **kw, **firmware)
+    eta = kw.pop("eta", 0.3)
+    spec = make_spec(chip=chip, tau_p=2, tau_x=3, tau_theta=7, eta=eta, **kw, **firmware)
     fast, ref = Simulation(spec, seed=4, max_cycles=10**9), Simulation(spec, seed=4, max_cycles=10**9)
     ref.icfg[K.I_SHORTCUTS] = 0
     return fast, ref
@@ -51,6 +56,8 @@ def test_shortcut_equals_the_reference_path(case):
         assert fast.fstate[K.S_C0] == pytest.approx(ref.fstate[K.S_C0], rel=1e-12)
     if case.startswith("sign path"):
         assert fast._psign.any() and not ref._psign.any()    # the shortcut ran, the reference did not
+    else:
+        assert fast.z1.any() and not ref.z1.any()            # (the fold keeps the first layer's product)
 
 
 def test_node_fold_queue_that_fills_before_the_update_equals_the_reference():

@@ -109,7 +109,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     turns G_int into a change with hwsim.kernels.optim (state ``opt_state``, float64[2, P],
     run state); the amplitude schedule scales theta~(k) and G's 1/amplitude^2 together
     (``pert_scale`` holds the scale of ``pert`` and ``pert2``).
-    Node perturbation on the plain discrete path folds instead of expanding: the node
+    Node perturbation in discrete mode on the ideal chip (any optimiser) folds instead of
+    expanding: the node
     signals C~ theta~_n are summed in ``nacc`` (run state) while the presynaptic activity is
     constant (same sample, same weights) and multiplied out into G_int when it changes or at
     an update (per step O(neurons), plus, for the faithful form, the layers after the first,
@@ -188,7 +189,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     # Exact shortcuts (same equations, less work); icfg[I_SHORTCUTS] = 0 runs the reference
     # path instead, which the tests compare them with.
     shortcuts = icfg[I_SHORTCUTS] != 0
-    fold_nodes = shortcuts and node and mode == 0 and opt_plain and not chip
+    fold_nodes = shortcuts and node and mode == 0 and not chip
     all_dense = True
     for l in range(geom.shape[0]):
         if geom[l, G_KIND] != DENSE:
@@ -455,7 +456,13 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             int_decay = np.exp(-int_leak_rate * step_cycles) if int_leak_rate > 0.0 else 1.0
             keep = int_decay if mode == 0 else int_decay * leak
             gain = coef if mode == 0 else (1.0 - leak) * coef
-            if sign_path:
+            if fold_nodes:
+                # (keep = 1: discrete mode, ideal integrators) As above, then the optimiser.
+                if update_now:
+                    _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful,
+                                window, istate, chunks)
+                    flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks)
+            elif sign_path:
                 # (keep = 1: discrete mode, ideal integrators) As above, then the optimiser.
                 pending = True
                 pend = gain * sign_amp
