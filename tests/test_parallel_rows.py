@@ -229,3 +229,29 @@ def test_sign_path_results_do_not_depend_on_the_thread_count():
         seen[threads] = (int(chunks), digest)
     assert seen[1][0] == 1
     assert seen[1][1] == seen[2][1]
+
+
+def _continue_in_child(queue, inherited):
+    fresh = Simulation(_sign_path_spec(), seed=7, max_cycles=10**9)
+    fresh.advance(30)
+    inherited.advance(30)
+    queue.put((fresh._chunks, inherited.theta.tobytes()))
+
+
+def test_a_child_forked_after_the_split_kernels_ran_keeps_to_one_chunk():
+    """GNU OpenMP terminates a forked child that starts a region after its parent did; hwsim's
+    child keeps to one chunk instead, and continues its parent's run to the same bits."""
+    import multiprocessing
+
+    parent = Simulation(_sign_path_spec(), seed=7, max_cycles=10**9)
+    parent.advance(30)                       # regions ran here (with two or more threads)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_continue_in_child, args=(queue, parent))
+    child.start()
+    chunks, theta = queue.get(timeout=300)   # (before join: the child waits for its pipe to drain)
+    child.join(60)
+    assert child.exitcode == 0
+    assert chunks == 1
+    parent.advance(30)
+    assert theta == parent.theta.tobytes()

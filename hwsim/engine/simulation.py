@@ -32,7 +32,7 @@ from hwsim.firmware.mgd import kernel_config, optimizer_config
 from hwsim.kernels import devices as DK
 from hwsim.kernels import mgd_block as K
 from hwsim.kernels import optim as KO
-from hwsim.kernels.parallel_rows import row_chunks
+from hwsim.kernels.parallel_rows import row_chunks, threads_usable
 from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 
@@ -280,6 +280,7 @@ class Simulation:
     def advance(self, n_steps: int) -> int:
         """Run up to ``n_steps`` steps in kernel blocks (respecting max_block_steps)."""
         total = 0
+        chunks = self._chunks if threads_usable() else 1     # (a child forked after OpenMP ran)
         while total < n_steps:
             n = n_steps - total
             if self.max_block_steps:
@@ -298,7 +299,7 @@ class Simulation:
                                self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
                                self._wpert, self._h_pert, self.h_base,
                                self.opt_state, self.ocfg_i, self.ocfg_f, self._pert_scale, self.nacc, self.z1,
-                               self._psign, self.fold_window, self._chunks, self._zbatch, self._zmeta,
+                               self._psign, self.fold_window, chunks, self._zbatch, self._zmeta,
                                self.istate, self.fstate, n, self.budget)
             total += done
             if self.trace is not None and done:
@@ -367,7 +368,7 @@ class Simulation:
                             self.layout.b_off, self.periphery.n_off, self.layout.geom, self.layout.gidx,
                             not faithful, window, istate, 1)
             lay = self.layout
-            flush_window(g, window, istate, lay.w_off[0], lay.sizes[0], lay.sizes[1], 1)
+            flush_window(g, window, istate, lay.w_off[0], lay.sizes[0], lay.sizes[1], 1, g, 0.0, False)
         return g
 
     @property
@@ -484,7 +485,7 @@ class Simulation:
             if progress is not None:
                 progress(self, point)
         env.process(self._chip_process(env, self._observer_process, progress, tuple(hooks), boundary))
-        if self._chunks > 1:
+        if self._chunks > 1 and threads_usable():
             # The kernel's threads and the observer's BLAS threads would take turns spinning on
             # the same cores (measured: B2 twice as slow); the observer's products go on one.
             from threadpoolctl import threadpool_limits

@@ -422,9 +422,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                                     window, istate, chunks)
                         if fused and window.shape[0] > 0 and geom[0, G_KIND] == DENSE:
                             w1_end = w_off[0] + sizes[0] * sizes[1]
-                        flush_rows(chunks, g_int, window, istate[S_WINDOW], w_off[0], sizes[0], sizes[1], theta,
-                                   eta, w1_end > 0)
-                        istate[S_WINDOW] = 0
+                        flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks, theta, eta,
+                                     w1_end > 0)
                 elif sign_path:
                     # coef x theta~_i = +-(coef x amplitude), exactly; the next step's pass
                     # over the signs adds it, unless the update needs it now.
@@ -461,7 +460,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
                 if update_now:
                     _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful,
                                 window, istate, chunks)
-                    flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks)
+                    flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks, theta, eta,
+                                 False)
             elif sign_path:
                 # (keep = 1: discrete mode, ideal integrators) As above, then the optimiser.
                 pending = True
@@ -616,7 +616,7 @@ def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, geom, gidx, all_la
     if queue:
         m = istate[S_WINDOW]
         if m == window.shape[0]:
-            flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks)
+            flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks, g_int, 0.0, False)
             m = 0
         k1 = sizes[1]
         for i in range(k1):
@@ -632,8 +632,8 @@ def _fold_nodes(g_int, nacc, act, sizes, w_off, b_off, n_off, geom, gidx, all_la
 
 
 @njit(cache=True)
-def flush_window(g_int, window, istate, w0, n0, k1, chunks):
-    """Add the queued first-stage products (hwsim.kernels.parallel_rows.flush_rows) and empty
-    the queue."""
-    flush_rows(chunks, g_int, window, istate[S_WINDOW], w0, n0, k1, g_int, 0.0, False)
+def flush_window(g_int, window, istate, w0, n0, k1, chunks, theta, eta, descend):
+    """Add the queued first-stage products (hwsim.kernels.parallel_rows.flush_rows; with
+    ``descend``, W_1's rows descend in the same pass) and empty the queue."""
+    flush_rows(chunks, g_int, window, istate[S_WINDOW], w0, n0, k1, theta, eta, descend)
     istate[S_WINDOW] = 0

@@ -26,6 +26,8 @@ update, or when the block ends (``integrate``), so that it shares the pass over 
 parameters with the new signs; each integrator still gains g + v_t s exactly as per step.
 """
 
+import os
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -241,13 +243,35 @@ def _probe(out):
         out[c] = c
 
 
+# GNU OpenMP does not survive fork(): a child that starts a region after its parent did is
+# terminated. A child forked after the kernels ran in parallel is marked (in its environment,
+# which is process state, not run state) and keeps to one chunk.
+_FORKED_AFTER_OPENMP = "HWSIM_FORKED_AFTER_OPENMP"
+
+
+def _after_fork_in_child():
+    from numba.np.ufunc import parallel
+
+    if getattr(parallel, "_is_initialized", False) and numba.threading_layer() == "omp":
+        os.environ[_FORKED_AFTER_OPENMP] = "1"
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def threads_usable() -> bool:
+    """False in a process forked (without exec) from one whose kernels ran OpenMP regions."""
+    return os.environ.get(_FORKED_AFTER_OPENMP) != "1"
+
+
 def row_chunks(sizes) -> int:
     """How many chunks the kernels split rows into: the number of numba threads when the
     first stage is large enough to gain and the threading layer starts a region cheaply
     (OpenMP or TBB, not the workqueue fallback, whose regions cost tens of microseconds);
-    else 1. Results do not depend on it."""
+    else 1 (also in a child forked after OpenMP ran: ``threads_usable``). Results do not
+    depend on it."""
     threads = numba.get_num_threads()
-    if threads < 2 or int(sizes[0]) * int(sizes[1]) < MIN_PARALLEL_WEIGHTS:
+    if threads < 2 or int(sizes[0]) * int(sizes[1]) < MIN_PARALLEL_WEIGHTS or not threads_usable():
         return 1
     _probe(np.zeros(threads, dtype=np.int64))     # starts the threading layer
     if numba.threading_layer() == "workqueue":

@@ -12,7 +12,7 @@ Tables (permutation, rows, frequencies, phases) are fixed per run and built from
 import numpy as np
 from numba import njit
 
-from hwsim.kernels.rng import hash3, hash_key, hash_word, normal, uniform
+from hwsim.kernels.rng import hash_key, hash_word, normal, uniform
 
 TDMA, CDMA, WALSH, FDMA, GAUSSIAN = 0, 1, 2, 3, 4
 SCHEME_CODES = {"tdma": TDMA, "cdma": CDMA, "walsh": WALSH, "fdma": FDMA, "gaussian": GAUSSIAN}
