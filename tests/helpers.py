@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import textwrap
 from pathlib import Path
 
@@ -53,3 +55,15 @@ def write(folder, name: str, text: str) -> Path:
     path = Path(folder) / name
     path.write_text(textwrap.dedent(text))
     return path
+
+
+@contextlib.contextmanager
+def default_sigint():
+    """Ctrl-C with Python's default handler for the block, and so the default action in the
+    processes it starts: a shell starts background jobs with SIGINT ignored, and tests of
+    Ctrl-C must not inherit that."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -14,6 +14,7 @@ from hwsim.results import load, load_curves
 from hwsim.results.progress import RunProgress, budget_cycles
 from hwsim.results.tables import flatten, point_state, sweep_table, write_tables
 from hwsim.sweep import plan_sweep, run_sweep
+from helpers import default_sigint
 from sweep_helpers import N_POINTS, write_sweep
 
 
@@ -85,14 +86,15 @@ def test_first_ctrl_c_stops_a_run_at_its_next_observation_and_keeps_the_curve(tm
     spec = hwsim.load_scenario(sweep_dir.parent / "tiny.yaml", {"max_cycles": 20000,
                                                                 "target_accuracy": 0.99})
     full = hwsim.run(spec, seed=0)
-    with RunProgress(budget_cycles(spec), show=False) as progress:
-        def observe(sim, point):
-            if len(sim.curve) == 3:
-                os.kill(os.getpid(), signal.SIGINT)     # Ctrl-C, as the terminal sends it
-            progress(sim, point)
+    with default_sigint():
+        with RunProgress(budget_cycles(spec), show=False) as progress:
+            def observe(sim, point):
+                if len(sim.curve) == 3:
+                    os.kill(os.getpid(), signal.SIGINT)     # Ctrl-C, as the terminal sends it
+                progress(sim, point)
 
-        res = hwsim.run(spec, seed=0, out=tmp_path / "r", progress=observe)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # restored
+            res = hwsim.run(spec, seed=0, out=tmp_path / "r", progress=observe)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # restored
     s = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert s["status"] == "interrupted" and res.summary["status"] == "interrupted"
     curve = pd.read_csv(tmp_path / "r" / "curve.csv")

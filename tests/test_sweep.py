@@ -18,7 +18,7 @@ from hwsim.cli import main
 from hwsim.results import load, load_curves
 from hwsim.results.tables import WALL_COLUMNS
 from hwsim.sweep import execute, plan_sweep, run_sweep
-from helpers import write
+from helpers import default_sigint, write
 from sweep_helpers import N_POINTS, SWEEP, write_sweep
 
 
@@ -272,10 +272,11 @@ def test_sweep_schema_file_is_up_to_date():
 
 def test_first_ctrl_c_stops_the_sweep_keeps_finished_points_and_exits_130(folder, serial_dir):
     out = folder / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-m", "hwsim.cli", "sweep", str(folder / "sweep.yaml"),
-                             "--out", str(out), "--workers", "1", "--quiet", "--set", "max_cycles=20000"],
-                            cwd=folder, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    with default_sigint():
+        proc = subprocess.Popen([sys.executable, "-m", "hwsim.cli", "sweep", str(folder / "sweep.yaml"),
+                                 "--out", str(out), "--workers", "1", "--quiet", "--set", "max_cycles=20000"],
+                                cwd=folder, start_new_session=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while len(_summaries(out)) < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -410,29 +410,29 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
         if count_writes and parallelism == ROW_SERIAL:
             for r in range(rowmax.shape[0]):
                 rowmax[r] = 0
+        # The shortcuts' integration (discrete mode, ideal integrators: G += C~ theta~). Under
+        # plain SGD without writes to count, the update's descent rides with the last pass
+        # over G: the whole of it on the sign path, W_1's queued rows under node perturbation.
+        fused = update_now and opt_plain and not count_writes
+        w1_end = 0
+        if fold_nodes:
+            if update_now:
+                _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful, window,
+                            istate, chunks)
+                if fused and window.shape[0] > 0 and geom[0, G_KIND] == DENSE:
+                    w1_end = w_off[0] + sizes[0] * sizes[1]
+                flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks, theta, eta, w1_end > 0)
+        elif sign_path:
+            # coef x theta~_i = +-(coef x amplitude), exactly; the next step's pass over the
+            # signs adds it, unless the update needs it now.
+            pending = True
+            pend = coef * sign_amp
+            if update_now:
+                integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, fused)
+                pending = False
         if opt_plain and (not chip or (plain_integrators and not devices)):
             if mode == 0:
-                # Without writes to count, the update's descent rides with the last pass over G
-                # (the whole of it on the sign path, W_1's queued rows under node perturbation).
-                fused = update_now and not count_writes
-                w1_end = 0
-                if fold_nodes:
-                    if update_now:
-                        _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful,
-                                    window, istate, chunks)
-                        if fused and window.shape[0] > 0 and geom[0, G_KIND] == DENSE:
-                            w1_end = w_off[0] + sizes[0] * sizes[1]
-                        flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks, theta, eta,
-                                     w1_end > 0)
-                elif sign_path:
-                    # coef x theta~_i = +-(coef x amplitude), exactly; the next step's pass
-                    # over the signs adds it, unless the update needs it now.
-                    pending = True
-                    pend = coef * sign_amp
-                    if update_now:
-                        integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, fused)
-                        pending = False
-                else:
+                if not (fold_nodes or sign_path):
                     axpy(g_int, coef, ipert)
                 if update_now:
                     if count_writes:
@@ -455,20 +455,8 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
             int_decay = np.exp(-int_leak_rate * step_cycles) if int_leak_rate > 0.0 else 1.0
             keep = int_decay if mode == 0 else int_decay * leak
             gain = coef if mode == 0 else (1.0 - leak) * coef
-            if fold_nodes:
-                # (keep = 1: discrete mode, ideal integrators) As above, then the optimiser.
-                if update_now:
-                    _fold_nodes(g_int, nacc, h_base, sizes, w_off, b_off, n_off, geom, gidx, not faithful,
-                                window, istate, chunks)
-                    flush_window(g_int, window, istate, w_off[0], sizes[0], sizes[1], chunks, theta, eta,
-                                 False)
-            elif sign_path:
-                # (keep = 1: discrete mode, ideal integrators) As above, then the optimiser.
-                pending = True
-                pend = gain * sign_amp
-                if update_now:
-                    integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, False)
-                    pending = False
+            if fold_nodes or sign_path:
+                pass                            # integrated above
             elif plain_integrators:
                 for i in range(p):
                     g_int[i] = keep * g_int[i] + gain * ipert[i]
