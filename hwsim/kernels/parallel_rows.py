@@ -1,28 +1,22 @@
 """Work split by rows over the cores: the sign path's step, the first stage's unperturbed
 product, and the node-perturbation window's flush.
 
-Each is cut into ``chunks`` of rows; chunk c of ``chunks`` owns rows
-[n c / chunks, n (c + 1) / chunks) and runs in one thread of a numba parallel region
-(OpenMP: about 2 us to start). A chunk writes only what it owns and every output is summed by
-one chunk, in a fixed order, with the same compiled code, so the results do not depend on the
-number of chunks or threads (tests/test_parallel_rows.py). ``chunks`` = 1 runs the same code on
-one core, without a region.
+Each is cut into ``chunks``: chunk c owns rows [n c / chunks, n (c + 1) / chunks) of every
+stage -- their weights and biases (signs in ``psign``, integrators in ``g_int``) and their
+outputs -- and runs in one thread of a numba parallel region (OpenMP: about 2 us to start).
+``chunks`` = 1 runs the same code on one core, without a region.
+
+Why the results cannot depend on the number of chunks or threads: a chunk writes only what it
+owns, every output is summed by one chunk with the same compiled code, and each integrator
+gains the same terms in step order whichever chunk owns it (tests/test_parallel_rows.py).
 
 The sign path (hwsim.kernels.mgd_block) is weight perturbation with random signs (cdma,
-sparsity 1) on the ideal chip, discrete mode, plain SGD, dense network. Its step is O(P):
-the signs of theta~(k), the perturbed first layer sum_j s_ij x_j, G += C~ a s. All three are
-row by row: chunk c of ``chunks`` owns, in every stage l, the rows
-[n_l c / chunks, n_l (c + 1) / chunks) -- their weights and biases (signs in ``psign``,
-integrators in ``g_int``) and their outputs. A step is one parallel region per large stage
-(the first carries the signs and the integration), the small stages run on one core.
-
-Why the result cannot depend on the number of chunks or threads: a chunk writes only what it
-owns, every output row is summed by one chunk with the same compiled code, and each
-integrator gains the same terms in step order whichever chunk owns it.
-
-The integration is deferred by one step: the step's C~ a multiplies the signs still in
-``psign`` at the start of the next step's region (before they are overwritten), at the
-update, or when the block ends (``integrate``), so that it shares the pass over the owned
+sparsity 1) on the ideal chip in discrete mode, dense network. Its step is O(P): the signs of
+theta~(k), the perturbed first layer sum_j s_ij x_j, G += C~ a s. A step is one parallel
+region per large stage (the first carries the signs and the integration); small stages run
+on one core. The integration is deferred by one step: the step's C~ a multiplies the signs
+still in ``psign`` at the start of the next step's region (before they are overwritten), at
+the update, or when the block ends (``integrate``), so that it shares the pass over the owned
 parameters with the new signs; each integrator still gains g + v_t s exactly as per step.
 """
 
