@@ -106,9 +106,14 @@ def assert_same_run(a, b, spec):
     assert comparable(a, spec) == comparable(b, spec)
 
 
-def checkpoint_and_restore(sim, spec, seed, path):
+def write_checkpoint(sim, spec, seed, path):
+    """A checkpoint of ``sim`` at ``path``, with the digests ``hwsim run`` records."""
     digests = {"data_sha256": C.data_digest(sim), "constants_sha256": C.constants_digest(sim)}
     C.write_checkpoint(path, sim, spec_hash=spec.spec_hash, seed=seed, budget=sim.budget, digests=digests)
+
+
+def checkpoint_and_restore(sim, spec, seed, path):
+    write_checkpoint(sim, spec, seed, path)
     fresh = Simulation(spec, seed)
     C.restore(path, fresh, spec_hash=spec.spec_hash, seed=seed, budget=fresh.budget)
     return fresh
@@ -178,8 +183,7 @@ def test_checkpoint_reports_its_run(tmp_path):
     sim = Simulation(spec, seed=0)
     assert run_until(sim, 250, 50)
     path = tmp_path / "c.npz"
-    digests = {"data_sha256": C.data_digest(sim), "constants_sha256": C.constants_digest(sim)}
-    C.write_checkpoint(path, sim, spec_hash=spec.spec_hash, seed=0, budget=sim.budget, digests=digests)
+    write_checkpoint(sim, spec, 0, path)
     header, state = C.read_checkpoint(path)
     assert (header["step"], header["cycle"], header["seed"], header["spec_hash"]) == (250, 250, 0, spec.spec_hash)
     assert header["hwsim_version"] == hwsim.__version__ and header["format_version"] == C.FORMAT_VERSION
@@ -238,8 +242,7 @@ def good_checkpoint():
         sim = Simulation(spec, seed=0)
         assert run_until(sim, 333, 1)
         path = tmp / "checkpoint.npz"
-        digests = {"data_sha256": C.data_digest(sim), "constants_sha256": C.constants_digest(sim)}
-        C.write_checkpoint(path, sim, spec_hash=spec.spec_hash, seed=0, budget=sim.budget, digests=digests)
+        write_checkpoint(sim, spec, 0, path)
         header, state = C.read_checkpoint(path)
         yield path.read_bytes(), state
 
@@ -443,10 +446,7 @@ def test_resume_refuses_other_specs_seeds_budgets_and_versions(tmp_path, monkeyp
         assert code == 2 and f": {field}: " in err and "Traceback" not in err, err
     # a different hwsim version wrote it
     monkeypatch.setattr(hwsim, "__version__", "0.0.1")
-    sim = Simulation(spec, seed=0)
-    digests = {"data_sha256": C.data_digest(sim), "constants_sha256": C.constants_digest(sim)}
-    C.write_checkpoint(out / C.CHECKPOINT_FILE, sim, spec_hash=spec.spec_hash, seed=0, budget=sim.budget,
-                       digests=digests)
+    write_checkpoint(Simulation(spec, seed=0), spec, 0, out / C.CHECKPOINT_FILE)
     monkeypatch.undo()
     assert main(["run", "--resume", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
