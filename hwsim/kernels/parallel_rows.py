@@ -124,8 +124,7 @@ def sign_forward(chunks, theta, g_int, psign, pending, pend, refill, k, seed, am
     ``chunks`` = 1 runs on one core."""
     n_layers = sizes.shape[0] - 1
     for j in range(sizes[0]):
-        h[0, j] = x[j]
-        hb[0, j] = x[j]
+        h[0, j] = x[j]          # (hb[0] is never read: the first stage's product is z1)
     for l in range(n_layers):
         rows = sizes[l + 1]
         if chunks > 1 and (l == 0 or sizes[l] * rows >= MIN_PARALLEL_WEIGHTS):
