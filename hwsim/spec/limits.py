@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 
 import annotated_types
 
@@ -163,3 +164,50 @@ def memory_problem(nbytes: float, what: str, fix: str) -> str | None:
               else f"{MEMORY_FRACTION:.0%} of the memory available now")
     return (f"{what} would need about {format_bytes(nbytes)} of memory (got more than the "
             f"{format_bytes(budget)} allowed: {source}); {fix}")
+
+
+# --------------------------------------------------------------------------- files a user names
+
+
+class NotARegularFile(ValueError):
+    """A path a user named is not a regular file (a FIFO, device, socket or directory), or is
+    larger than the reader accepts. ``str()`` says what was found; the caller names the file
+    and what it expected, in its own error type."""
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _not_regular(path, mode: int) -> str:
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    link = f" (a symlink to {os.path.realpath(path)})" if os.path.islink(path) else ""
+    return f"not a regular file: it is {kind}{link} (expected a regular file)"
+
+
+def open_regular(path, max_bytes: int | None = None):
+    """Open a file a user named for reading (binary), only if it is a regular file (symlinks
+    are followed and their target checked) of at most ``max_bytes`` bytes.
+
+    A FIFO would block forever and ``/dev/zero`` never ends, so the type is checked before
+    anything is read; the open itself does not block (O_NONBLOCK), and the opened file is
+    checked again (it may have been replaced in between). Raises :class:`NotARegularFile`,
+    or OSError (FileNotFoundError, PermissionError...) as ``open`` would. A reader still
+    bounds what it reads (a regular file may grow while it is read)."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotARegularFile(_not_regular(path, mode))
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotARegularFile(_not_regular(path, st.st_mode))
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise NotARegularFile(f"too large ({format_bytes(st.st_size)}; expected at most "
+                                  f"{format_bytes(max_bytes)})")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
