@@ -14,10 +14,10 @@ from hwsim.kernels import mgd_block as K
 N = 100  # steps
 
 
-def timed(chip=None, tau_x=5, tau_theta=10, **fw):
+def timed(chip=None, tau_x=5, tau_theta=10, perturbation=None, **fw):
     spec = make_spec(dataset={"name": "digits"}, network={"hidden": [8], "activation": "relu"},
                      cost="cross_entropy", chip=chip or {},
-                     perturbation={"scheme": "cdma", "amplitude": 0.05}, tau_x=tau_x,
+                     perturbation=perturbation or {"scheme": "cdma", "amplitude": 0.05}, tau_x=tau_x,
                      tau_theta=tau_theta, eta=0.1, evaluation={"every_steps": 50}, **fw)
     return spec.with_overrides({"scenario.max_steps": N, "scenario.max_cycles": 10**9})
 
@@ -134,6 +134,20 @@ def test_seconds_and_energy_add_up():
     assert b["broadcast"] == pytest.approx(N * 3e-12)
     assert b["integrators"] == pytest.approx(N * p * 2e-15)
     assert b["writes"] == pytest.approx((N // 10) * p * 10e-15)       # one write per weight
+
+
+@pytest.mark.parametrize("target", ["weights", "nodes"])
+@pytest.mark.parametrize("tau_p", [1, 3])
+def test_generator_energy_is_one_value_per_perturbed_element_per_perturbation(target, tau_p):
+    """Each new perturbation costs one value from each generator: P of them under weight
+    perturbation, K (the neurons) under node perturbation (issue 15: P were charged)."""
+    spec = timed({"energy": {"perturbation": "1 fJ"}}, tau_p=tau_p,
+                 perturbation={"scheme": "cdma", "amplitude": 0.05, "target": target})
+    s = totals(spec)
+    perturbed = {"weights": 64 * 8 + 8 + 8 * 10 + 10, "nodes": 8 + 10}[target]
+    assert s["n_perturbed"] == perturbed
+    draws = math.ceil(N / tau_p)
+    assert s["energy_breakdown_joules"]["perturbation"] == pytest.approx(draws * perturbed * 1e-15, rel=1e-12)
 
 
 def test_energy_to_target_is_the_energy_at_the_first_observation_at_target():

@@ -8,8 +8,8 @@ Flow: RunSpec + seed -> data, network layout, initial weights, perturbation gene
   * ``observer``: woken at each observation point, measures test accuracy on the chip's
     current weights without consuming chip time.
 The run object holds only arrays and specs (no SimPy objects at rest), so it pickles.
-``run_state()`` names every array and value that changes during a run (checkpoints,
-hwsim.engine.checkpoint); everything else is rebuilt from (specs, seed).
+What is run state, scratch or constant is declared once, in ``STATE_MEMBERS``: ``run_state()``
+(checkpoints, hwsim.engine.checkpoint), pickling and the scratch reset all follow from it.
 """
 
 from __future__ import annotations
@@ -37,9 +37,49 @@ from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 
 STREAM_NOISE, STREAM_ORDER, STREAM_INIT = 3, 4, 2
-# Kernel arguments rewritten before they are read in every step, and caches the kernel keys
-# and recomputes when missing: not run state.
-SCRATCH_ARRAYS = ("_h", "_wbuf", "_wpert", "_h_pert", "_rowmax", "_zbatch", "_zmeta")
+
+RUN, SCRATCH, CONSTANT = "run", "scratch", "constant"
+# Every array (and setting) of a run, by kind, as (name, attribute path on the Simulation, kind):
+#   run: changes while the chip runs and is needed to continue it exactly: run_state() under
+#        this name (checkpoints), kept when pickled;
+#   scratch: rewritten before it is read, or a cache the kernel keys and recomputes when
+#        missing: not saved, rebuilt empty by _reset_scratch (after unpickling too);
+#   constant: rebuilt from (specs, seed) and never changed by a run (pickled as it is).
+# A new kernel array goes here (tests/test_run_state.py fails on an undeclared one).
+STATE_MEMBERS = (
+    # weights (the devices' stored states) and the devices' other state
+    ("theta", "devices.w", RUN), ("device_t_prog", "devices.t_prog", RUN),
+    ("device_pulses", "devices.pulses", RUN),
+    # integrators, node sums (and node products queued for the update), optimiser, pending
+    # non-blocking update, cached activity
+    ("g_int", "g_int", RUN), ("nacc", "nacc", RUN), ("fold_window", "fold_window", RUN),
+    ("opt_state", "opt_state", RUN), ("theta_old", "theta_old", RUN), ("h_base", "h_base", RUN),
+    ("z1", "z1", RUN),
+    # counters (step, cycle, data position, ...) and float state (C0, high-pass, cost sums)
+    ("istate", "istate", RUN), ("fstate", "fstate", RUN),
+    # data order of the current epoch (regenerable, but cached with its epoch in istate)
+    ("order", "order", RUN),
+    # the generators' current outputs (and the sign path's int8 copy), valid for the
+    # perturbation index in pert_k: regenerating them would count their pulses twice
+    ("pert", "_pert", RUN), ("pert_k", "_pert_k", RUN), ("psign", "_psign", RUN),
+    ("pert2", "_pert2", RUN), ("pert2_k", "_pert2_k", RUN), ("pert_scale", "_pert_scale", RUN),
+    # layer activities, drifted weight reads, node products, row pulse counts, the first
+    # stage's products cached by (updates, first sample, count) in _zmeta
+    ("h", "_h", SCRATCH), ("wbuf", "_wbuf", SCRATCH), ("wpert", "_wpert", SCRATCH),
+    ("h_pert", "_h_pert", SCRATCH), ("rowmax", "_rowmax", SCRATCH), ("zbatch", "_zbatch", SCRATCH),
+    ("zmeta", "_zmeta", SCRATCH),
+    # rows split over this machine's cores (a speed setting: results do not change)
+    ("chunks", "_chunks", SCRATCH),
+    ("data", "data", CONSTANT), ("layout", "layout", CONSTANT), ("generator", "generator", CONSTANT),
+    ("periphery", "periphery", CONSTANT), ("icfg", "icfg", CONSTANT), ("fcfg", "fcfg", CONSTANT),
+    ("ocfg_i", "ocfg_i", CONSTANT), ("ocfg_f", "ocfg_f", CONSTANT), ("seeds", "seeds", CONSTANT),
+    ("gen_gain", "gen_gain", CONSTANT), ("row_of", "row_of", CONSTANT),
+    ("device_constants", "devices.dev", CONSTANT), ("device_stuck", "devices.stuck", CONSTANT),
+    ("device_icfg", "devices.icfg", CONSTANT), ("device_fcfg", "devices.fcfg", CONSTANT),
+    ("device_seeds", "devices.seeds", CONSTANT),
+)
+RUN_MEMBERS = tuple((name, path) for name, path, kind in STATE_MEMBERS if kind == RUN)
+SCRATCH_ARRAYS = tuple(path for _, path, kind in STATE_MEMBERS if kind == SCRATCH)
 # CurvePoint fields stored as integers in a checkpoint (the rest are floats).
 _CURVE_INT = ("step", "cycle", "samples_seen")
 
@@ -148,6 +188,14 @@ class Simulation:
         self.istate[K.S_DIVERGED] = -1
         self.fstate = np.zeros(K.N_FSTATE)
         self.order = np.zeros(self.data.x_train.shape[0], dtype=np.int64)
+        # The generators' outputs, for no perturbation index yet (pert_k = -1).
+        self._pert = np.zeros(self.n_perturbed)
+        self._pert_k = np.full(1, -1, dtype=np.int64)
+        # The sign path's theta~ signs, padded to whole hash words of 64.
+        self._psign = np.zeros(-(-self.n_perturbed // 64) * 64, dtype=np.int8)
+        self._pert2 = np.zeros(self.n_perturbed)
+        self._pert2_k = np.full(1, -1, dtype=np.int64)
+        self._pert_scale = np.ones(2)
         self.budget = int(self.max_cycles if self.max_cycles is not None else sc.max_cycles)
         self.step_budget = sc.max_steps if sc.max_steps is not None else 2**62
         self.clock_period = self.run_spec.chip.clock_period
@@ -158,33 +206,30 @@ class Simulation:
 
     # ------------------------------------------------------------------ scratch
     def _reset_scratch(self):
+        """(Re)build every scratch member of STATE_MEMBERS."""
         width = int(self.layout.sizes_arr.max())
-        self._pert = np.zeros(self.n_perturbed)
-        self._pert_k = np.full(1, -1, dtype=np.int64)
-        # The sign path's theta~ signs, padded to whole hash words of 64.
-        self._psign = np.zeros(-(-self.n_perturbed // 64) * 64, dtype=np.int8)
-        self._h = np.zeros((self.layout.n_layers + 1, width))
-        self._wbuf = np.zeros(self.layout.n_params if self.icfg[K.I_DRIFT] else 1)  # drifted reads
-        self._pert2 = np.zeros(self.n_perturbed)
-        self._wpert = np.zeros(self.layout.n_params if self.node else 1)
-        self._h_pert = np.zeros_like(self._h)
-        self._pert_scale = np.ones(2)
-        self._pert2_k = np.full(1, -1, dtype=np.int64)
-        self._rowmax = np.zeros(self.n_rows, dtype=np.int64)
-        # Rows split over the cores where the kernel can (a speed setting: results do not change).
-        self._chunks = row_chunks(self.layout.sizes_arr)
-        # The first stage's products of the samples due before theta changes (a cache, keyed by
-        # (updates, first sample, count) in _zmeta): a sample per row, at most about 4 MB.
         fw = self.run_spec.firmware
         k1 = int(self.layout.sizes[1])
+        # The first stage's products of the samples due before theta changes: a sample per
+        # row, at most about 4 MB.
         rows = max(1, min(64, -(-fw.tau_theta // fw.tau_x) + 1, (4 << 20) // (8 * k1)))
-        self._zbatch = np.zeros((rows, k1))
-        self._zmeta = np.full(3, -1, dtype=np.int64)
+        h = np.zeros((self.layout.n_layers + 1, width))
+        built = {
+            "_h": h,
+            "_wbuf": np.zeros(self.layout.n_params if self.icfg[K.I_DRIFT] else 1),
+            "_wpert": np.zeros(self.layout.n_params if self.node else 1),
+            "_h_pert": np.zeros_like(h),
+            "_rowmax": np.zeros(self.n_rows, dtype=np.int64),
+            "_zbatch": np.zeros((rows, k1)),
+            "_zmeta": np.full(3, -1, dtype=np.int64),
+            "_chunks": row_chunks(self.layout.sizes_arr),
+        }
+        assert set(built) == set(SCRATCH_ARRAYS), "STATE_MEMBERS and _reset_scratch disagree"
+        self.__dict__.update(built)
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for key in ("_pert", "_pert_k", "_psign", "_h", "_wbuf", "_pert2", "_pert2_k", "_rowmax", "_wpert",
-                    "_h_pert", "_pert_scale", "_chunks", "_zbatch", "_zmeta"):
+        for key in SCRATCH_ARRAYS:
             state.pop(key, None)
         return state
 
@@ -192,43 +237,33 @@ class Simulation:
         self.__dict__.update(state)
         self._reset_scratch()
 
+    def member(self, path: str):
+        """The object at an attribute path of STATE_MEMBERS ("devices.w")."""
+        obj = self
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        return obj
+
     # ------------------------------------------------------------------ run state
     def run_state(self) -> dict:
         """Every array and value that changes while the chip runs, by name (views, not
         copies): with the specs and the seed, they determine the rest of the run exactly.
 
-        Constants (data, layout, device-to-device variation, perturbation tables, seeds,
-        configuration) are rebuilt from (specs, seed) instead. A new kernel array that the
-        kernel updates from one block to the next belongs here (tests/test_reliability.py
-        checks that nothing else changes during a run)."""
+        The arrays are the run members of STATE_MEMBERS; then the observer's history (the
+        curve so far) and the wall time. Constants (data, layout, device-to-device
+        variation, perturbation tables, seeds, configuration) are rebuilt from (specs, seed)
+        instead."""
         fields = [f.name for f in dataclasses.fields(CurvePoint)]
         ints = [f for f in fields if f in _CURVE_INT]
         floats = [f for f in fields if f not in _CURVE_INT]
         curve = self.curve
-        return {
-            # weights (the devices' stored states) and the devices' other state
-            "theta": self.devices.w, "device_t_prog": self.devices.t_prog,
-            "device_pulses": self.devices.pulses,
-            # integrators, node sums (and node products queued for the update), optimiser,
-            # pending non-blocking update, cached activity
-            "g_int": self.g_int, "nacc": self.nacc, "fold_window": self.fold_window,
-            "opt_state": self.opt_state,
-            "theta_old": self.theta_old, "h_base": self.h_base, "z1": self.z1,
-            # counters (step, cycle, data position, ...) and float state (C0, high-pass, cost sums)
-            "istate": self.istate, "fstate": self.fstate,
-            # data order of the current epoch (regenerable, but cached with its epoch in istate)
-            "order": self.order,
-            # the generators' current outputs (and the sign path's int8 copy), valid for the
-            # perturbation index in pert_k: regenerating them would count their pulses twice
-            "pert": self._pert, "pert_k": self._pert_k, "psign": self._psign, "pert2": self._pert2,
-            "pert2_k": self._pert2_k, "pert_scale": self._pert_scale,
-            # the observer's history (the curve so far)
-            "curve_int": np.array([[getattr(p, f) for f in ints] for p in curve],
-                                  dtype=np.int64).reshape(len(curve), len(ints)),
-            "curve_float": np.array([[getattr(p, f) for f in floats] for p in curve],
-                                    dtype=np.float64).reshape(len(curve), len(floats)),
-            "wall_seconds": float(self.wall_seconds),
-        }
+        state = {name: self.member(path) for name, path in RUN_MEMBERS}
+        state["curve_int"] = np.array([[getattr(p, f) for f in ints] for p in curve],
+                                      dtype=np.int64).reshape(len(curve), len(ints))
+        state["curve_float"] = np.array([[getattr(p, f) for f in floats] for p in curve],
+                                        dtype=np.float64).reshape(len(curve), len(floats))
+        state["wall_seconds"] = float(self.wall_seconds)
+        return state
 
     def restore_run_state(self, state: dict) -> None:
         """Put ``state`` (as ``run_state()`` returns it) back into this freshly built run.
@@ -376,7 +411,8 @@ class Simulation:
         return int(self.istate[K.S_SAMPLES])
 
     def energy(self) -> dict[str, float]:
-        return energy_breakdown(self.run_spec.chip, self.layout, self.istate, int(self.devices.pulses.sum()))
+        return energy_breakdown(self.run_spec.chip, self.layout, self.istate, int(self.devices.pulses.sum()),
+                                self.n_perturbed)
 
     # ------------------------------------------------------------------ processes
     def _chip_process(self, env, observe_event_factory, progress, hooks, boundary=None):
