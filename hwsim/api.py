@@ -331,22 +331,26 @@ class GradientProbe:
     cosine: float
     steps: int
     sample: int
-    expected_scale: float    # E[estimate] = expected_scale * true in the linear regime
+    expected_scale: float    # E[estimate] = expected_scale * true in the linear regime (NaN: analog)
+    weights: np.ndarray      # the weights both were measured at: the initial ones, unchanged
 
 
 def probe_gradient(spec: RunSpec | str | Path, steps: int, seed: int | None = None,
                    sample: int | None = None) -> GradientProbe:
-    """Integrate the MGD estimate for ``steps`` steps on one fixed sample with updates off.
+    """Integrate the MGD estimate for ``steps`` steps on one fixed sample with the weights
+    frozen, in either mode and whatever the firmware's eta.
 
     The weights stay at their initial values; the result holds the integrated estimate, the
-    exact gradient by backpropagation and the cosine between them.
+    exact gradient by backpropagation and the cosine between them. Discrete mode never
+    reaches an update; analog mode updates every step, so eta is set to 0 (the integrators,
+    a leaky low-pass with time constant steps + 1, run as they would).
     """
     if not isinstance(spec, RunSpec):
         spec = load_scenario(spec)
     steps = int(steps)
     never = steps + 1
     spec = spec.with_overrides({"firmware.tau_x": never, "firmware.tau_theta": never,
-                                "scenario.stop_at_target": False})
+                                "firmware.eta": 0.0, "scenario.stop_at_target": False})
     seed = spec.scenario.seed if seed is None else int(seed)
     sim = Simulation(spec, seed, max_cycles=10**15)
     if sample is not None:
@@ -367,7 +371,7 @@ def probe_gradient(spec: RunSpec | str | Path, steps: int, seed: int | None = No
         scale = steps / p
     else:
         scale = steps / fw.tau_theta
-    return GradientProbe(est, true, cos, steps, s, scale)
+    return GradientProbe(est, true, cos, steps, s, scale, sim.theta.copy())
 
 
 def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None) -> RunResult:
