@@ -1,6 +1,7 @@
 """Run-level invariants: block size, pickling mid-run, seeds, cycle accounting, divergence."""
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +9,9 @@ import pytest
 from helpers import SCHEMES, make_spec
 from hwsim.api import run, summarise
 from hwsim.engine.simulation import Simulation
+from hwsim.firmware.mgd import analog_signal_warnings
 from hwsim.kernels import mgd_block as K
+from hwsim.spec import load_scenario
 
 
 def small_spec(**fw):
@@ -147,3 +150,42 @@ def test_node_perturbation_folding_does_not_depend_on_block_size(activity):
     auto, one = run(spec, seed=4), run(spec, seed=4, max_block_steps=1)
     np.testing.assert_array_equal(auto.weights, one.weights)
     assert auto.curve.equals(one.curve)
+
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.yaml"
+
+
+@pytest.mark.slow
+def test_analog_preset_learns_on_digits():
+    """The mgd_analog preset on the quickstart: the weights change and the training cost falls
+    (with the reference code's tau_x = 1 it never changed a weight, issue 15)."""
+    spec = load_scenario(QUICKSTART, {"scenario.max_steps": 40_000, "scenario.stop_at_target": False,
+                                      "firmware.evaluation.every_steps": 10_000}, firmware="mgd_analog")
+    assert analog_signal_warnings(spec.firmware) == []
+    initial = Simulation(spec, seed=0).theta.copy()
+    res = run(spec, seed=0)
+    assert not np.array_equal(res.weights, initial)
+    costs = res.curve.train_cost.dropna().to_numpy()
+    assert len(costs) == 4 and costs[-1] < 0.8 * costs[0], costs
+    assert res.curve.test_accuracy.iloc[-1] > res.curve.test_accuracy.iloc[0] + 0.3
+
+
+@pytest.mark.parametrize("tau_p, tau_x", [(1, 1), (4, 2), (3, 3)])
+def test_analog_mode_whose_perturbation_changes_only_with_the_sample_is_warned_and_never_learns(tau_p, tau_x):
+    """The high-pass is reset at every new sample: when tau_p is a multiple of tau_x no
+    perturbation-driven cost change ever passes, C~ = 0 and no weight moves, whatever eta."""
+    spec = load_scenario(QUICKSTART, {"firmware.tau_p": tau_p, "firmware.tau_x": tau_x,
+                                      "firmware.eta": 1e6}, firmware="mgd_analog")
+    warning, = analog_signal_warnings(spec.firmware)
+    assert warning.startswith("firmware.tau_x:") and f"tau_x = {tau_x}" in warning
+    sim = Simulation(spec, seed=0)
+    initial = sim.theta.copy()
+    sim.advance(600)
+    np.testing.assert_array_equal(sim.theta, initial)
+    assert not sim.g_int.any()
+    # One perturbation change inside a sample is enough for a signal.
+    learning = spec.with_overrides({"firmware.tau_x": 2 * tau_p})
+    assert analog_signal_warnings(learning.firmware) == []
+    sim = Simulation(learning, seed=0)
+    sim.advance(600)
+    assert sim.g_int.any()

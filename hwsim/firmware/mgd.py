@@ -66,3 +66,24 @@ def optimizer_config(firmware):
     ocfg_f = np.array([opt.beta, opt.beta2, opt.eps, lr_total, lr_p1, lr_p2,
                        amp_total, amp_p1, amp_p2], dtype=np.float64)
     return ocfg_i, ocfg_f
+
+
+def analog_signal_warnings(firmware) -> list[str]:
+    """Analog MGD that can never learn, one line per problem (for hwsim.spec.advice).
+
+    The analog high-pass is reset whenever a new sample is presented (the input switching is
+    not a cost change), so a perturbation-driven cost change passes only when the
+    perturbation changes while the same sample is presented: some multiple of tau_p must fall
+    inside a sample's tau_x steps. When tau_p is a multiple of tau_x (tau_x = 1 above all),
+    C~ carries no gradient (exactly 0 on an ideal chip) and the weights never learn, whatever
+    eta. Time constants not yet resolved to steps are not checked."""
+    if firmware.algorithm != "mgd" or firmware.mode != "analog":
+        return []
+    tau_p, tau_x = firmware.tau_p, firmware.tau_x
+    if not (isinstance(tau_p, int) and isinstance(tau_x, int)) or tau_p % tau_x:
+        return []
+    return [f"firmware.tau_x: analog MGD resets its cost high-pass at every new sample, and the "
+            f"perturbation changes only when the sample does (tau_p = {tau_p} is a multiple of "
+            f"tau_x = {tau_x}), so C~ never holds a perturbation-driven cost change and the weights "
+            f"never learn, whatever eta; present each sample for several perturbations (e.g. "
+            f"tau_x: {10 * tau_p} with tau_p: {tau_p}) or use mode: discrete"]
