@@ -45,25 +45,17 @@ def add_commands(subparsers, commands: dict) -> None:
     commands["show"] = cmd_show
 
 
-def _is_sweep(path) -> bool:
-    """A sweep file (``kind: sweep``): checked by planning every point."""
-    from hwsim.spec.yaml_source import read_yaml
-
-    try:
-        data = read_yaml(path).data
-    except Exception:  # unreadable files get load_spec's own error
-        return False
-    return isinstance(data, dict) and data.get("kind") == "sweep"
-
-
 def cmd_validate(args) -> int:
     from hwsim.spec.loader import load_spec, parse_set_options
+    from hwsim.spec.yaml_source import read_yaml
 
     overrides = parse_set_options(args.sets)
     problems: list[Problem] = []
     for path in args.files:
         try:
-            if _is_sweep(path):
+            # Read (and refuse) each file once: load_spec and plan_sweep reuse this parse.
+            data = read_yaml(path).data
+            if data.get("kind") == "sweep":
                 from hwsim.sweep.plan import plan_sweep
 
                 plan = plan_sweep(path)
@@ -106,11 +98,13 @@ def cmd_list(args) -> int:
 
 
 def _description(path) -> str:
+    from hwsim.spec.yaml_source import read_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = read_yaml(path).data
+    except SpecError:
         return "(unreadable: run hwsim validate on it)"
-    text = data.get("description") if isinstance(data, dict) else None
+    text = data.get("description")
     return " ".join(str(text).split()) if text else "(no description)"
 
 

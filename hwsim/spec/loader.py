@@ -19,14 +19,13 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from hwsim.spec.errors import Problem, SpecError, did_you_mean
 from hwsim.spec.models import (KINDS, TIME_CONSTANTS, ChipSpec, FirmwareSpec, ScenarioSpec,
                                check_tau_range)
 from hwsim.spec.units import resolve_time_constant
-from hwsim.spec.yaml_source import SourceDoc, read_yaml
+from hwsim.spec.yaml_source import SourceDoc, parse_value, read_yaml
 
 PRESET_DIRS = {"chip": "chips", "firmware": "firmware_models", "scenario": "scenarios"}
 RUN_KIND = "run"
@@ -268,10 +267,16 @@ def parse_set_options(items: list[str]) -> dict[str, Any]:
                                     "not an assignment (got this text; expected dotted.path=value, "
                                     "e.g. --set firmware.eta=0.5)"))
             continue
+        if not text.strip():
+            out[key.strip()] = ""
+            continue
         try:
-            out[key.strip()] = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            out[key.strip()] = text
+            out[key.strip()] = parse_value(text, "--set")
+        except SpecError as exc:
+            if any(p.path == "(syntax)" for p in exc.problems):
+                out[key.strip()] = text      # not YAML: the text as written (a name, a quantity)
+            else:
+                problems.extend(Problem("--set", None, None, key.strip(), p.message) for p in exc.problems)
     if problems:
         raise SpecError(problems)
     return out
