@@ -99,12 +99,14 @@ def configure_timing(icfg, chip, layout, firmware) -> InferenceTiming:
     return timing
 
 
-def energy_breakdown(chip, layout, istate, pulses_total: int, n_perturbed: int) -> dict[str, float]:
+def energy_breakdown(chip, layout, istate, pulses_total: int,
+                     n_perturbed: int | None = None) -> dict[str, float]:
     """Joules per component from the run's action counters and the chip's energy table.
 
-    ``n_perturbed`` is the number of perturbation generators: one per weight and bias (P),
-    or one per neuron (K) under node perturbation; each new perturbation costs each of them
-    one value. The integrators are one per weight and bias either way."""
+    ``n_perturbed`` is the number of perturbation generators: one per weight and bias (P,
+    weight perturbation, the default), or one per neuron (K) under node perturbation; each
+    new perturbation costs each of them one value. The integrators are one per weight and
+    bias either way."""
     from hwsim.kernels import mgd_block as K
 
     arr, e = chip.array, chip.energy
@@ -122,7 +124,8 @@ def energy_breakdown(chip, layout, istate, pulses_total: int, n_perturbed: int) 
         "mvm": mvms * e.mvm,
         "adc": adcs * e.adc,
         "dac": dacs * e.dac,
-        "perturbation": int(istate[K.S_PERT_UPDATES]) * n_perturbed * e.perturbation,
+        "perturbation": int(istate[K.S_PERT_UPDATES]) * (p if n_perturbed is None else n_perturbed)
+        * e.perturbation,
         "broadcast": steps * e.broadcast,
         "integrators": steps * p * e.integrator,
         "writes": (pulses_total + int(istate[K.S_WRITES])) * e.write,
