@@ -94,10 +94,11 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     ``forward_chip`` (DACs, read noise, tiles, ADCs, neuron variation), the cost unit
     digitises, the broadcast quantises and adds noise, the integrators leak, saturate and
     quantise, and updates go through the update controller and the device law.
-    Scratch (not run state): ``pert`` holds theta~(pert_k[0]) and ``pert2`` the perturbation an
-    integrator without delay compensation multiplies by; ``h`` the layer activities; ``wbuf``
-    the weights as last read; ``rowmax`` pulses per crossbar row (``row_of`` maps parameters
-    to rows) for row-serial update latency. ``theta_old`` is run state while a non-blocking
+    Run state between blocks (hwsim.engine.simulation.STATE_MEMBERS): ``pert`` holds
+    theta~(pert_k[0]) and ``pert2`` the perturbation an integrator without delay compensation
+    multiplies by (regenerating them would count their device pulses twice). Scratch: ``h``
+    the layer activities; ``wbuf`` the weights as last read; ``rowmax`` pulses per crossbar
+    row (``row_of`` maps parameters to rows) for row-serial update latency. ``theta_old`` is run state while a non-blocking
     update is being written (the weights inference still uses).
     Node perturbation (``icfg[I_NODE]``): ``pert`` holds one value per neuron, added to its
     pre-activation; each step the per-weight product node value x presynaptic activity is
@@ -122,7 +123,7 @@ def mgd_block(theta, g_int, pert, pert_k, h, order, X, Y, sizes, w_off, b_off, n
     Weight perturbation with random signs (cdma, sparsity 1) on the ideal chip, discrete mode,
     dense network, any optimiser and schedule (the sign path): the generators' signs are kept
     as int8 in
-    ``psign`` (scratch) instead of floats in ``pert``, and the first layer's unperturbed
+    ``psign`` (run state, as ``pert``) instead of floats in ``pert``, and the first layer's unperturbed
     product ``z1`` (run state, as for node perturbation) is reused until x or theta change, so
     a step reads the signs, not the first layer's weights; the same equations. Its rows are
     split into ``chunks`` over the cores (hwsim.kernels.parallel_rows), and each step's
