@@ -50,7 +50,10 @@ def summarise(sim: Simulation, spec: RunSpec) -> dict:
     status = sim.status
     if status == "running":
         status = "budget_exhausted"
-    if status != "diverged" and reached is not None:
+    # Diverged and interrupted say how the run ended whatever it reached on the way (the
+    # *_to_target figures still record when it crossed the target); an interrupted run
+    # continues with --resume.
+    if status not in ("diverged", "interrupted") and reached is not None:
         status = "reached_target"
     summary = {
         "status": status,
