@@ -120,6 +120,12 @@ class DeviceParams:
 
     def __post_init__(self):
         problems = []
+        # Every number reaches the kernels: none may be nan or infinite (constant_step also
+        # takes a bound of 0, the other laws need w_min < 0 < w_max, checked below).
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{f.name}: must be a finite number (got {value})")
         if self.law not in K.LAW_CODES:
             problems.append(f"law: unknown {self.law!r}{did_you_mean(self.law, K.LAW_CODES)} "
                             f"(one of {', '.join(K.LAW_CODES)})")

@@ -111,6 +111,9 @@ N_SEEDS = 4
 @njit(cache=True, inline="always")
 def step_size(law, d, w, dw_up, dw_down, w_min, w_max, gamma_up, gamma_down):
     """Nominal magnitude (>= 0) of one pulse in direction d (+1/-1) at state w (pulsed laws)."""
+    if law == CONSTANT_STEP:
+        # The step does not depend on w: a bound of 0 (w_min: 0 or w_max: 0) is not divided by.
+        return dw_up if d > 0 else dw_down
     if d > 0:
         base = dw_up
         r = w / w_max
@@ -119,9 +122,7 @@ def step_size(law, d, w, dw_up, dw_down, w_min, w_max, gamma_up, gamma_down):
         base = dw_down
         r = w / w_min
         g = gamma_down
-    if law == CONSTANT_STEP:
-        f = 1.0
-    elif law == LINEAR_STEP:
+    if law == LINEAR_STEP:
         f = 1.0 - g * r
     elif law == SOFT_BOUNDS:
         f = 1.0 - r

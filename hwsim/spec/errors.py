@@ -5,6 +5,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+#: A dotted path longer than this is cut in messages (a key may be as long as a user typed).
+MAX_PATH_CHARS = 120
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -20,14 +23,24 @@ class Problem:
             where += f":{self.line}"
             if self.col is not None:
                 where += f":{self.col}"
-        return f"{where}: {self.path}: {self.message}"
+        path = self.path
+        if len(path) > MAX_PATH_CHARS:
+            path = f"{path[:MAX_PATH_CHARS - 3]}..."
+        return f"{where}: {path}: {self.message}"
 
 
 class SpecError(Exception):
-    """One or more problems in the specs; ``str()`` gives one line per problem."""
+    """One or more problems in the specs; ``str()`` gives one line per problem.
+
+    Problems are kept in reading order: grouped by file (in the order the files first appear),
+    then by line and column; problems without a line come first in their file.
+    """
 
     def __init__(self, problems: list[Problem]):
-        self.problems = list(problems)
+        order: dict[str, int] = {}
+        for p in problems:
+            order.setdefault(p.file, len(order))
+        self.problems = sorted(problems, key=lambda p: (order[p.file], p.line or 0, p.col or 0))
         super().__init__("\n".join(str(p) for p in self.problems))
 
     def __reduce__(self):
@@ -35,6 +48,7 @@ class SpecError(Exception):
 
 
 def did_you_mean(word: str, choices) -> str:
-    """' (did you mean 'x'?)' when a close match exists, else ''."""
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    """'; did you mean 'x'?' when a close match other than ``word`` itself exists, else ''."""
+    word = str(word)
+    match = difflib.get_close_matches(word, [str(c) for c in choices if str(c) != word], n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""

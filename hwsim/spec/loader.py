@@ -22,6 +22,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, ValidationError
 
 from hwsim.spec.errors import Problem, SpecError, did_you_mean
+from hwsim.spec.limits import short
 from hwsim.spec.models import (KINDS, TIME_CONSTANTS, ChipSpec, FirmwareSpec, ScenarioSpec,
                                check_tau_range)
 from hwsim.spec.units import resolve_time_constant
@@ -102,9 +103,6 @@ def preset_names(kind: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _problem(doc: SourceDoc, loc: tuple, message: str, dotted: str | None = None) -> Problem:
@@ -132,7 +130,7 @@ def detect_kind(doc: SourceDoc) -> str | None:
         return kind
     if kind is not None:
         choices = [*KINDS, RUN_KIND]
-        raise SpecError([_problem(doc, ("kind",), f"unknown kind (got {_short(kind)}; expected one of "
+        raise SpecError([_problem(doc, ("kind",), f"unknown kind (got {short(kind)}; expected one of "
                                                   f"{', '.join(choices)}){did_you_mean(kind, choices)}")])
     if {"scenario", "chip", "firmware"} <= set(data) and all(
             isinstance(data[k], dict) for k in ("scenario", "chip", "firmware")):
@@ -182,7 +180,7 @@ def read_spec(path: str | Path, kind: str | None = None, _chain: tuple[str, ...]
     ref = doc.data.pop("extends")
     here = str(Path(doc.path).resolve())
     if not isinstance(ref, str) or not ref.strip():
-        raise SpecError([_problem(doc, ("extends",), f"wrong type (got {_short(ref)}; expected a preset "
+        raise SpecError([_problem(doc, ("extends",), f"wrong type (got {short(ref)}; expected a preset "
                                                      "name or a path to a YAML file)")])
     if kind is None or kind == RUN_KIND:
         raise SpecError([_problem(doc, ("extends",), "cannot tell which kind of preset to extend (got no "
@@ -190,7 +188,7 @@ def read_spec(path: str | Path, kind: str | None = None, _chain: tuple[str, ...]
     parent_path = find_spec_file(ref, kind, Path(doc.path).resolve().parent)
     if parent_path is None:
         names = preset_names(kind)
-        raise SpecError([_problem(doc, ("extends",), f"no {kind} preset found (got {ref!r}; expected one of "
+        raise SpecError([_problem(doc, ("extends",), f"no {kind} preset found (got {short(ref)}; expected one of "
                                                      f"{', '.join(names) or 'none'} or a path to a .yaml "
                                                      f"file){did_you_mean(ref, names)}")])
     chain = _chain + (here,)
@@ -203,7 +201,7 @@ def read_spec(path: str | Path, kind: str | None = None, _chain: tuple[str, ...]
         raise SpecError([_problem(doc, ("extends",), "extends chain too long (got more than 32 levels)")])
     parent_kind, parent = read_spec(parent_path, None, chain)
     if parent_kind is not None and parent_kind != kind:
-        raise SpecError([_problem(doc, ("extends",), f"wrong kind of preset (got {ref!r}, a {parent_kind} "
+        raise SpecError([_problem(doc, ("extends",), f"wrong kind of preset (got {short(ref)}, a {parent_kind} "
                                                      f"file; expected a {kind} file)")])
     return kind, _merge_docs(parent, doc)
 
@@ -226,7 +224,7 @@ def _apply_overrides(docs: dict[str, SourceDoc], overrides: dict[str, Any],
         origin = origin_of(key)
         if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
             problems.append(Problem(*origin, str(key) or "(empty key)", "not a dotted path (got "
-                                    f"{_short(key)}; expected something like firmware.eta)"))
+                                    f"{short(key)}; expected something like firmware.eta)"))
             continue
         target, parts = _split_override(key)
         if target not in docs:
@@ -247,7 +245,7 @@ def _apply_overrides(docs: dict[str, SourceDoc], overrides: dict[str, Any],
                 node[part] = nxt
                 doc.set_origin(tuple(parts[:i + 1]), origin)
             if not isinstance(nxt, dict):
-                problems.append(Problem(*origin, key, f"not a group of fields (got {part!r} = {_short(nxt)}; "
+                problems.append(Problem(*origin, key, f"not a group of fields (got {short(part)} = {short(nxt)}; "
                                         f"expected a mapping to set {key} in)"))
                 break
             node = nxt
@@ -285,29 +283,76 @@ def parse_set_options(items: list[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- pydantic errors
 
 
-def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model class that owns the field at ``loc`` (for 'did you mean')."""
-    current: Any = model
+def _model_at(model: type[BaseModel], loc: tuple, data: Any = None) -> type[BaseModel] | None:
+    """The pydantic model class that owns the field at ``loc`` (for 'did you mean'); a union
+    of models (the data sets, the layers) is resolved by the ``name:``/``type:`` in ``data``."""
+    annotation, node = model, data
     for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(part)
+        if isinstance(part, int):          # an item of a list: its model is picked by its data
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            continue
+        current = _pick_model(annotation, node)
+        field = current.model_fields.get(part) if current is not None else None
         if field is None:
             return None
-        current = _first_model(field.annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+        annotation = field.annotation
+        node = node.get(part) if isinstance(node, dict) else None
+    return _pick_model(annotation, node)
 
 
-def _first_model(annotation):
+def _models_in(annotation) -> list[type[BaseModel]]:
     import typing
 
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _pick_model(annotation, node) -> type[BaseModel] | None:
+    models = _models_in(annotation)
+    if len(models) > 1 and isinstance(node, dict):
+        for m in models:
+            for tag in ("name", "type"):
+                field = m.model_fields.get(tag)
+                if field is not None and node.get(tag) is not None and field.default == node.get(tag):
+                    return m
+    return models[0] if models else None
+
+
+def _field_places(kind: str, name: str) -> list[str]:
+    """Where a field called ``name`` belongs in a ``kind`` file, in words ('dataset (name:
+    digits, teacher or mnist1d)', 'the top level'); empty when no model has it."""
+    places: dict[str, list[str]] = {}
+
+    def walk(model, prefix: tuple, seen: tuple):
+        if model in seen:
+            return
+        for field_name, field in model.model_fields.items():
+            if field_name == name:
+                tag = next((t for t in ("name", "type") if t in model.model_fields and t != name), None)
+                variant = model.model_fields[tag].default if tag is not None else None
+                variants = places.setdefault(".".join(prefix) or "the top level", [])
+                if isinstance(variant, str) and len(_models_in(_parent_annotation(prefix))) > 1:
+                    variants.append((tag, variant))
+            for sub in _models_in(field.annotation):
+                walk(sub, prefix + (field_name,), seen + (model,))
+
+    def _parent_annotation(prefix):
+        annotation = KINDS[kind]
+        for part in prefix:
+            owner = _models_in(annotation)
+            annotation = next((m.model_fields[part].annotation for m in owner if part in m.model_fields), None)
         return annotation
-    for arg in typing.get_args(annotation):
-        m = _first_model(arg)
-        if m is not None:
-            return m
-    return None
+
+    walk(KINDS[kind], (), ())
+    out = []
+    for where, variants in places.items():
+        if variants:
+            values = [v for _, v in variants]
+            listed = ", ".join(values[:-1]) + " or " + values[-1] if len(values) > 1 else values[0]
+            where = f"{where} (with {variants[0][0]}: {listed})"
+        out.append(where)
+    return out
 
 
 def _clean_loc(loc: tuple, data: Any) -> tuple:
@@ -341,17 +386,20 @@ _TYPE_NAMES = {
 _RANGE = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 
-def _message(err: dict, model: type[BaseModel], loc: tuple) -> str:
+def _message(err: dict, model: type[BaseModel], loc: tuple, data: Any = None) -> str:
     etype = err["type"]
-    got = _short(err.get("input"))
+    got = short(err.get("input"))
     ctx = err.get("ctx") or {}
     if etype == "extra_forbidden":
-        owner = _model_at(model, loc[:-1])
+        owner = _model_at(model, loc[:-1], data)
         allowed = list(owner.model_fields) if owner else []
         if not loc[:-1]:
             allowed = allowed + ["extends"]
-        return (f"unknown field (got {loc[-1]!r}; expected one of {', '.join(allowed)})"
-                f"{did_you_mean(loc[-1], allowed)}")
+        kind = next((k for k, m in KINDS.items() if m is model), None)
+        places = _field_places(kind, str(loc[-1])) if kind is not None else []
+        hint = (f"; {loc[-1]} belongs under {', '.join(places[:3])}" if places
+                else did_you_mean(loc[-1], allowed))
+        return f"unknown field (got {short(loc[-1])}; expected one of {', '.join(allowed)}){hint}"
     if etype == "missing" and loc and isinstance(loc[-1], int):
         return "list too short (got fewer values; expected one more value here)"
     if etype == "missing":
@@ -360,7 +408,7 @@ def _message(err: dict, model: type[BaseModel], loc: tuple) -> str:
         expected = ctx.get("expected", ctx.get("expected_tags", ""))
         choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",") if c.strip()]
         value = err.get("input") if etype != "union_tag_invalid" else ctx.get("tag")
-        return (f"not an allowed value (got {_short(value)}; expected one of {', '.join(choices)})"
+        return (f"not an allowed value (got {short(value)}; expected one of {', '.join(choices)})"
                 f"{did_you_mean(value, choices)}")
     if etype == "union_tag_not_found":
         return f"which one? (got no {ctx.get('discriminator', 'name')}; expected a 'name:' field)"
@@ -383,7 +431,7 @@ def _problems_from(exc: ValidationError, doc: SourceDoc, model: type[BaseModel],
     for err in exc.errors():
         loc = _clean_loc(tuple(err["loc"]), doc.data)
         dotted = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or "(top level)"
-        p = _problem(doc, loc, _message(err, model, loc), dotted)
+        p = _problem(doc, loc, _message(err, model, loc, doc.data), dotted)
         if p not in seen:
             seen.add(p)
             out.append(p)
@@ -455,8 +503,10 @@ def _validate(docs: dict[str, SourceDoc]) -> RunSpec:
         raise SpecError(problems)
     run = RunSpec(**built)
     cross = cross_checks(run, docs)
+    if not cross:
+        cross = memory_checks(run, docs["scenario"])
     if cross:
-        raise SpecError(sorted(cross, key=lambda p: (p.file, p.line or 0, p.col or 0)))
+        raise SpecError(cross)
     return run
 
 
@@ -484,6 +534,71 @@ def network_checks(sc: ScenarioSpec, doc: SourceDoc) -> list[Problem]:
                             "fit the input: smaller kernels or fewer pooling layers, or dense "
                             "layers only", "network.layers"))
     return out
+
+
+#: Samples of the data sets whose size the spec does not say (train + test).
+_DATASET_SAMPLES = {"digits": 1797, "mnist": 70_000, "fashion_mnist": 70_000, "cifar10": 60_000}
+
+
+def run_memory_estimate(run: RunSpec) -> tuple[int, int]:
+    """(network bytes, data bytes): a lower bound of what a run of ``run`` allocates, counted
+    from the arrays hwsim/engine/simulation.py builds (keep the two in step)."""
+    from hwsim.chip.devices import devices_in_play
+
+    sc, fw, chip = run.scenario, run.firmware, run.chip
+    layout = sc.layout()
+    p = layout.n_params
+    node = fw.perturbation.target == "nodes"
+    perturbed = layout.n_neurons if node else p
+    # Per parameter, float64 or int64: the initial weights, the weights (devices.w), G_int
+    # and the update controller's row map; per perturbed element: theta~ twice and the
+    # generators' gains (float64), and theta~'s sign (int8).
+    per_param = 4
+    if fw.optimizer.kind != "sgd" or fw.learning_rate_schedule.kind != "constant":
+        per_param += 2                          # optimiser state
+    if not chip.update.blocking:
+        per_param += 1                          # theta_old
+    writes, drift, noisy = devices_in_play(chip)
+    if drift:
+        per_param += 1                          # drifted weights buffer
+    if node:
+        per_param += 1                          # perturbed weights
+    if writes or drift or noisy or chip.perturbation.injection != "auxiliary":
+        per_param += 8                          # device state: 5 constants, stuck, t_prog, pulses
+    network = 8 * per_param * p + 25 * perturbed
+    ds = sc.dataset
+    n_in, _ = ds.shape
+    if ds.name == "parity":
+        samples = 2 ** ds.n_bits
+    elif ds.name in ("teacher", "mnist1d"):
+        samples = ds.n_samples
+    elif ds.name in ("mnist", "fashion_mnist", "cifar10"):
+        train, test = (50_000, 10_000) if ds.name == "cifar10" else (60_000, 10_000)
+        samples = (ds.n_train or train) + (ds.n_test or test)
+    else:
+        samples = _DATASET_SAMPLES.get(ds.name, 0)
+    data = 8 * (n_in + 2) * samples            # inputs (float64), a label and the sample order
+    return network, data
+
+
+def memory_checks(run: RunSpec, doc: SourceDoc) -> list[Problem]:
+    """Refuse a run whose network and data set would not fit the memory budget
+    (hwsim.spec.limits.memory_budget), at the field that makes them large."""
+    from hwsim.spec.limits import format_bytes, memory_problem
+
+    network, data = run_memory_estimate(run)
+    sc = run.scenario
+    p = sc.layout().n_params
+    what = (f"this run ({p:,} parameters: {format_bytes(network)}; the {sc.dataset.name} data set: "
+            f"{format_bytes(data)})")
+    if network >= data:
+        where = ("network", "layers") if sc.network.layers is not None else ("network", "hidden")
+        fix = "use fewer or narrower layers, or raise HWSIM_MEMORY_LIMIT if the machine has the memory"
+    else:
+        where = ("dataset",)
+        fix = "use fewer samples (n_train, n_samples), or raise HWSIM_MEMORY_LIMIT if the machine has the memory"
+    message = memory_problem(network + data, what, fix)
+    return [_problem(doc, where, message)] if message else []
 
 
 def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
@@ -515,7 +630,7 @@ def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
         at("scenario", ("accuracy",), "threshold accuracy needs the mse cost (got cost cross_entropy, "
                                       "which uses argmax; expected accuracy: argmax or cost: mse)")
     if sc.dataset.name == "teacher" and sc.accuracy != "r2":
-        at("scenario", ("accuracy",), f"the teacher data set is a regression (got {sc.accuracy!r}; "
+        at("scenario", ("accuracy",), f"the teacher data set is a regression (got {short(sc.accuracy)}; "
                                       "expected accuracy: r2)")
     if sc.dataset.name != "teacher" and sc.accuracy == "r2":
         at("scenario", ("accuracy",), f"r2 is for regression (got r2 on {sc.dataset.name}, a classification "
@@ -530,7 +645,7 @@ def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
         out_act = sc.network.layers[-1].activation
     if sc.cost == "cross_entropy" and out_act != "linear":
         at("scenario", ("network", "output_activation"),
-           f"cross_entropy applies softmax to the outputs itself (got {out_act!r}; "
+           f"cross_entropy applies softmax to the outputs itself (got {short(out_act)}; "
            "expected output_activation: linear)")
     n_in, n_out = sc.dataset.shape
     what = {"digits": ("pixels", "classes"), "parity": ("bits", "output"),
@@ -557,13 +672,13 @@ def _run_docs(doc: SourceDoc) -> tuple[dict[str, SourceDoc], list[Problem]]:
     allowed = ["kind", "scenario", "chip", "firmware"]
     for key in doc.data:
         if key not in allowed:
-            problems.append(_problem(doc, (key,), f"unknown field (got {key!r}; expected one of "
+            problems.append(_problem(doc, (key,), f"unknown field (got {short(key)}; expected one of "
                                                   f"{', '.join(allowed)}){did_you_mean(key, allowed)}"))
     docs = {}
     for part in ("scenario", "chip", "firmware"):
         value = doc.data.get(part, {})
         if not isinstance(value, dict):
-            problems.append(_problem(doc, (part,), f"wrong type (got {_short(value)}; expected the resolved "
+            problems.append(_problem(doc, (part,), f"wrong type (got {short(value)}; expected the resolved "
                                                    f"{part} as a mapping of fields)"))
             value = {}
         n = 1
@@ -593,13 +708,13 @@ def _scenario_docs(scen: SourceDoc, overrides: dict[str, Any], chip: str | None,
         ref = scen.data.get(kind, ScenarioSpec.model_fields[kind].default)
         docs[kind] = SourceDoc(scen.path, {})
         if not isinstance(ref, str) or not ref.strip():
-            problems.append(_problem(scen, (kind,), f"wrong type (got {_short(ref)}; expected a {kind} "
+            problems.append(_problem(scen, (kind,), f"wrong type (got {short(ref)}; expected a {kind} "
                                                     "preset name or a path to a YAML file)"))
             continue
         found = find_spec_file(ref, kind, base_dir)
         if found is None:
             names = preset_names(kind)
-            problems.append(_problem(scen, (kind,), f"no {kind} preset found (got {ref!r}; expected one of "
+            problems.append(_problem(scen, (kind,), f"no {kind} preset found (got {short(ref)}; expected one of "
                                                     f"{', '.join(names) or 'none'} or a path to a .yaml "
                                                     f"file){did_you_mean(ref, names)}"))
             continue
@@ -609,11 +724,11 @@ def _scenario_docs(scen: SourceDoc, overrides: dict[str, Any], chip: str | None,
             problems.extend(exc.problems)
             continue
         if found_kind is not None and found_kind != kind:
-            problems.append(_problem(scen, (kind,), f"wrong kind of file (got {ref!r}, a {found_kind} file; "
+            problems.append(_problem(scen, (kind,), f"wrong kind of file (got {short(ref)}, a {found_kind} file; "
                                                     f"expected a {kind} file)"))
     own = scen.data.pop("overrides", None) or {}
     if not isinstance(own, dict):
-        problems.append(_problem(scen, ("overrides",), f"wrong type (got {_short(own)}; expected a mapping "
+        problems.append(_problem(scen, ("overrides",), f"wrong type (got {short(own)}; expected a mapping "
                                                        "of dotted.path: value)"))
         own = {}
     if not problems:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hwsim.spec.limits import short
 from hwsim.spec.units import FULL_PERIOD, Fraction, Joules, Seconds, Siemens, time_constant
 
 
@@ -28,6 +29,22 @@ def F(default: Any = ..., *, unit: str, doc: str, **kw) -> Any:
     """
     text = doc if unit == "-" else f"{doc} Unit: {unit}."
     return Field(default, description=text, json_schema_extra={"x-unit": unit}, **kw)
+
+
+def _usable_name(value: str) -> str:
+    """A preset or scenario name that is safe as (part of) a folder name under runs/."""
+    bad = sorted({c for c in value if c in "/\\" or ord(c) < 32 or 0x7f <= ord(c) < 0xa0})
+    if bad or value.strip() in (".", "..") or len(value.encode("utf-8", "surrogatepass")) > 200:
+        why = (f"contains {', '.join(repr(c) for c in bad)}" if bad else
+               "is '.' or '..'" if value.strip() in (".", "..") else "is longer than 200 bytes")
+        raise ValueError(f"not a usable name: it {why} (got {short(value)}; expected letters, digits, "
+                         "spaces and punctuation other than / and \\, no control characters, not '.' "
+                         "or '..': the name becomes a folder name under runs/)")
+    return value
+
+
+#: A name that becomes part of a folder or file name (runs/<scenario name>-..., tuned presets).
+Name = Annotated[str, AfterValidator(_usable_name)]
 
 
 # --------------------------------------------------------------------------- chip
@@ -366,7 +383,7 @@ class ChipSpec(Spec):
     """The hardware: clock, inference timing, cost unit, devices, arrays and MGD circuits."""
 
     kind: Literal["chip"] = F("chip", unit="-", doc="Marks this file as a chip spec.")
-    name: str = F("unnamed_chip", unit="-", doc="Short identifier of the chip preset.",
+    name: Name = F("unnamed_chip", unit="-", doc="Short identifier of the chip preset.",
                   min_length=1, max_length=200)
     description: str = F("", unit="-", doc="One line on what this chip models.", max_length=2000)
     clock_period: Seconds = F(
@@ -411,9 +428,10 @@ class PerturbationSpec(Spec):
             "differences), cdma (random +-a codes, SPSA-like), walsh (orthogonal Hadamard codes), "
             "fdma (sinusoids), gaussian (i.i.d. normal).")
     amplitude: float = F(
-        0.05, unit="weight units", gt=0.0, le=1e6,
+        0.05, unit="weight units", ge=1e-100, le=1e6,
         doc="Delta-theta: L2 norm (RMS norm for fdma) of the whole perturbation vector; each "
-            "entry is about amplitude/sqrt(P).")
+            "entry is about amplitude/sqrt(P). At least 1e-100: the gradient is divided by "
+            "amplitude^2, which must not underflow to 0.")
     sparsity: float = F(
         1.0, unit="dimensionless", ge=1.0, le=1e6,
         doc="cdma only: each entry is non-zero with probability 1/sparsity; the non-zero "
@@ -506,7 +524,7 @@ class FirmwareSpec(Spec):
     """The training program: MGD mode, time constants, learning rate, normalisation."""
 
     kind: Literal["firmware"] = F("firmware", unit="-", doc="Marks this file as a firmware spec.")
-    name: str = F("unnamed_firmware", unit="-", doc="Short identifier of the firmware preset.",
+    name: Name = F("unnamed_firmware", unit="-", doc="Short identifier of the firmware preset.",
                   min_length=1, max_length=200)
     description: str = F("", unit="-", doc="One line on what this firmware does.", max_length=2000)
     algorithm: Literal["mgd", "backprop"] = F(
@@ -581,9 +599,9 @@ def check_tau_range(name: str, value):
         top = 10**15 if name == "tau_theta" else 10**12
         if name == "tau_hp":
             if not 0 < value <= top:
-                raise ValueError(f"out of range (got {value!r} steps; expected 0 < {name} <= {top:g} steps)")
+                raise ValueError(f"out of range (got {short(value)} steps; expected 0 < {name} <= {top:g} steps)")
         elif not 1 <= value <= top:
-            raise ValueError(f"out of range (got {value!r} steps; expected 1 <= {name} <= {top:g} steps)")
+            raise ValueError(f"out of range (got {short(value)} steps; expected 1 <= {name} <= {top:g} steps)")
     return value
 
 
@@ -882,7 +900,7 @@ class ScenarioSpec(Spec):
     """The workload: data set, network, cost, target, budget, and which chip and firmware."""
 
     kind: Literal["scenario"] = F("scenario", unit="-", doc="Marks this file as a scenario spec.")
-    name: str = F("unnamed_scenario", unit="-", doc="Short identifier of the scenario.",
+    name: Name = F("unnamed_scenario", unit="-", doc="Short identifier of the scenario.",
                   min_length=1, max_length=200)
     description: str = F("", unit="-", doc="The question this scenario asks.", max_length=2000)
     chip: str = F("ideal_digital", unit="-", min_length=1,

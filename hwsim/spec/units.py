@@ -21,6 +21,8 @@ from typing import Annotated, Any, Union
 
 from pydantic import BeforeValidator, WithJsonSchema
 
+from hwsim.spec.limits import short
+
 # A number, then an optional unit expression made of names, digits, '/', '*', '^', '.', '%'.
 # Checked before pint sees the text, so no expression can make pint compute something huge.
 _QUANTITY = re.compile(
@@ -55,7 +57,7 @@ def _expected(unit: str) -> str:
 
 
 def _fail(value: Any, what: str, unit: str, hint: str = "") -> ValueError:
-    return ValueError(f"{what} (got {value!r}; expected {_expected(unit)}){hint}")
+    return ValueError(f"{what} (got {short(value)}; expected {_expected(unit)}){hint}")
 
 
 def _pint_unit(text: str, value: Any, unit: str):
@@ -74,7 +76,10 @@ def to_base_unit(value: Any, unit: str) -> float:
     if isinstance(value, bool):
         raise _fail(value, "wrong type", unit)
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:        # an integer beyond any float
+            raise _fail(value, "out of range: too large for a number", unit) from None
     if not isinstance(value, str):
         raise _fail(value, "wrong type", unit)
     text = value.strip()
@@ -84,9 +89,22 @@ def to_base_unit(value: Any, unit: str) -> float:
     if not m:
         raise _fail(value, "cannot read this as a quantity", unit)
     number = float(m.group("num"))
+    if not math.isfinite(number):
+        raise _fail(value, "out of range: too large for a number", unit,
+                    "; write 'inf' where the field means infinity")
     if not m.group("unit"):
         return number
-    given = _pint_unit(m.group("unit"), value, unit)
+    converted = _convert(value, number, m.group("unit"), unit)
+    # A conversion that leaves the floats (1e300 s in ns, 1e-320 s in Ts) is refused, not
+    # read as infinity or zero.
+    if not math.isfinite(converted) or (converted == 0.0 and number != 0.0):
+        raise _fail(value, "out of range: too large or too small once converted", unit)
+    return converted
+
+
+def _convert(value: Any, number: float, unit_text: str, unit: str) -> float:
+    """``number`` in ``unit_text`` converted to ``unit`` (ValueError naming the dimension)."""
+    given = _pint_unit(unit_text, value, unit)
     ureg = _registry()
     if unit in ("fraction", "percent"):
         target = ureg.dimensionless if unit == "fraction" else ureg.percent
@@ -129,6 +147,9 @@ Percent = quantity("percent")       # 0.5 or "0.5 %" -> 0.5 (stored in percent)
 # --------------------------------------------------------------------------- time constants
 
 FULL_PERIOD = "full_period"
+#: Largest time constant in clock cycles: 10**15 steps (tau_theta's bound) of up to 10**9
+#: cycles each, so every resolved value stays a finite float and fits the kernels' int64.
+MAX_TIME_CONSTANT_CYCLES = 1e24
 _TC = re.compile(r"^\s*(?P<num>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?)\s*"
                  r"(?P<unit>steps?|cycles?)?\s*$")
 _TC_EXPECTED = ("a whole number of steps such as 10, a number of clock cycles such as "
@@ -141,7 +162,7 @@ def _time_constant(value: Any, integer: bool, symbolic: bool) -> int | float | s
     if symbolic:
         expected += f", or {FULL_PERIOD!r} (one whole period of a tdma/walsh code)"
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"wrong type (got {value!r}; expected {expected})")
+        raise ValueError(f"wrong type (got {short(value)}; expected {expected})")
     if isinstance(value, str):
         text = value.strip()
         if text == FULL_PERIOD and symbolic:
@@ -150,28 +171,30 @@ def _time_constant(value: Any, integer: bool, symbolic: bool) -> int | float | s
         if m is None:
             m2 = _QUANTITY.match(text)
             if m2 is None or not m2.group("unit"):
-                raise ValueError(f"cannot read this as a time constant (got {value!r}; expected {expected})"
+                raise ValueError(f"cannot read this as a time constant (got {short(value)}; expected {expected})"
                                  + _suggest_symbol(text, symbolic))
             try:
                 seconds = to_base_unit(text, "s")
-            except ValueError:
-                raise ValueError(f"wrong dimension (got {value!r}; expected {expected})") from None
+            except ValueError as exc:
+                what = "out of range" if str(exc).startswith("out of range") else "wrong dimension"
+                raise ValueError(f"{what} (got {short(value)}; expected {expected})") from None
             if not seconds > 0:
-                raise ValueError(f"out of range (got {value!r}; expected a positive time)")
+                raise ValueError(f"out of range (got {short(value)}; expected a positive time)")
             return " ".join(text.split())
         number = float(m.group("num"))
         if (m.group("unit") or "step").startswith("cycle"):
-            if not (number > 0 and math.isfinite(number)):
-                raise ValueError(f"out of range (got {value!r}; expected a positive number of cycles)")
+            if not 0 < number <= MAX_TIME_CONSTANT_CYCLES:
+                raise ValueError(f"out of range (got {short(value)}; expected a positive number of cycles "
+                                 f"up to {MAX_TIME_CONSTANT_CYCLES:.0e})")
             if number != int(number):
-                raise ValueError(f"not a whole number of cycles (got {value!r}; expected {expected})")
+                raise ValueError(f"not a whole number of cycles (got {short(value)}; expected {expected})")
             return f"{int(number)} cycles"
         value = number
-    if not math.isfinite(value):
-        raise ValueError(f"out of range (got {value!r}; expected {expected})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"out of range (got {short(value)}; expected {expected})")
     if integer:
         if value != int(value):
-            raise ValueError(f"not a whole number of steps (got {value!r}; expected {expected})")
+            raise ValueError(f"not a whole number of steps (got {short(value)}; expected {expected})")
         return int(value)
     return float(value)
 
@@ -213,9 +236,12 @@ def resolve_time_constant(value: int | float | str, *, cycles_per_inference: int
     number, _, unit = value.partition(" ")
     if not unit.startswith("cycle"):
         cycles = to_base_unit(value, "s") / clock_period
+        if not cycles <= MAX_TIME_CONSTANT_CYCLES:
+            raise ValueError(f"out of range (got {short(value)} = {cycles:.3g} cycles of {clock_period:g} s; "
+                             f"expected at most {MAX_TIME_CONSTANT_CYCLES:.0e} cycles)")
         whole = round(cycles)
         if whole < 1 or abs(cycles - whole) > 1e-6 * max(1.0, cycles):
-            raise ValueError(f"not a whole number of clock cycles (got {value!r} = {cycles:.6g} cycles of "
+            raise ValueError(f"not a whole number of clock cycles (got {short(value)} = {cycles:.6g} cycles of "
                              f"{clock_period:g} s; expected a multiple of the clock period)")
         cycles = whole
     else:
@@ -224,7 +250,7 @@ def resolve_time_constant(value: int | float | str, *, cycles_per_inference: int
     if not integer:
         return steps
     if steps != int(steps) or steps < 1:
-        raise ValueError(f"not a whole number of steps (got {value!r} = {cycles} cycles = {steps:.6g} steps "
+        raise ValueError(f"not a whole number of steps (got {short(value)} = {cycles} cycles = {steps:.6g} steps "
                          f"of {cycles_per_inference} cycles; expected a multiple of "
                          f"chip.inference.initiation_interval, or cycles_per_inference without pipelining)")
     return int(steps)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from hwsim.spec.errors import SpecError, did_you_mean
+from hwsim.spec.limits import MAX_SEED, short
 from hwsim.spec.loader import _problem, _problems_from, find_spec_file
 from hwsim.spec.models import KINDS, Spec, F
 from hwsim.spec.yaml_source import SourceDoc, read_yaml
@@ -43,8 +44,9 @@ class GridAxis(_ValuesSpec):
         None, unit="-", min_length=1, max_length=100_000,
         doc="The values of this axis in order; any YAML value the path accepts (numbers, "
             "'10 ns', [32, 16], a preset name). A plain list is short for {values: [...]}.")
-    start: float | None = F(None, unit="the path's unit", doc="First value of a range.")
-    stop: float | None = F(None, unit="the path's unit", doc="Last value of a range (included).")
+    start: float | None = F(None, unit="the path's unit", allow_inf_nan=False, doc="First value of a range.")
+    stop: float | None = F(None, unit="the path's unit", allow_inf_nan=False,
+                           doc="Last value of a range (included).")
     num: int | None = F(None, unit="values", ge=1, le=100_000, doc="Number of values in the range.")
     scale: Literal["linear", "log"] = F(
         "linear", unit="-", doc="linear: evenly spaced; log: evenly spaced in log (start, stop > 0).")
@@ -88,8 +90,10 @@ class Draw(Spec):
         ..., unit="-", doc="uniform: low..high; log_uniform: uniform in log between low and high "
                            "(> 0); int_uniform: whole numbers low..high, both included; choice: one "
                            "of values, equally likely.")
-    low: float | None = F(None, unit="the path's unit", doc="Lower bound (uniform, log_uniform, int_uniform).")
-    high: float | None = F(None, unit="the path's unit", doc="Upper bound (uniform, log_uniform, int_uniform).")
+    low: float | None = F(None, unit="the path's unit", allow_inf_nan=False,
+                          doc="Lower bound (uniform, log_uniform, int_uniform).")
+    high: float | None = F(None, unit="the path's unit", allow_inf_nan=False,
+                           doc="Upper bound (uniform, log_uniform, int_uniform).")
     values: list[Any] | None = F(None, unit="-", min_length=1, doc="The choices (choice).")
 
     @model_validator(mode="after")
@@ -136,10 +140,11 @@ class RandomAxes(Spec):
 class SeedAxis(_ValuesSpec):
     """The runs' seeds: a list, or ``count`` seeds from ``start``."""
 
-    values: list[int] | None = F(None, unit="-", min_length=1, max_length=100_000,
-                                 doc="The seeds in order. A plain list is short for {values: [...]}.")
+    values: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | None = F(
+        None, unit="-", min_length=1, max_length=100_000,
+        doc="The seeds in order. A plain list is short for {values: [...]}.")
     count: int | None = F(None, unit="seeds", ge=1, le=100_000, doc="Number of consecutive seeds.")
-    start: int = F(0, unit="-", ge=0, doc="First of the consecutive seeds.")
+    start: int = F(0, unit="-", ge=0, le=MAX_SEED, doc="First of the consecutive seeds.")
 
     @model_validator(mode="after")
     def _one_form(self):
@@ -147,10 +152,13 @@ class SeedAxis(_ValuesSpec):
             raise ValueError("give either a list of seeds or count (got "
                              f"{'both' if self.values is not None else 'neither'}; expected e.g. "
                              "seeds: [0, 1, 2] or seeds: {count: 3})")
+        if self.count is not None and self.start + self.count - 1 > MAX_SEED:
+            raise ValueError(f"the last seed is too large (got start {self.start} and count {self.count}; "
+                             f"expected seeds up to {MAX_SEED}, the run seed's range)")
         if self.values is not None and any(s < 0 for s in self.values):
-            raise ValueError(f"seeds are non-negative integers (got {self.values})")
+            raise ValueError(f"seeds are non-negative integers (got {short(self.values)})")
         if self.values is not None and len(set(self.values)) != len(self.values):
-            raise ValueError(f"a seed appears twice (got {self.values}; expected distinct seeds)")
+            raise ValueError(f"a seed appears twice (got {short(self.values)}; expected distinct seeds)")
         return self
 
     def expand(self) -> list[int]:
@@ -250,7 +258,7 @@ def check_path(path: str) -> str | None:
         if part not in fields:
             names = sorted(fields)
             where = ".".join(done) or "the scenario"
-            return (f"no such field (got {part!r} in {where}; expected one of {', '.join(names)})"
+            return (f"no such field (got {short(part)} in {where}; expected one of {', '.join(names)})"
                     f"{did_you_mean(part, names)}")
         annotation = fields[part].annotation
         done.append(part)
@@ -271,7 +279,7 @@ def read_sweep(path: str | Path) -> tuple[SweepSpec, SourceDoc]:
     doc = read_yaml(path)
     kind = doc.data.get("kind")
     if kind != "sweep":
-        raise SpecError([_problem(doc, ("kind",), f"not a sweep file (got kind {kind!r}; expected "
+        raise SpecError([_problem(doc, ("kind",), f"not a sweep file (got kind {short(kind)}; expected "
                                                   "kind: sweep)")])
     problems = [_problem(doc, loc, message, p) for loc, p in raw_paths(doc.data)
                 if (message := check_path(p)) is not None]
@@ -306,7 +314,7 @@ def read_sweep(path: str | Path) -> tuple[SweepSpec, SourceDoc]:
         from hwsim.spec.loader import preset_names
 
         names = preset_names("scenario")
-        problems.append(_problem(doc, ("scenario",), f"no scenario found (got {spec.scenario!r}; expected one of "
+        problems.append(_problem(doc, ("scenario",), f"no scenario found (got {short(spec.scenario)}; expected one of "
                                                      f"{', '.join(names)} or a path to a .yaml file, relative to "
                                                      f"this file){did_you_mean(spec.scenario, names)}"))
     if problems:
@@ -348,7 +356,8 @@ def schema() -> dict:
     group = props["zip"].pop("items")
     props["zip"]["anyOf"] = [group, {"type": "array", "items": group}]
     del props["zip"]["type"]
-    props["seeds"]["anyOf"].insert(0, {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}})
+    props["seeds"]["anyOf"].insert(0, {"type": "array", "minItems": 1,
+                                       "items": {"type": "integer", "minimum": 0, "maximum": MAX_SEED}})
     return out
 
 

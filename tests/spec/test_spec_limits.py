@@ -180,3 +180,138 @@ def test_the_reader_types_plain_values_as_yaml_safe_load_does():
     want = yaml.safe_load(sample)["a"]
     assert [type(v) for v in got] == [type(v) for v in want]
     assert [repr(v) for v in got] == [repr(v) for v in want]
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_constant_step_with_a_bound_of_zero_is_well_defined():
+    import numpy as np
+
+    from hwsim.chip.devices import DeviceArray, DeviceParams
+
+    for w_min, w_max in ((-1.0, 0.0), (0.0, 1.0)):
+        params = DeviceParams(law="constant_step", dw_min=0.01, w_min=w_min, w_max=w_max,
+                              rounding="deterministic")
+        devices = DeviceArray(params, 4, seed=0)
+        devices.program(np.full(4, (w_min + w_max) / 2))
+        start = devices.w.copy()
+        sent = devices.update(np.array([0.05, -0.05, 0.02, -0.02]), update_index=0)
+        assert sent == 14
+        # One constant step per pulse, clipped to the bounds: no division by the zero bound.
+        np.testing.assert_allclose(devices.w, np.clip(start + [0.05, -0.05, 0.02, -0.02], w_min, w_max))
+
+
+def test_device_params_refuse_non_finite_numbers():
+    from hwsim.chip.devices import DeviceParams
+
+    with pytest.raises(ValueError, match="dw_min: must be a finite number"):
+        DeviceParams(dw_min=float("inf"))
+
+
+def test_a_time_constant_that_overflows_is_a_clean_error(capsys):
+    scenario = ROOT / "scenarios" / "quickstart.yaml"
+    for value in ("1e300 s", "1e999 cycles", "1e400 us", "1e-320 s"):
+        code, err = _validate(capsys, scenario, "--set", f"firmware.tau_x={value}")
+        assert code == 2 and "--set: firmware.tau_x:" in err, value
+
+
+def test_a_quantity_converted_out_of_the_floats_is_refused():
+    from hwsim.spec.units import to_base_unit
+
+    for text in ("1e300 Ts", "1e-320 ns", "1e999 s"):
+        with pytest.raises(ValueError, match="out of range"):
+            to_base_unit(text, "s")
+    with pytest.raises(ValueError, match="out of range"):
+        to_base_unit(10**400, "s")
+    assert to_base_unit("inf", "s") == float("inf")      # what 'inf' fields mean
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "a\\b", "a\x00b", "tab\there", ".", "..", "é" * 150])
+def test_a_scenario_name_must_be_usable_as_a_folder_name(name):
+    from hwsim.spec.models import ScenarioSpec
+
+    with pytest.raises(ValueError, match="not a usable name"):
+        ScenarioSpec(name=name)
+
+
+def test_long_values_are_shortened_in_messages(tmp_path, capsys):
+    path = tmp_path / "long.yaml"
+    path.write_text("kind: chip\nclock_period: '" + "x" * 1_000_000 + "'\n? " + "y" * 100_000 + "\n: 1\n")
+    code, err = _validate(capsys, path)
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 3 and all(len(line) < 1000 for line in lines), [len(x) for x in lines]
+    assert "(1,000,002 characters)" in lines[0]
+
+
+def test_a_field_put_in_the_wrong_section_says_where_it_belongs(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text("kind: scenario\ndataset: {name: mnist, test_fraction: 0.1}\n")
+    code, err = _validate(capsys, path)
+    assert code == 2
+    assert "did you mean 'test_fraction'" not in err
+    assert "test_fraction belongs under dataset (with name: digits, teacher or mnist1d)" in err
+    # A misspelling still gets its suggestion.
+    path.write_text("kind: scenario\ndataset: {name: digits, test_fracton: 0.1}\n")
+    code, err = _validate(capsys, path)
+    assert "did you mean 'test_fraction'?" in err
+
+
+def test_problems_are_listed_by_file_then_line(tmp_path):
+    from hwsim.spec.errors import Problem
+
+    problems = [Problem("b.yaml", 9, 1, "x", "m"), Problem("a.yaml", 5, 1, "x", "m"),
+                Problem("b.yaml", 2, 7, "x", "m"), Problem("a.yaml", None, None, "x", "m"),
+                Problem("a.yaml", 3, 1, "x", "m")]
+    got = [(p.file, p.line) for p in SpecError(problems).problems]
+    assert got == [("b.yaml", 2), ("b.yaml", 9), ("a.yaml", None), ("a.yaml", 3), ("a.yaml", 5)]
+
+
+def test_sweep_seeds_stay_in_the_run_seed_range():
+    from hwsim.spec.limits import MAX_SEED
+    from hwsim.sweep.spec import SeedAxis
+
+    SeedAxis.model_validate({"count": 2, "start": MAX_SEED - 1})
+    for bad in ({"count": 3, "start": MAX_SEED - 1}, {"values": [MAX_SEED + 1]}, {"start": 2**64, "count": 1}):
+        with pytest.raises(ValueError):
+            SeedAxis.model_validate(bad)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_a_network_too_large_for_memory_is_refused_at_validation(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HWSIM_MEMORY_LIMIT", "64 MiB")
+    path = tmp_path / "big.yaml"
+    path.write_text("kind: scenario\nname: big\nnetwork:\n  hidden: [2000, 2000]\n")
+    code, err = _validate(capsys, path)
+    assert code == 2
+    first = err.splitlines()[0]
+    assert first.startswith(f"{path}:4:3: network.hidden: this run (4,152,010 parameters")
+    assert "64.0 MiB allowed: HWSIM_MEMORY_LIMIT" in first
+    path.write_text("kind: scenario\nname: small\nnetwork:\n  hidden: [200, 200]\n")
+    assert _validate(capsys, path)[0] == 0
+
+
+def test_the_estimate_counts_at_least_what_the_simulation_holds(monkeypatch):
+    import numpy as np
+
+    from hwsim.engine.simulation import Simulation
+    from hwsim.spec.loader import load_scenario, run_memory_estimate
+
+    for overrides in ({}, {"chip": "rram_crossbar", "firmware": "mgd_adam"}):
+        run = load_scenario(ROOT / "scenarios" / "quickstart.yaml",
+                            {"network.hidden": [64], **overrides})
+        sim = Simulation(run, seed=0)
+        p = sim.layout.n_params
+        held = sum(v.nbytes for v in vars(sim).values() if isinstance(v, np.ndarray) and v.size >= p)
+        held += sum(v.nbytes for v in vars(sim.devices).values() if isinstance(v, np.ndarray) and v.size >= p)
+        network, _ = run_memory_estimate(run)
+        assert network >= held, overrides
+
+
+def test_the_shipped_scenarios_fit_the_real_budget(capsys):
+    scenarios = sorted((ROOT / "scenarios").glob("*.yaml"))
+    code, err = _validate(capsys, *scenarios)
+    assert code == 0, err
