@@ -72,10 +72,12 @@ def _build_parser() -> argparse.ArgumentParser:
     from hwsim.bench.commands import add_commands as add_bench_commands
     from hwsim.spec.commands import add_commands
     from hwsim.sweep.commands import add_commands as add_sweep_commands
+    from hwsim.tune.commands import add_commands as add_tune_commands
 
     add_commands(sub, COMMANDS)
     add_sweep_commands(sub, COMMANDS)
     add_bench_commands(sub, COMMANDS)
+    add_tune_commands(sub, COMMANDS)
     return parser
 
 
