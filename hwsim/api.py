@@ -383,7 +383,7 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None) -> Run
     from hwsim.chip.timing import inference_timing
     from hwsim.data import build_dataset
     from hwsim.engine.simulation import STREAM_INIT, STREAM_ORDER, CurvePoint, accuracy, stream_seed
-    from hwsim.firmware.backprop import train_backprop
+    from hwsim.firmware.backprop import divergence, train_backprop
     from hwsim.firmware.optimizers import OptimizerConfig, ScheduleConfig
 
     import time
@@ -416,9 +416,9 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None) -> Run
                                math.nan) for r in rows]
     reached = next((r for r in rows if r.test_accuracy >= sc.target_accuracy), None)
     accs = [r.test_accuracy for r in rows if not math.isnan(r.test_accuracy)]
-    diverged = not np.isfinite(theta).all() or (rows and not math.isfinite(rows[-1].test_cost))
+    blew_up = divergence(theta, rows)
     summary = {
-        "status": "diverged" if diverged else ("reached_target" if reached else "budget_exhausted"),
+        "status": "diverged" if blew_up else ("reached_target" if reached else "budget_exhausted"),
         "algorithm": "backprop",
         "target_accuracy": sc.target_accuracy,
         "cycles_to_target": None, "seconds_to_target": None, "energy_joules_to_target": None,
@@ -436,6 +436,13 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None) -> Run
         "spec_hash": spec.spec_hash,
         "hwsim_version": __version__,
     }
+    if blew_up:
+        # The chip run's block (step of the curve's axis; no cycles on this baseline), with
+        # the update and samples seen.
+        summary["divergence"] = {
+            "step": blew_up["samples_seen"] * fw.tau_x, "cycle": None, "seconds": None, **blew_up,
+            "hint": f"training blew up (NaN/inf in the {blew_up['quantity']}): lower firmware.eta "
+                    f"(the learning rate, now {fw.eta:g})"}
     curve = curve_frame(curve_points)
     run_dir = None
     if out is not None:

@@ -209,6 +209,10 @@ def _report_run(args, result, progress) -> int:
         reached = (f"reached {s['target_accuracy']:.1%} test accuracy after {s['samples_to_target']:,} "
                    f"samples" if s["status"] == "reached_target" else
                    f"target {s['target_accuracy']:.1%} not reached in {s['samples_seen']:,} samples")
+        if s["status"] == "diverged":
+            d = s["divergence"]
+            reached = (f"diverged at update {d['update']:,} ({d['samples_seen']:,} samples): non-finite "
+                       f"{d['quantity']}; {d['hint']}")
         print(f"backprop baseline: {reached}; final test accuracy {_fixed(s['final_test_accuracy'])} "
               f"(best {_fixed(s['best_test_accuracy'])}), {s['wall_seconds']:.1f} s wall time")
         return EXIT_DIVERGED if s["status"] == "diverged" else EXIT_OK

@@ -227,3 +227,27 @@ def test_digits_accuracy_matches_sklearn_mlpclassifier():
         theirs.append(clf.score(data.x_test, data.y_test.argmax(axis=1)))
     assert min(ours) > 0.9 and min(theirs) > 0.9
     assert abs(np.mean(ours) - np.mean(theirs)) <= 0.02, (ours, theirs)
+
+
+def test_a_diverging_baseline_run_exits_3_with_a_divergence_block_and_no_numpy_warnings(tmp_path, capsys):
+    import json
+
+    from helpers import tiny_scenario
+    from hwsim.cli import main
+
+    scen = tmp_path / "bp.yaml"
+    scen.write_text(tiny_scenario(eta=1e200, cost="mse", every_steps=100, max_cycles=4000)
+                    .replace("firmware: mgd_discrete", "firmware: backprop_sgd"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["run", str(scen), "--out", str(tmp_path / "r"), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 3
+    assert [str(w.message) for w in caught] == [] and "Warning" not in captured.err, captured.err
+    s = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert s["status"] == "diverged"
+    d = s["divergence"]
+    assert {"step", "cycle", "seconds", "quantity", "non_finite", "hint", "update", "samples_seen"} == set(d)
+    assert d["quantity"] == d["non_finite"][0] == "weights" and d["samples_seen"] == s["samples_seen"]
+    assert "firmware.eta" in d["hint"] and "1e+200" in d["hint"]
+    assert "diverged at update" in captured.out and "firmware.eta" in captured.out

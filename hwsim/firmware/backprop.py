@@ -161,22 +161,43 @@ def train_backprop(layout: NetworkLayout, theta0: np.ndarray, data, cost: str, n
     observe(0, 0)
     every = int(eval_every) if eval_every is not None else None
     next_eval = every if every is not None else None
-    for k in range(n_updates):
-        idx = order.indices(k * batch, batch)
-        c, g = loss_and_gradient(layout, theta, data.x_train[idx], data.y_train[idx], cost)
-        cost_sum += c * batch
-        cost_count += batch
-        lr_k = KO.schedule_value(s_kind, s_base, k, s_total, s_p1, s_p2)
-        state.step(g, lr_k, opt, out=delta)
-        theta += delta
-        seen = (k + 1) * batch
-        if not (math.isfinite(c) and np.isfinite(theta).all()):
-            observe(seen, k + 1)
-            return theta, rows
-        if next_eval is not None and seen >= next_eval and k + 1 < n_updates:
-            observe(seen, k + 1)
-            while next_eval <= seen:
-                next_eval += every
+    # Overflow on the way to a divergence is expected: a non-finite cost or weight stops
+    # training below and the summary reports it (numpy's warnings would only be noise).
+    with np.errstate(all="ignore"):
+        for k in range(n_updates):
+            idx = order.indices(k * batch, batch)
+            c, g = loss_and_gradient(layout, theta, data.x_train[idx], data.y_train[idx], cost)
+            cost_sum += c * batch
+            cost_count += batch
+            lr_k = KO.schedule_value(s_kind, s_base, k, s_total, s_p1, s_p2)
+            state.step(g, lr_k, opt, out=delta)
+            theta += delta
+            seen = (k + 1) * batch
+            if not (math.isfinite(c) and np.isfinite(theta).all()):
+                observe(seen, k + 1)
+                return theta, rows
+            if next_eval is not None and seen >= next_eval and k + 1 < n_updates:
+                observe(seen, k + 1)
+                while next_eval <= seen:
+                    next_eval += every
     if n_updates > 0:
         observe(n_updates * batch, n_updates)
     return theta, rows
+
+
+def divergence(theta: np.ndarray, rows: list[BackpropPoint]) -> dict | None:
+    """Where and in what a baseline run blew up (None when it did not): the update and
+    samples seen at its last curve row, and what is non-finite, the deepest cause first
+    (non-finite weights make the cost non-finite, not the reverse), as the chip run's
+    summary says it (hwsim.engine.simulation.Simulation._mark_diverged)."""
+    last = rows[-1] if rows else None
+    bad = []
+    if not np.isfinite(theta).all():
+        bad.append("weights")
+    if last is not None and (not math.isfinite(last.test_cost)
+                             or last.updates > 0 and not math.isfinite(last.train_cost)):
+        bad.append("cost")       # the train cost is NaN by definition in the row at update 0
+    if not bad:
+        return None
+    return {"update": last.updates if last else 0, "samples_seen": last.samples_seen if last else 0,
+            "quantity": bad[0], "non_finite": bad}
