@@ -120,7 +120,7 @@ def test_two_dask_workers_give_the_same_study_as_one_by_one(folder, serial_dir):
 
 
 def test_diverging_trials_are_scored_not_fatal(folder, tmp_path, capsys):
-    space = SPACE.replace("{low: 0.03, high: 3.0, log: true}", "{low: 1.0e5, high: 1.0e6, log: true}")
+    space = SPACE.replace("{low: 0.03, high: 3.0, log: true}", "{low: 1.0e6, high: 1.0e200, log: true}")
     write(folder, "huge_eta.yaml", space)
     out = tmp_path / "huge"
     code = main(["tune", str(folder / "tiny.yaml"), "--space", str(folder / "huge_eta.yaml"), "--trials", "3",
@@ -128,6 +128,7 @@ def test_diverging_trials_are_scored_not_fatal(folder, tmp_path, capsys):
     assert code == 0, capsys.readouterr()
     t = table(out)
     assert len(t) == 3 and (t.state == "complete").all() and not t.reached_target.any()
+    assert (t.status == "diverged").any()
     budget = plan(folder).base.scenario.max_cycles
     assert (t.objective >= 2.0 * budget).all() and t.objective.map(float).apply(pd.notna).all()
     assert "no trial finished" not in capsys.readouterr().out
@@ -201,3 +202,31 @@ def test_joules_on_a_chip_without_energy_table_exits_2(folder, capsys):
                  "--objective", "joules"])
     assert code == 2
     assert "no energy table" in capsys.readouterr().err
+
+
+def test_a_trial_that_raises_is_scored_the_study_goes_on_and_exits_4(folder, serial_dir, tmp_path,
+                                                                    monkeypatch, capsys):
+    from hwsim.tune import study
+
+    real = study.trial_runner
+    calls = {"n": 0}
+
+    def second_trial_breaks(spec, seed, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ValueError("a bug in the simulator")
+        return real(spec, seed, **kw)
+
+    monkeypatch.setattr(study, "trial_runner", second_trial_breaks)
+    out = tmp_path / "broken"
+    code = main(["tune", str(folder / "tiny.yaml"), "--space", str(folder / "space.yaml"), "--trials",
+                 str(TRIALS), "--serial", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 4 and "1 trial failed with an error" in printed
+    t = table(out)
+    assert len(t) == TRIALS
+    failed = t[t.state == "failed"]
+    assert list(failed.trial) == [1] and "ValueError: a bug in the simulator" in failed.error.iloc[0]
+    budget = plan(folder).base.scenario.max_cycles
+    assert failed.objective.iloc[0] == 2.0 * budget * 2      # no accuracy: shortfall 1
+    assert "a bug in the simulator" in (out / "trials" / "00001" / "error.json").read_text()

@@ -105,7 +105,7 @@ def plan_tune(scenario: str, *, chip: str | None = None, firmware: str | None = 
               overrides: dict | None = None) -> TunePlan:
     """Read the space and the scenario and check them; SpecError lists every problem (at the
     space file's line for a value it set), TuneError when the objective cannot be measured."""
-    from hwsim.spec.loader import load_scenario
+    from hwsim.spec.loader import find_spec_file, load_scenario
 
     if objective not in OBJECTIVES:
         raise TuneError(f"--objective {objective}: no such objective (expected one of "
@@ -114,8 +114,9 @@ def plan_tune(scenario: str, *, chip: str | None = None, firmware: str | None = 
     spec, doc = read_space(space_path)
     fixed = dict(spec.fixed)
     base_overrides = {**(overrides or {}), **fixed, "scenario.stop_at_target": True}
+    found = find_spec_file(scenario, "scenario", None)      # a preset name, or a path
     try:
-        base = load_scenario(scenario, base_overrides, chip=chip, firmware=firmware)
+        base = load_scenario(found or scenario, base_overrides, chip=chip, firmware=firmware)
     except SpecError as exc:
         raise SpecError([_relocate(p, doc, fixed, "fixed") for p in exc.problems]) from None
     if base.firmware.algorithm != "mgd":
