@@ -230,3 +230,16 @@ def test_a_trial_that_raises_is_scored_the_study_goes_on_and_exits_4(folder, ser
     budget = plan(folder).base.scenario.max_cycles
     assert failed.objective.iloc[0] == 2.0 * budget * 2      # no accuracy: shortfall 1
     assert "a bug in the simulator" in (out / "trials" / "00001" / "error.json").read_text()
+
+
+def test_joules_objective_scores_energy_to_target_and_projects_the_budget(folder, tmp_path):
+    p = plan(folder, objective="joules", overrides={"chip.energy.mvm": 1e-12, "chip.energy.write": 1e-13})
+    out = run_study(p, tmp_path / "joules", trials=3, serial=True)
+    t = table(out.directory)
+    assert len(t) == 3 and (t.state == "complete").all()
+    reached, missed = t[t.reached_target], t[~t.reached_target]
+    assert (reached.objective == reached.value_to_target).all() and (reached.objective > 0).all()
+    budget = missed.energy_joules / missed.cycles_simulated * p.base.scenario.max_cycles
+    shortfall = ((0.35 - missed.best_test_accuracy) / 0.35).clip(0, 1)
+    assert missed.objective.tolist() == pytest.approx((2.0 * budget * (1 + shortfall)).tolist())
+    assert len(reached) + len(missed) == 3 and (t.energy_joules > 0).all()
