@@ -37,6 +37,7 @@ def test_round_trip_with_units_and_symbols(tmp_path):
         firmware: finite_difference
         overrides:
           chip.clock_period: 2 ns
+          chip.array.tile_latency: null    # one inference at a time: 60 cycles per step
           firmware.tau_p: 240 cycles
         dataset: {name: parity, n_bits: 3}
         network: {hidden: [4], output_activation: sigmoid}
