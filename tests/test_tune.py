@@ -243,3 +243,10 @@ def test_joules_objective_scores_energy_to_target_and_projects_the_budget(folder
     shortfall = ((0.35 - missed.best_test_accuracy) / 0.35).clip(0, 1)
     assert missed.objective.tolist() == pytest.approx((2.0 * budget * (1 + shortfall)).tolist())
     assert len(reached) + len(missed) == 3 and (t.energy_joules > 0).all()
+
+
+def test_a_folder_another_study_is_writing_is_refused(folder, serial_dir):
+    from hwsim.sweep.execute import _lock
+
+    with _lock(serial_dir), pytest.raises(TuneError, match="another hwsim tune is writing"):
+        run_study(plan(folder), serial_dir, trials=TRIALS, serial=True)

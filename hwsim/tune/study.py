@@ -342,13 +342,18 @@ def run_study(plan: TunePlan, out: str | Path | None = None, *, trials: int, wor
     when interrupted. ``runner`` replaces :func:`trial_runner` (tests)."""
     import optuna
 
-    from hwsim.sweep.execute import _lock
+    from hwsim.sweep.execute import SweepError, _lock
     from hwsim.tune import outputs
 
     out = Path(out) if out is not None else default_tune_dir(plan)
     out.mkdir(parents=True, exist_ok=True)
     outcome = TuneOutcome(out, [])
-    with _lock(out), _quiet_optuna():
+    with contextlib.ExitStack() as held, _quiet_optuna():
+        try:
+            held.enter_context(_lock(out))
+        except SweepError:
+            raise TuneError(f"another hwsim tune is writing into {out}; wait for it to finish or choose "
+                            "another --out") from None
         for stale in list(out.glob(".*.tmp")) + list(out.glob(f"{TRIALS_DIR}/*/.*.tmp")):
             stale.unlink(missing_ok=True)
         _check_identity(out, plan)
