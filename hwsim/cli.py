@@ -97,15 +97,42 @@ def _with_data_dir(args, overrides: dict, **which) -> dict:
     return {**overrides, "dataset.data_dir": args.data_dir}
 
 
+def _option_fields() -> dict:
+    """The numeric options of every command, by argparse dest, and the field whose declared
+    range each takes: an option accepts exactly what its spec field accepts."""
+    from hwsim.spec.limits import OptionRanges
+    from hwsim.spec.models import ScenarioSpec
+
+    return {"max_cycles": (ScenarioSpec, "max_cycles"),
+            "checkpoint_every": (ScenarioSpec, "max_cycles"),    # a number of cycles of the budget
+            "seed": (ScenarioSpec, "seed"),
+            "seeds": (ScenarioSpec, "seed"),
+            "steps": (ScenarioSpec, "max_steps"),
+            "checkpoint_seconds": (OptionRanges, "checkpoint_seconds"),
+            "workers": (OptionRanges, "workers"),
+            "repeats": (OptionRanges, "repeats")}
+
+
+def _check_option(flag: str, value, model, field: str) -> None:
+    from hwsim.spec.limits import check_option
+
+    problem = check_option(flag, value, model, field)
+    if problem is not None:
+        raise CliError(problem)
+
+
+def _check_options(args) -> None:
+    """Every numeric option given, against its field's range (hwsim.spec.limits)."""
+    for dest, (model, field) in _option_fields().items():
+        value = getattr(args, dest, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            _check_option(f"--{dest.replace('_', '-')}", value, model, field)
+
+
 def _checkpoint_options(args) -> dict:
     from hwsim.engine.checkpoint import DEFAULT_EVERY_SECONDS
 
-    if args.checkpoint_every is not None and args.checkpoint_every < 1:
-        raise CliError(f"--checkpoint-every must be a positive number of cycles (got {args.checkpoint_every})")
     seconds = args.checkpoint_seconds
-    if seconds is not None and not (seconds >= 0 and seconds != float("inf")):
-        raise CliError(f"--checkpoint-seconds must be a number of seconds >= 0 (got {seconds}; 0 turns "
-                       "time-based checkpoints off)")
     return {"checkpoint_every": args.checkpoint_every,
             "checkpoint_seconds": DEFAULT_EVERY_SECONDS if seconds is None else seconds}
 
@@ -114,10 +141,6 @@ def _cmd_run(args) -> int:
     from hwsim.api import default_run_dir, run
     from hwsim.spec import load_scenario, parse_set_options
 
-    if args.max_cycles is not None and args.max_cycles < 1:
-        raise CliError(f"--max-cycles must be a positive number of cycles (got {args.max_cycles})")
-    if args.seed is not None and args.seed < 0:
-        raise CliError(f"--seed must be a non-negative integer (got {args.seed})")
     checkpoints = _checkpoint_options(args)
     if args.resume is not None:
         return _cmd_resume(args, checkpoints)
@@ -266,11 +289,16 @@ def _check_writable(out: Path) -> None:
 def _cmd_compare(args) -> int:
     from hwsim.compare import compare
     from hwsim.spec import parse_set_options
+    from hwsim.spec.limits import short
 
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
-        raise CliError(f"--seeds takes comma-separated integers (got {args.seeds!r})") from None
+        raise CliError(f"--seeds takes comma-separated integers (got {short(args.seeds)})") from None
+    if not seeds:
+        raise CliError(f"--seeds needs at least one seed (got {short(args.seeds)})")
+    for seed in seeds:
+        _check_option("--seeds", seed, *_option_fields()["seeds"])
     chips = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips else None
     firmware = [f.strip() for f in args.firmware.split(",") if f.strip()] if args.firmware else None
     _check_writable(Path(args.out))
@@ -300,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = _build_parser().parse_args(argv)
     try:
+        _check_options(args)
         return COMMANDS[args.command](args)
     except OutputError as exc:
         if args.debug:

@@ -93,3 +93,42 @@ def test_api_interrupted_after_the_target_says_interrupted(tmp_path):
     assert res.summary["status"] == "interrupted" and res.summary["steps_to_target"] is not None
     done = hwsim.api.resume(tmp_path / "r")
     assert done.summary["status"] == "reached_target"
+
+
+# --------------------------------------------------------------------------- option ranges
+
+BEYOND_INT64 = "100000000000000000000"
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["run", "S", "--max-cycles", BEYOND_INT64], "--max-cycles"),
+    (["run", "S", "--max-cycles", "0"], "--max-cycles"),
+    (["run", "S", "--seed", "-1"], "--seed"),
+    (["run", "S", "--seed", str(2**63)], "--seed"),
+    (["run", "S", "--checkpoint-every", BEYOND_INT64], "--checkpoint-every"),
+    (["run", "S", "--checkpoint-seconds", "inf"], "--checkpoint-seconds"),
+    (["run", "S", "--checkpoint-seconds", "-1"], "--checkpoint-seconds"),
+    (["run", "--resume", "D", "--max-cycles", BEYOND_INT64], "--max-cycles"),
+    (["compare", "S", "--seeds", f"0,{BEYOND_INT64}"], "--seeds"),
+    (["compare", "S", "--seeds", "-3"], "--seeds"),
+    (["sweep", "S", "--workers", "0"], "--workers"),
+    (["sweep", "S", "--workers", BEYOND_INT64], "--workers"),
+    (["bench", "--steps", BEYOND_INT64], "--steps"),
+    (["bench", "--repeats", "0"], "--repeats"),
+])
+def test_numeric_options_outside_their_fields_range_exit_2_naming_the_option(tmp_path, capsys, argv, flag):
+    scen = scenario(tmp_path)
+    argv = [str(scen) if a == "S" else str(tmp_path / "nothing") if a == "D" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"hwsim: {flag} is out of range (got " in err and "expected >=" in err, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_largest_seed_and_budget_the_spec_allows_are_accepted(tmp_path, capsys):
+    out = tmp_path / "r"
+    code = main(["run", str(scenario(tmp_path)), "--seed", str(2**63 - 1), "--max-cycles", str(10**15),
+                 "--set", "max_steps=200", "--out", str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert summary_of(out)["seed"] == 2**63 - 1

@@ -21,6 +21,7 @@ import re
 import stat
 
 import annotated_types
+import pydantic
 
 #: Seeds become numpy SeedSequence entropy and int64 table columns.
 MAX_SEED = 2**63 - 1
@@ -73,8 +74,8 @@ def check_option(flag: str, value, model, name: str) -> str | None:
         return None
     unit = (model.model_fields[name].json_schema_extra or {}).get("x-unit", "-")
     unit_text = "" if unit in ("-", None) else f" {unit}"
-    return (f"{flag} is out of range (got {short(value)}; expected {range_text(model, name)}{unit_text}, "
-            f"as for the spec field {name})")
+    source = "" if model is OptionRanges else f", as for the spec field {name}"
+    return f"{flag} is out of range (got {short(value)}; expected {range_text(model, name)}{unit_text}{source})"
 
 
 def _number(v) -> str:
@@ -211,3 +212,14 @@ def open_regular(path, max_bytes: int | None = None):
     except BaseException:
         os.close(fd)
         raise
+
+
+class OptionRanges(pydantic.BaseModel):
+    """Ranges of the CLI options that set no spec field, declared as the spec fields declare
+    theirs so that :func:`check_option` checks every numeric option the same way."""
+
+    workers: int = pydantic.Field(1, ge=1, le=1024, description="Dask worker processes started here")
+    repeats: int = pydantic.Field(3, ge=1, le=10**6, description="timed repetitions of hwsim bench")
+    checkpoint_seconds: float = pydantic.Field(
+        60.0, ge=0, le=10**9, json_schema_extra={"x-unit": "s"},
+        description="wall seconds between checkpoints (0: never)")

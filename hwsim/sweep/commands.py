@@ -52,8 +52,6 @@ def cmd_sweep(args) -> int:
     from hwsim.sweep.execute import SweepError, default_sweep_dir, run_sweep
     from hwsim.sweep.plan import plan_sweep
 
-    if args.workers is not None and args.workers < 1:
-        raise CliError(f"--workers must be at least 1 (got {args.workers}); --serial runs in this process")
     plan = plan_sweep(args.sweep, parse_set_options(args.sets))
     out = Path(args.out) if args.out else default_sweep_dir(plan)
     _check_writable(out)
