@@ -295,7 +295,7 @@ def test_labels_must_be_classes_and_match_the_images(tmp_path):
 def test_unreadable_file_is_a_clean_error(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte"
     path.mkdir()                                     # a folder where the file should be
-    with pytest.raises(DataError, match="cannot read the file"):
+    with pytest.raises(DataError, match="not a regular file: it is a directory"):
         files.read_idx(path, "images", (28, 28))
 
 
@@ -416,7 +416,8 @@ def test_truncated_and_gzipped_cifar_batches(tmp_path):
     blob = pickle.dumps({b"data": data, b"labels": labels}, protocol=2)
     path = tmp_path / "data_batch_1"
     path.write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(DataError, match="not a CIFAR-10 batch: cannot unpickle"):
+    with pytest.raises(DataError, match="not a CIFAR-10 batch: truncated: a pickled value of 9,223 bytes runs "
+                                        "past the end of the file"):
         files.read_cifar_batch(path)
     path.write_bytes(gzip.compress(blob))
     with pytest.raises(DataError, match="gzip-compressed"):

@@ -130,15 +130,37 @@ def _select(spec, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, 
     return x, y, xt, yt
 
 
+def check_memory(rows: int, n_values: int, n_classes: int, file) -> None:
+    """DataError unless ``rows`` examples of ``n_values`` pixels fit the memory budget as
+    float64 rows and one-hot targets (beside the uint8 pixels they are converted from)."""
+    from hwsim.data.errors import DataError
+    from hwsim.spec.limits import memory_problem
+
+    too_much = memory_problem(rows * (n_values * 9 + n_classes * 8), f"the data set ({rows:,} examples)",
+                              "set dataset.n_train and dataset.n_test to use fewer")
+    if too_much:
+        raise DataError(too_much, file)
+
+
 def idx_images(spec, key: str) -> Dataset:
-    """MNIST or Fashion-MNIST (``key`` "mnist" or "fashion_mnist") from local IDX files."""
+    """MNIST or Fashion-MNIST (``key`` "mnist" or "fashion_mnist") from local IDX files.
+
+    The headers are read first: only the rows the spec uses are kept (all of the training
+    file for ``last_1000_train``), after checking that they fit the memory budget."""
     from hwsim.data import files
 
     root = files.data_root(spec.data_dir)
     names = files.MNIST_TRAIN + (files.MNIST_TEST if spec.validation == "test" else ())
     paths = files.find_files(key, names, root)
-    train = files.read_idx_pair(paths[names[0]], paths[names[1]], (28, 28))
-    test = (files.read_idx_pair(paths[names[2]], paths[names[3]], (28, 28))
+    n_file = files.idx_count(paths[names[0]], "images", (28, 28))
+    keep = spec.n_train if spec.validation == "test" else None
+    rows = n_file if keep is None else min(keep, n_file)
+    if spec.validation == "test":
+        n_file_test = files.idx_count(paths[names[2]], "images", (28, 28))
+        rows += n_file_test if spec.n_test is None else min(spec.n_test, n_file_test)
+    check_memory(rows, 28 * 28, 10, paths[names[0]])
+    train = files.read_idx_pair(paths[names[0]], paths[names[1]], (28, 28), keep)
+    test = (files.read_idx_pair(paths[names[2]], paths[names[3]], (28, 28), spec.n_test)
             if spec.validation == "test" else None)
     x, y, xt, yt = _select(spec, train, test, str(paths[names[0]]))
     return Dataset(key, _pixels(x), one_hot(y, 10), _pixels(xt), one_hot(yt, 10), n_classes=10,
@@ -163,6 +185,7 @@ def cifar10(spec) -> Dataset:
     train = (np.concatenate(xs), np.concatenate(ys))
     test = files.read_cifar_batch(paths["test_batch"]) if spec.validation == "test" else None
     x, y, xt, yt = _select(spec, train, test, str(paths[files.CIFAR_TRAIN[-1]]))
+    check_memory(x.shape[0] + xt.shape[0], files.CIFAR_VALUES, 10, paths[files.CIFAR_TRAIN[0]])
     return Dataset("cifar10", _pixels(x), one_hot(y, 10), _pixels(xt), one_hot(yt, 10), n_classes=10,
                    image_shape=(3, 32, 32))
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from hwsim.results.rundir import atomic_write_with
 from hwsim.spec.errors import Problem, SpecError
+from hwsim.spec.limits import NotARegularFile, memory_problem, open_regular, short
 
 CHECKPOINT_FILE = "checkpoint.npz"
 FORMAT = "hwsim-checkpoint"
@@ -167,19 +168,30 @@ def write_checkpoint(path: str | Path, sim, *, spec_hash: str, seed: int, budget
 # --------------------------------------------------------------------------- reading
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
+def read_checkpoint(path: str | Path, expect: dict | None = None) -> tuple[dict, dict]:
     """(header, state) from a checkpoint file, every byte verified; raises CheckpointError.
 
-    Checks what the file itself can tell (it is complete and undamaged, a checkpoint, of this
-    format); :func:`check_belongs` checks that it belongs to a given run."""
+    Checks what the file itself can tell (it is a regular file, complete and undamaged, a
+    checkpoint, of this format); :func:`check_belongs` checks that it belongs to a given run.
+    ``expect`` (a run's :meth:`Simulation.run_state`) is the state the run holds: every
+    member's name, dtype and shape is checked against it before any member is read. What the
+    header announces is checked against the file's size and the memory budget before
+    anything is allocated, so a damaged or hostile file cannot make the reader inflate or
+    allocate more than the file holds."""
     path = Path(path)
     fix = (f"it cannot be resumed; delete it to restart the run from its beginning with "
            f"'hwsim run --resume {path.parent}'")
-    if not path.is_file():
-        raise _error(path, "checkpoint", "no such file")
     try:
-        size = path.stat().st_size
-        with zipfile.ZipFile(path) as zf:
+        f = open_regular(path)
+    except FileNotFoundError:
+        raise _error(path, "checkpoint", "no such file") from None
+    except NotARegularFile as exc:
+        raise _error(path, "checkpoint", f"{exc}; {fix}") from None
+    except OSError as exc:
+        raise _error(path, "checkpoint", f"cannot read the file ({exc.strerror or exc}); {fix}") from None
+    try:
+        with f, zipfile.ZipFile(f) as zf:
+            size = os.fstat(f.fileno()).st_size
             infos = {i.filename: i for i in zf.infolist()}
             if HEADER not in infos:
                 raise _error(path, HEADER, f"missing: not a complete hwsim checkpoint; {fix}")
@@ -191,6 +203,10 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
                     raise _error(path, info.filename, f"not stored as hwsim writes it (compression "
                                                       f"{info.compress_type}, {info.compress_size} of "
                                                       f"{info.file_size} bytes); {fix}")
+            stored = sum(i.compress_size for i in infos.values())
+            if stored > size:     # members overlap: one stretch of the file read many times
+                raise _error(path, "members", f"its members claim {stored:,} bytes, more than the "
+                                              f"file's {size:,}; {fix}")
             if infos[HEADER].file_size > MAX_HEADER_BYTES:
                 raise _error(path, HEADER, f"implausibly large ({infos[HEADER].file_size} bytes); {fix}")
             header = _parse_header(path, zf.read(HEADER), fix)
@@ -199,15 +215,23 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
                 odd = sorted(set(infos) ^ expected)
                 raise _error(path, "members", f"the file's members do not match its header "
                                               f"(got or missing {', '.join(odd)}); {fix}")
+            if expect is not None:
+                _check_layout(path, header, expect)
+            dtypes = {name: _member_dtype(path, name, meta, fix) for name, meta in header["members"].items()}
+            largest = max((infos[f"{n}.npy"].file_size for n in dtypes), default=0)
+            too_much = memory_problem(stored + largest, f"reading the checkpoint {path}",
+                                      "resume on a machine with more memory, or set HWSIM_MEMORY_LIMIT")
+            if too_much:
+                raise _error(path, "checkpoint", too_much)
             state = {}
             for name, meta in header["members"].items():
-                state[name] = _read_member(path, zf, infos[f"{name}.npy"], name, meta, fix)
+                state[name] = _read_member(path, zf, infos[f"{name}.npy"], name, meta, dtypes[name], fix)
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, KeyError,
             RuntimeError, NotImplementedError, OverflowError, MemoryError) as exc:
         raise _error(path, "checkpoint", f"damaged or not a checkpoint ({type(exc).__name__}: "
-                                         f"{exc}); {fix}") from None
+                                         f"{short(str(exc), 200)}); {fix}") from None
     for name in header["scalars"]:
         state[name] = state[name].item()
     return header, state
@@ -215,16 +239,48 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
 
 def peek_header(path: str | Path) -> dict | None:
     """The header of a checkpoint, unverified (for a message before resuming); None when it
-    cannot be read (resuming then says why)."""
+    cannot be read, the file is not a regular file included (resuming then says why)."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with open_regular(path) as f, zipfile.ZipFile(f) as zf:
             if zf.getinfo(HEADER).file_size > MAX_HEADER_BYTES:
                 return None
             header = json.loads(zf.read(HEADER).decode("utf-8"))
         return header if isinstance(header, dict) else None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, KeyError, ValueError, EOFError,
-            RuntimeError, NotImplementedError):
+            RuntimeError, NotImplementedError, OverflowError, MemoryError):
         return None
+
+
+def _check_layout(path: Path, header: dict, expect: dict) -> None:
+    """CheckpointError unless the header's members are the run's state, each of the run's
+    dtype and shape (the curve's rows may differ: it grows during a run)."""
+    members = header["members"]
+    missing, extra = sorted(set(expect) - set(members)), sorted(set(members) - set(expect))
+    if missing or extra:
+        odd = "; ".join(t for t in (f"missing {', '.join(missing)}" if missing else "",
+                                    f"unknown {', '.join(extra)}" if extra else "") if t)
+        odd = odd if len(odd) <= 200 else odd[:197] + "..."
+        raise _error(path, "members", f"does not fit this run's state ({odd}): written by a "
+                                      "different build of hwsim; delete it to rerun from the beginning")
+    for name, current in expect.items():
+        meta = members[name]
+        if isinstance(current, np.ndarray):
+            want_dtype, want = current.dtype.str, list(current.shape)
+            if name.startswith("curve_"):      # the observer's history: one row per observation
+                ok = len(meta["shape"]) == 2 and meta["shape"][1] == want[1]
+                want_text = f"{want_dtype}[n, {want[1]}]"
+            else:
+                ok = meta["shape"] == want
+                want_text = f"{want_dtype}{want}"
+            ok = ok and meta["dtype"] == want_dtype
+        else:
+            ok, want_text = meta["shape"] == [], "a number"
+        if not ok:
+            held = f"{meta['dtype']}{meta['shape']}"
+            held = held if len(held) <= 60 else held[:57] + "..."
+            raise _error(path, name, f"holds {held} but this run's "
+                                     f"state is {want_text}: written by a different build of hwsim or "
+                                     "for other specs; delete it to rerun from the beginning")
 
 
 def _parse_header(path: Path, raw: bytes, fix: str) -> dict:
@@ -259,14 +315,18 @@ def _parse_header(path: Path, raw: bytes, fix: str) -> dict:
     return header
 
 
-def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, meta: dict,
-                 fix: str) -> np.ndarray:
+def _member_dtype(path: Path, name: str, meta: dict, fix: str) -> np.dtype:
     try:
         dtype = np.dtype(meta["dtype"])
-    except TypeError:
-        raise _error(path, name, f"unknown dtype {meta['dtype']!r} in the header; {fix}") from None
+    except (TypeError, ValueError, SyntaxError):
+        raise _error(path, name, f"unknown dtype {short(meta['dtype'])} in the header; {fix}") from None
     if dtype.hasobject:
-        raise _error(path, name, f"holds Python objects (dtype {meta['dtype']!r}); refused; {fix}")
+        raise _error(path, name, f"holds Python objects (dtype {short(meta['dtype'])}); refused; {fix}")
+    return dtype
+
+
+def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, meta: dict,
+                 dtype: np.dtype, fix: str) -> np.ndarray:
     nbytes = math.prod(meta["shape"]) * dtype.itemsize
     # A .npy member is a short header (at most a few hundred bytes here) and the data.
     if not nbytes <= info.file_size <= nbytes + 4096:
@@ -320,7 +380,7 @@ def check_belongs(path: str | Path, header: dict, *, spec_hash: str, seed: int, 
 def restore(path: str | Path, sim, *, spec_hash: str, seed: int, budget: int) -> dict:
     """Read, verify and load a checkpoint into ``sim`` (freshly built for the same run);
     return its header. Raises CheckpointError."""
-    header, state = read_checkpoint(path)
+    header, state = read_checkpoint(path, expect=sim.run_state())
     check_belongs(path, header, spec_hash=spec_hash, seed=seed, budget=budget,
                   digests={"data_sha256": data_digest(sim), "constants_sha256": constants_digest(sim)})
     try:
