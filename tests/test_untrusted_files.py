@@ -193,6 +193,18 @@ def test_resume_with_a_special_checkpoint_exits_2_saying_what_it_is(tmp_path, ca
     assert usage.peak < 256 * MiB
 
 
+def test_a_special_file_among_the_data_files_is_named_with_what_it_is(tmp_path):
+    write_mnist(tmp_path / "mnist")
+    labels = tmp_path / "mnist" / "train-labels-idx1-ubyte"
+    labels.unlink()
+    os.mkfifo(labels)
+    spec = ScenarioSpec(dataset={"name": "mnist", "data_dir": str(tmp_path)}).dataset
+    with bounded(10):
+        with pytest.raises(DataError, match="not a regular file: it is a FIFO") as err:
+            build_dataset(spec, 0)
+    assert err.value.file == str(labels)
+
+
 # --------------------------------------------------------------------------- checkpoints
 
 
@@ -395,6 +407,10 @@ HOSTILE_PICKLES = {
     "frombuffer-objects": _batch(_g("numpy.core.numeric", "_frombuffer") + b"(C\x08" + bytes(8)
                                  + _g("numpy", "dtype") + b"(" + _s(b"O8") + b"\x89\x88tR" + b"(K\x01t" + _s(b"C")
                                  + b"tR"),
+    # the C unpickler itself: it reserves a declared length before reading it, and grows its
+    # memo to twice an index it is given
+    "bytes-claiming-4GB": b"\x80\x04\x8e" + struct.pack("<Q", 2**32) + bytes(16) + b".",
+    "memo-index-2G": b"\x80\x02]r" + struct.pack("<I", 2**31) + b".",
 }
 
 
@@ -410,7 +426,7 @@ def test_hostile_numpy_pickles_are_refused_before_they_allocate(tmp_path, name):
     path = tmp_path / "data_batch_1"
     path.write_bytes(HOSTILE_PICKLES[name])
     with bounded() as usage:
-        with pytest.raises(DataError, match="not a CIFAR-10 batch: (refused|cannot unpickle)") as err:
+        with pytest.raises(DataError, match="not a CIFAR-10 batch: (refused|cannot unpickle|truncated)") as err:
             files.read_cifar_batch(path)
     assert str(path) in str(err.value) and "MemoryError" not in str(err.value)
     assert usage.peak < MiB
