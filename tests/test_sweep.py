@@ -57,9 +57,15 @@ def test_dask_sweep_gives_the_same_table_as_the_points_one_by_one(folder, serial
     dask_table, serial_table = load(out), load(serial_dir)
     assert len(dask_table) == N_POINTS and list(dask_table.point) == list(range(N_POINTS))
     assert (dask_table.state == "finished").all()
-    # The diverging points are results (status diverged), not failures.
-    assert set(dask_table.status) >= {"diverged"} and (dask_table["firmware.eta"] == 1e200).sum() == 4
-    assert set(dask_table.loc[dask_table.status == "diverged", "firmware.eta"]) == {1e200}
+    # The diverging points are results (status diverged), not failures. Only eta = 1e200 is
+    # asserted to diverge: it is far past the edge (non-finite at its first update) whatever
+    # the machine; which side of the edge a noisy point at eta = 1 lands on depends on the
+    # rounding of the compiled kernels (CPU, LLVM) and is not what this test is about.
+    far_past = dask_table["firmware.eta"] == 1e200
+    assert far_past.sum() == 4 and (dask_table.status[far_past] == "diverged").all()
+    assert (dask_table["divergence.step"][far_past] <= 4 * 2).all()
+    # Where a point diverged, it diverged at the same step on both sides.
+    assert dask_table.status.tolist() == serial_table.status.tolist()
     # Equal but for the wall time, which depends on the host's load.
     assert set(WALL_COLUMNS) <= set(dask_table.columns)
     pd.testing.assert_frame_equal(dask_table.drop(columns=list(WALL_COLUMNS)),
@@ -301,3 +307,39 @@ def test_the_sweep_file_in_docs_sweeps_md_is_valid(tmp_path):
     assert len(plan.points) == 4 * 4 * 2 * 8 * 3
     assert plan.columns == ["chip.cost_unit.noise_sigma", "firmware.eta", "firmware.tau_x", "firmware.tau_theta",
                             "firmware.perturbation.amplitude", "network.hidden"]
+
+
+@pytest.mark.parametrize("text", [
+    f"axes: {{seed: [1, {2**63}]}}",
+    f"axes: {{seed: [{10**20}]}}",
+    f"zip: {{seed: [1, {2**64 + 1}], firmware.eta: [0.1, 0.2]}}",
+    "axes: {seed: [1.5]}",
+    "axes: {seed: [-1]}",
+])
+def test_run_seeds_beyond_the_seed_range_are_refused_whichever_way_the_sweep_gives_them(tmp_path, capsys, text):
+    sweep = write(tmp_path, "s.yaml", f"kind: sweep\nname: s\nscenario: tiny.yaml\n{text}\n")
+    write_sweep(tmp_path, SWEEP)
+    out = tmp_path / "out"
+    assert main(["sweep", str(sweep), "--out", str(out), "--serial", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{sweep}:" in err and ": seed: not a run seed (got " in err and "2**63 - 1" in err, err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_the_table_of_a_sweep_holding_a_seed_beyond_64_bits_is_written(tmp_path):
+    """A folder written before seeds were checked: its table is still written, the seed as
+    text in Parquet, on every rerun."""
+    from hwsim.results.tables import POINTS_DIR, SWEEP_FILE, write_tables
+
+    key = "abc-s1"
+    (tmp_path / SWEEP_FILE).write_text(json.dumps({"columns": [], "points": [
+        {"point": 0, "values": {}, "seed": 2**70, "key": key}]}))
+    (tmp_path / POINTS_DIR / key).mkdir(parents=True)
+    (tmp_path / POINTS_DIR / key / "summary.json").write_text(json.dumps(
+        {"status": "budget_exhausted", "final_test_accuracy": 0.5, "seed": 2**70}))
+    for _ in range(2):
+        table = write_tables(tmp_path)
+    assert table.seed.tolist() == [2**70]
+    assert pd.read_parquet(tmp_path / "results.parquet").seed.tolist() == [str(2**70)]
+    assert pd.read_parquet(tmp_path / "results.parquet").final_test_accuracy.tolist() == [0.5]
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 1

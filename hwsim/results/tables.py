@@ -175,11 +175,25 @@ def write_tables(sweep_dir: str | Path) -> pd.DataFrame:
     """results.parquet and results.csv of a sweep directory, each written atomically."""
     sweep_dir = Path(sweep_dir)
     table = sweep_table(sweep_dir)
-    buf = io.BytesIO()
-    table.to_parquet(buf, index=False)
-    atomic_write(sweep_dir / TABLE_PARQUET, buf.getvalue())
     atomic_write(sweep_dir / TABLE_CSV, table.to_csv(index=False).encode())
+    atomic_write(sweep_dir / TABLE_PARQUET, _parquet_bytes(table))
     return table
+
+
+def _parquet_bytes(table: pd.DataFrame) -> bytes:
+    """The table as Parquet; a column Parquet cannot type (an integer beyond 64 bits, mixed
+    values) is written as text rather than failing the whole table, on every rerun."""
+    buf = io.BytesIO()
+    try:
+        table.to_parquet(buf, index=False)
+    except (OverflowError, TypeError, ValueError):      # pyarrow's ArrowInvalid is a ValueError
+        table = table.copy()
+        for c in table.columns[table.dtypes == object]:
+            table[c] = [None if is_missing(v) else v if isinstance(v, str) else json.dumps(v, default=str)
+                        for v in table[c]]
+        buf = io.BytesIO()
+        table.to_parquet(buf, index=False)
+    return buf.getvalue()
 
 
 def counts(table: pd.DataFrame) -> dict:

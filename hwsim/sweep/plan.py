@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.spec.errors import Problem, SpecError
+from hwsim.spec.limits import check_option
 from hwsim.spec.loader import RunSpec, find_spec_file, load_scenario
 from hwsim.sweep.spec import SEED_PATHS, SweepSpec, check_path, normalise_path, raw_paths, read_sweep
 
@@ -137,16 +138,29 @@ def plan_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
         for seed in seed_list:
             if seed is None:
                 seed = swept_seed if swept_seed is not None else run_spec.scenario.seed
-            if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-                loc = next(loc for p, loc in located.items() if p in SEED_PATHS)
-                problems.append(Problem(doc.path, *(doc.where(loc) or (None, None)), "seed",
-                                        f"not a seed (got {seed!r}; expected a non-negative integer)"))
+            if (message := seed_problem(seed)) is not None:
+                loc = next((loc for p, loc in located.items() if p in SEED_PATHS), None)
+                problems.append(Problem(doc.path, *((doc.where(loc) if loc else None) or (None, None)),
+                                        "seed", message))
                 break
             points.append(Point(len(points), values, int(seed), run_spec))
     if problems:
         raise SpecError(problems)
     columns = [c for c in columns if normalise_path(c) not in SEED_PATHS]
     return SweepPlan(spec, str(path), columns, overrides, points)
+
+
+def seed_problem(seed) -> str | None:
+    """Why ``seed`` cannot be a run seed (the scenario's seed field's range, whichever way the
+    sweep gave it: seeds:, a seed axis, a zip group or a random draw), else None."""
+    from hwsim.spec.limits import range_text, short
+    from hwsim.spec.models import ScenarioSpec
+
+    if isinstance(seed, int) and not isinstance(seed, bool) and \
+            check_option("seed", seed, ScenarioSpec, "seed") is None:
+        return None
+    return (f"not a run seed (got {short(seed)}; expected an integer {range_text(ScenarioSpec, 'seed')}, "
+            "as for the scenario's seed)")
 
 
 def _resolved_value(spec: RunSpec, path: str, raw):
