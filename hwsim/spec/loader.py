@@ -601,6 +601,46 @@ def memory_checks(run: RunSpec, doc: SourceDoc) -> list[Problem]:
     return [_problem(doc, where, message)] if message else []
 
 
+#: Smallest perturbation amplitude, fixed or scheduled: the gradient is divided by its square.
+MIN_AMPLITUDE = 1e-100
+
+
+def _amplitude_schedule_problems(run: RunSpec, doc: SourceDoc) -> list[Problem]:
+    """The amplitude schedule must keep the amplitude at or above MIN_AMPLITUDE up to the last
+    perturbation index the budget allows (step, cosine and inverse_time only ever fall)."""
+    import math
+
+    from hwsim.chip.timing import inference_timing
+
+    fw, sc = run.firmware, run.scenario
+    sched = fw.amplitude_schedule
+    if sched.kind == "constant":
+        return []
+    steps = sc.max_cycles // max(1, inference_timing(run.chip, sc.layout()).interval)
+    if sc.max_steps is not None:
+        steps = min(steps, sc.max_steps)
+    k = steps // fw.tau_p                      # the last perturbation index of the run
+    if sched.kind == "step":
+        log_factor = math.floor(k / sched.step_size) * math.log(sched.gamma) if sched.gamma < 1 else 0.0
+    elif sched.kind == "cosine":
+        t = min(k, sched.horizon)
+        lowest = sched.min_fraction
+        factor = lowest + (1 - lowest) * (1 + math.cos(math.pi * t / sched.horizon)) / 2
+        log_factor = math.log(factor) if factor > 0 else -math.inf
+    else:  # inverse_time
+        log_factor = -math.log1p(sched.decay * k)
+    log_amp = math.log(fw.perturbation.amplitude) + log_factor
+    if log_amp >= math.log(MIN_AMPLITUDE):
+        return []
+    reached = f"{math.exp(log_amp):.3g}" if log_amp > -700 else "0"
+    return [_problem(doc, ("amplitude_schedule",),
+                     f"the amplitude schedule takes the perturbation amplitude to {reached} by the end "
+                     f"of the run (got {sched.kind} from {fw.perturbation.amplitude:g} over up to {k:,} "
+                     f"perturbation indices; expected at least {MIN_AMPLITUDE:g}: the gradient is divided "
+                     "by its square): decay more slowly (gamma, step_size, decay, min_fraction) or "
+                     "shorten the run", "firmware.amplitude_schedule")]
+
+
 def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
     """Checks that span fields or files."""
     out: list[Problem] = []
@@ -660,6 +700,7 @@ def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
         at("scenario", ("network", "outputs"), f"the network does not match the data set (got "
                                                f"{sc.network.outputs} outputs; expected {n_out}: "
                                                f"{sc.dataset.name} has {n_out} {what[1]})")
+    out.extend(_amplitude_schedule_problems(run, docs["firmware"]))
     return out
 
 

@@ -47,6 +47,11 @@ def _usable_name(value: str) -> str:
 Name = Annotated[str, AfterValidator(_usable_name)]
 
 
+#: Smallest full scale of a converter or integrator: its step, range / (2^bits - 1) with up
+#: to 64 bits, stays a normal float the kernels can divide by.
+MIN_RANGE = 1e-100
+
+
 # --------------------------------------------------------------------------- chip
 
 
@@ -138,7 +143,7 @@ class CostUnit(Spec):
             "perturbed cost (true on a real chip; the MGD reference code assumes false).")
     adc_bits: int | None = F(None, unit="bits", ge=1, le=64,
                              doc="Resolution of the cost ADC over [0, adc_range]; null = ideal.")
-    adc_range: float = F(1.0, unit="cost units", gt=0.0, le=1e9,
+    adc_range: float = F(1.0, unit="cost units", ge=MIN_RANGE, le=1e9,
                          doc="Full scale of the cost ADC: costs are clipped to [0, adc_range].")
 
 
@@ -301,11 +306,11 @@ class ArraySpec(Spec):
             "to describe the device in siemens (null = the device is given in weight units).")
     dac_bits: int | None = F(None, unit="bits", ge=1, le=32,
                              doc="Resolution of the input DACs; null = ideal.")
-    dac_range: float = F(1.0, unit="activation units", gt=0.0, le=1e6,
+    dac_range: float = F(1.0, unit="activation units", ge=MIN_RANGE, le=1e6,
                          doc="Inputs are clipped to [-dac_range, dac_range] before conversion.")
     adc_bits: int | None = F(None, unit="bits", ge=1, le=32,
                              doc="Resolution of the MVM output ADCs (per tile partial sum); null = ideal.")
-    adc_range: float = F(10.0, unit="pre-activation units", gt=0.0, le=1e9,
+    adc_range: float = F(10.0, unit="pre-activation units", ge=MIN_RANGE, le=1e9,
                          doc="Partial sums are clipped to [-adc_range, adc_range] before conversion.")
     tile_latency: int | None = F(
         None, unit="cycles", ge=1, le=10**9,
@@ -350,7 +355,7 @@ class Broadcast(Spec):
                      doc="Cycles from the cost being measured to C~ reaching the integrators.")
     bits: int | None = F(None, unit="bits", ge=1, le=64,
                          doc="Resolution of the broadcast scalar (signed, over +-range); null = ideal.")
-    range: float = F(1.0, unit="cost units", gt=0.0, le=1e9,
+    range: float = F(1.0, unit="cost units", ge=MIN_RANGE, le=1e9,
                      doc="C~ is clipped to +-range when it is digitised (only with bits).")
     noise_sigma: float = F(0.0, unit="cost units", ge=0.0, le=1e6,
                            doc="Additive Gaussian noise on the broadcast scalar each step.")
@@ -366,7 +371,7 @@ class IntegratorSpec(Spec):
             "broadcast latency exceed one step).")
     bits: int | None = F(None, unit="bits", ge=1, le=64,
                          doc="Resolution of each integrator (signed, over +-saturation); null = ideal.")
-    saturation: float = F(math.inf, unit="gradient units", gt=0.0,
+    saturation: float = F(math.inf, unit="gradient units", ge=MIN_RANGE,
                           doc="|G_int| is clipped here ('inf' = never saturates).")
     leak_tau: Seconds = F(math.inf, unit="s", gt=0.0,
                           doc="Time constant of an analog integrator's leak: G_int decays by "
@@ -387,9 +392,9 @@ class ChipSpec(Spec):
                   min_length=1, max_length=200)
     description: str = F("", unit="-", doc="One line on what this chip models.", max_length=2000)
     clock_period: Seconds = F(
-        1e-9, unit="s", gt=0, le=1.0,
+        1e-9, unit="s", ge=1e-15, le=1.0,
         doc="Period of the chip clock, which turns cycles into seconds; write '1 ns' (a "
-            "frequency such as '1 GHz' is rejected: give its inverse).")
+            "frequency such as '1 GHz' is rejected: give its inverse); 1 fs to 1 s.")
     inference: InferenceTiming = F(default_factory=InferenceTiming, unit="-",
                                    doc="Timing of the inference datapath.")
     cost_unit: CostUnit = F(default_factory=CostUnit, unit="-",

@@ -190,7 +190,8 @@ def _time_constant(value: Any, integer: bool, symbolic: bool) -> int | float | s
                 raise ValueError(f"not a whole number of cycles (got {short(value)}; expected {expected})")
             return f"{int(number)} cycles"
         value = number
-    if isinstance(value, float) and not math.isfinite(value):
+    # Beyond any bound (the largest is 10**15 steps), and an int this large has no float.
+    if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > MAX_TIME_CONSTANT_CYCLES:
         raise ValueError(f"out of range (got {short(value)}; expected {expected})")
     if integer:
         if value != int(value):

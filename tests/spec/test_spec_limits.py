@@ -8,6 +8,8 @@ import tracemalloc
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hwsim.cli import main
 from hwsim.spec import yaml_source
@@ -315,3 +317,136 @@ def test_the_shipped_scenarios_fit_the_real_budget(capsys):
     scenarios = sorted((ROOT / "scenarios").glob("*.yaml"))
     code, err = _validate(capsys, *scenarios)
     assert code == 0, err
+
+
+# --------------------------------------------------------------------------- numeric edges
+
+
+def _numeric_fields():
+    """(override path, model, field, how to wrap the value) of every numeric field of the
+    chip, firmware and scenario models, data set variants included."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from hwsim.spec.models import DATASETS, KINDS
+
+    def models_in(annotation):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return [annotation]
+        return [m for a in typing.get_args(annotation) for m in models_in(a)]
+
+    def numeric(annotation):
+        args = typing.get_args(annotation) or (annotation,)
+        return any(a in (int, float) or numeric(a) for a in args if a is not annotation) or annotation in (int, float)
+
+    out = []
+
+    def walk(model, prefix, wrap):
+        for name, field in model.model_fields.items():
+            subs = models_in(field.annotation)
+            if subs and not numeric(field.annotation):
+                if len(subs) == 1:
+                    walk(subs[0], prefix + (name,), wrap)
+                continue
+            if numeric(field.annotation) or name in ("tau_p", "tau_x", "tau_theta", "tau_hp"):
+                out.append((".".join(prefix + (name,)), model, name, wrap))
+
+    walk(KINDS["chip"], ("chip",), None)
+    walk(KINDS["firmware"], ("firmware",), None)
+    walk(KINDS["scenario"], (), None)
+    for data_name, model in DATASETS.items():
+        for name, field in model.model_fields.items():
+            if numeric(field.annotation):
+                out.append(("dataset", model, name, (data_name, name)))
+    out.append(("network.hidden", None, None, ("hidden",)))
+    return out
+
+
+NUMERIC_FIELDS = _numeric_fields()
+
+
+def _edges(model, name):
+    """Values at and around a field's declared bounds, and the float and int64 extremes."""
+    from hwsim.spec.limits import field_bounds
+
+    out = [0, -0.0, 1, -1, 5e-324, 1e-162, 1e-100, 1e308, float("inf"), float("-inf"), float("nan"),
+           2**63 - 1, 2**63, 2**64, 10**400, -(10**400), "1e300 s", "1e-320 s", "1e999", "inf", "nan"]
+    if model is not None:
+        low, _, high, _ = field_bounds(model, name)
+        for bound in (low, high):
+            if bound is not None:
+                out += [bound, bound * (1 + 1e-12) + 1e-300, bound * (1 - 1e-12) - 1e-300,
+                        int(bound) if abs(bound) < 1e18 else bound, int(bound) + 1 if abs(bound) < 1e18 else bound]
+    return out
+
+
+def test_every_numeric_field_is_enumerated():
+    paths = {p for p, *_ in NUMERIC_FIELDS}
+    for expected in ("chip.clock_period", "chip.device.w_max", "firmware.perturbation.amplitude",
+                     "firmware.tau_x", "firmware.eta", "max_cycles", "seed", "dataset", "network.hidden"):
+        assert expected in paths
+    assert len(NUMERIC_FIELDS) > 80
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_value_at_the_edge_of_any_numeric_field_validates_or_is_a_spec_error(data):
+    from hwsim.spec.loader import load_scenario
+
+    path, model, name, wrap = data.draw(st.sampled_from(NUMERIC_FIELDS))
+    value = data.draw(st.sampled_from(_edges(model, name)))
+    if wrap is not None and wrap[0] == "hidden":
+        value = [value]
+    elif wrap is not None:
+        value = {"name": wrap[0], wrap[1]: value}
+    overrides = {path: value, "max_cycles": 1000} if path != "max_cycles" else {path: value}
+    try:
+        load_scenario(ROOT / "scenarios" / "quickstart.yaml", overrides)
+    except SpecError as exc:
+        assert exc.problems and all(p.message for p in exc.problems)
+
+
+EDGE_RUNS = [
+    {"chip.cost_unit.adc_bits": 64, "chip.cost_unit.adc_range": 1e-100},
+    {"chip.array.adc_bits": 32, "chip.array.adc_range": 1e-100, "chip.array.dac_bits": 32,
+     "chip.array.dac_range": 1e-100},
+    {"chip.broadcast.bits": 64, "chip.broadcast.range": 1e-100},
+    {"chip.integrator.bits": 64, "chip.integrator.saturation": 1e-100},
+    {"chip.clock_period": 1e-15, "chip.update.pulse_duration": 1.0},
+    {"chip.device.law": "constant_step", "chip.device.w_min": 0.0, "chip.device.w_max": 1.0},
+    {"firmware.perturbation.amplitude": 1e-100},
+    {"firmware.amplitude_schedule.kind": "step", "firmware.amplitude_schedule.step_size": 1000,
+     "firmware.amplitude_schedule.gamma": 1e-30},
+    {"firmware.amplitude_schedule.kind": "inverse_time", "firmware.amplitude_schedule.decay": 1e12},
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", EDGE_RUNS)
+def test_values_at_the_bounds_that_validate_also_run(overrides):
+    from hwsim.engine.simulation import Simulation
+    from hwsim.spec.loader import load_scenario
+
+    run = load_scenario(ROOT / "scenarios" / "quickstart.yaml",
+                        {**overrides, "max_cycles": 3000, "network.hidden": [8]})
+    sim = Simulation(run, seed=0)
+    sim.run()
+    assert sim.status in ("budget_exhausted", "reached_target", "diverged")
+
+
+@pytest.mark.parametrize("schedule, ok", [
+    ({"kind": "step", "step_size": 100, "gamma": 1e-6}, False),
+    ({"kind": "step", "step_size": 1000, "gamma": 1e-30}, True),
+    ({"kind": "cosine", "horizon": 10}, False),
+    ({"kind": "cosine", "horizon": 10, "min_fraction": 0.01}, True),
+    ({"kind": "cosine", "horizon": 1e6}, True)])
+def test_an_amplitude_schedule_may_not_take_the_amplitude_to_zero(schedule, ok):
+    from hwsim.spec.loader import load_scenario
+
+    overrides = {"firmware.amplitude_schedule": schedule, "max_cycles": 3000}
+    if ok:
+        load_scenario(ROOT / "scenarios" / "quickstart.yaml", overrides)
+    else:
+        with pytest.raises(SpecError, match="firmware.amplitude_schedule: the amplitude schedule takes"):
+            load_scenario(ROOT / "scenarios" / "quickstart.yaml", overrides)
