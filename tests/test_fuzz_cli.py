@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from hwsim.cli import main
@@ -86,6 +86,7 @@ def _limit_resources():   # runs in the child, before exec
 
 def _expand(arg: str, names: dict) -> str:
     arg = re.sub(r"\{long:(\d+)\}", lambda m: "x" * int(m.group(1)), arg)
+    arg = re.sub(r"\{digits:(\d+)\}", lambda m: "9" * int(m.group(1)), arg)
     for key, value in names.items():
         arg = arg.replace("{" + key + "}", value)
     return arg
@@ -200,17 +201,22 @@ flow = st.recursive(st.one_of(plain_scalars, quoted_text), lambda inner: st.one_
     st.lists(inner, max_size=4).map(lambda xs: "[" + ", ".join(xs) + "]"),
     st.lists(st.tuples(st.sampled_from(["a", "eta", "name", "1", "?"]), inner), max_size=3)
     .map(lambda kv: "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}")), max_leaves=6)
-yaml_values = st.one_of(plain_scalars, quoted_text, tagged, odd_tags, flow, long_text)
+# Values a field may well accept, so that a good share of the examples gets past validation.
+plausible = st.one_of(st.integers(0, 64).map(str), st.floats(0.001, 1.0).map(lambda x: f"{x:.3g}"),
+                      st.sampled_from(["[4]", "[8, 4]", "[]", "relu", "tanh", "cdma", "walsh", "tdma", "fdma",
+                                       "gaussian", "analog", "discrete", "true", "false", "10 ns", "200 cycles",
+                                       "2 us", "90 %", "full_period", "nodes", "weights", "mse", "parity"]))
+yaml_values = st.one_of(plausible, plain_scalars, quoted_text, tagged, odd_tags, flow, long_text)
 
 _KEY_LINE = re.compile(r"^(\s*(?:- )?)([A-Za-z_][\w.]*)(:\s*)(.*?)(\s+#.*)?$")
 
 
 @st.composite
-def mutated_spec_texts(draw):
+def mutated_spec_texts(draw, bases=tuple(BASES), values=yaml_values, most=3):
     """(base path, text): a preset or the tiny scenario with a few line-level mutations."""
-    path = draw(st.sampled_from(BASES))
+    path = draw(st.sampled_from(bases))
     lines = BASE_TEXT[path].splitlines()
-    for _ in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(1, most))):
         keyed = [i for i, line in enumerate(lines) if _KEY_LINE.match(line)]
         if not keyed:
             break
@@ -219,7 +225,7 @@ def mutated_spec_texts(draw):
         action = draw(st.sampled_from(["value", "value", "value", "tag", "anchor", "duplicate", "delete",
                                        "key", "control", "truncate"]))
         if action == "value":
-            lines[i] = f"{indent}{key}{colon}{draw(yaml_values)}"
+            lines[i] = f"{indent}{key}{colon}{draw(values)}"
         elif action == "tag" and value:
             lines[i] = f"{indent}{key}{colon}!!{draw(st.sampled_from(STANDARD_TAGS))} {value}"
         elif action == "anchor" and value:
@@ -254,6 +260,7 @@ def _call(argv: list[str]) -> tuple[int, str, str]:
             code = main(argv)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 2
+    event(f"{argv[0]}: exit {code}")   # seen with --hypothesis-show-statistics
     return code, out.getvalue(), err.getvalue()
 
 
@@ -325,10 +332,11 @@ SET_PATHS = ["seed", "max_cycles", "max_steps", "target_accuracy", "name", "desc
              "kind", "chip", "firmware", "scenario.seed", "firmware.etaa", "test_fraction", "", ".", "a..b",
              "network.hidden.0", "chip.device"]
 option_numbers = st.one_of(
-    extreme_numbers, st.integers(-10**25, 10**25).map(str), st.floats().map(repr),
+    st.integers(1, 5000).map(str), extreme_numbers, st.integers(-10**25, 10**25).map(str), st.floats().map(repr),
     st.sampled_from(["", " ", "1e20", "10 ns", "1,000", "0x10", "-0", "nan", "inf", "1_000", "٣"]))
 set_items = st.one_of(
-    st.tuples(st.sampled_from(SET_PATHS), yaml_values).map(lambda kv: f"{kv[0]}={kv[1]}"),
+    st.tuples(st.sampled_from(SET_PATHS), st.one_of(plausible, plausible, yaml_values))
+    .map(lambda kv: f"{kv[0]}={kv[1]}"),
     st.sampled_from(["=", "x", "=1", "seed", "seed==1", "seed= ", "x" * 100_000]))
 
 
@@ -368,9 +376,12 @@ def test_random_options_exit_cleanly(case):
         assert_clean(code, err, f"hwsim {command} with {[o[:60] for o in options]}")
 
 
+SCENARIO_BASES = tuple(p for p in BASES if p.parent.name != "chips" and p.parent.name != "firmware_models")
+
+
 @pytest.mark.slow
-@_fuzz_settings(25)
-@given(mutated_spec_texts())
+@_fuzz_settings(40)
+@given(mutated_spec_texts(SCENARIO_BASES, st.one_of(plausible, plausible, plausible, yaml_values), most=2))
 def test_mutated_scenarios_that_validate_also_run_cleanly(case):
     base, text = case
     with tempfile.TemporaryDirectory() as tmp:
