@@ -230,6 +230,13 @@ def test_a_trial_that_raises_is_scored_the_study_goes_on_and_exits_4(folder, ser
     budget = plan(folder).base.scenario.max_cycles
     assert failed.objective.iloc[0] == 2.0 * budget * 2      # no accuracy: shortfall 1
     assert "a bug in the simulator" in (out / "trials" / "00001" / "error.json").read_text()
+    # Rerunning retries the failed trial (the bug is gone), and the later batch, which the sampler
+    # now draws differently: the same table as a study that never failed.
+    monkeypatch.setattr(study, "trial_runner", real)
+    assert main(["tune", str(folder / "tiny.yaml"), "--space", str(folder / "space.yaml"), "--trials",
+                 str(TRIALS), "--serial", "--out", str(out)]) == 0
+    assert "ran 4 trials (serial), 2 done earlier" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(table(out), table(serial_dir))
 
 
 def test_joules_objective_scores_energy_to_target_and_projects_the_budget(folder, tmp_path):
@@ -250,3 +257,35 @@ def test_a_folder_another_study_is_writing_is_refused(folder, serial_dir):
 
     with _lock(serial_dir), pytest.raises(TuneError, match="another hwsim tune is writing"):
         run_study(plan(folder), serial_dir, trials=TRIALS, serial=True)
+
+
+@pytest.mark.slow
+def test_a_study_killed_with_sigkill_resumes_to_the_same_table(folder, serial_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    longer = {"max_cycles": 20000}                     # trials long enough to be caught mid-way
+    proc = subprocess.Popen([sys.executable, "-m", "hwsim.cli", "tune", str(folder / "tiny.yaml"), "--space",
+                             str(folder / "space.yaml"), "--trials", str(TRIALS), "--serial", "--quiet",
+                             "--set", "max_cycles=20000", "--out", str(out)],
+                            cwd=folder, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = lambda: {p.parent.name: p.stat().st_mtime_ns for p in out.glob("trials/*/trial.json")}  # noqa: E731
+    deadline = time.monotonic() + 240
+    while len(done()) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    before = done()
+    assert 2 <= len(before) < TRIALS, "the study was not killed mid-way"
+
+    resumed = run_study(plan(folder, overrides=longer), out, trials=TRIALS, serial=True)
+    assert (resumed.reused, resumed.ran) == (len(before), TRIALS - len(before))
+    assert {k: v for k, v in done().items() if k in before} == before     # not written again
+    assert not list(out.rglob("*.tmp"))
+    fresh = run_study(plan(folder, overrides=longer), tmp_path / "fresh", trials=TRIALS, serial=True)
+    pd.testing.assert_frame_equal(table(out), table(fresh.directory))

@@ -37,8 +37,9 @@ that failed before simulating a cycle scores infinity. No trial can stop the stu
 curve values, score), each atomically; ``trial.json`` marks the trial done. Running the same
 command again replays the protocol from the start: the sampler asks the same parameters, a
 trial whose ``trial.json`` holds those parameters (and the same spec and thresholds) is taken
-from its file, any other (never run, running when killed) is run. ``--trials`` may grow between
-calls: the first trials of a longer study are those of the shorter one.
+from its file, any other (never run, running when killed, failed with an error: as a sweep
+retries its failed points) is run. ``--trials`` may grow between calls: the first trials of a
+longer study are those of the shorter one.
 """
 
 from __future__ import annotations
@@ -379,7 +380,7 @@ def run_study(plan: TunePlan, out: str | Path | None = None, *, trials: int, wor
                     for t in asked:
                         rec, spec = _new_record(plan, t, batch, limits)
                         saved = read_record(out, t.number)
-                        if saved is not None and saved.matches(rec):
+                        if saved is not None and saved.state != "failed" and saved.matches(rec):
                             records.append(saved)
                             done_now.append(saved)
                             outcome.reused += 1
