@@ -411,6 +411,7 @@ HOSTILE_PICKLES = {
     # memo to twice an index it is given
     "bytes-claiming-4GB": b"\x80\x04\x8e" + struct.pack("<Q", 2**32) + bytes(16) + b".",
     "memo-index-2G": b"\x80\x02]r" + struct.pack("<I", 2**31) + b".",
+    "memo-index-text": b"(lp99999999999999\n.",
 }
 
 

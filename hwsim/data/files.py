@@ -463,7 +463,8 @@ _OPCODE_ARGUMENTS = _opcode_arguments()
 _STOP = ord(pickle.STOP)
 
 
-_MEMO_PUTS = {ord(pickle.PUT), ord(pickle.BINPUT), ord(pickle.LONG_BINPUT)}
+_PUT = ord(pickle.PUT)
+_MEMO_PUTS = {_PUT, ord(pickle.BINPUT), ord(pickle.LONG_BINPUT)}
 _FRAME = ord(pickle.FRAME)
 
 
@@ -507,8 +508,10 @@ def _check_opcodes(data: bytes) -> None:
                 raise RefusedPickle(f"truncated: a pickled value of {length:,} bytes runs past the end of the file")
         if op in _MEMO_PUTS:
             arg = data[start:pos]
-            index = int(arg) if op == ord(pickle.PUT) and arg.strip().isdigit() else \
-                int.from_bytes(arg, "little") if op != ord(pickle.PUT) else 0
+            if op != _PUT:
+                index = int.from_bytes(arg, "little")
+            else:                # protocol 0: the index as text (what is not a number, the unpickler refuses)
+                index = int(arg[:20]) if arg[:-1].isdigit() else 0
             if index > MAX_PICKLE_OPS:
                 raise RefusedPickle(f"refused: memo index {index:,} (a pickle of at most {MAX_PICKLE_OPS:,} "
                                     "opcodes never needs one beyond that)")
