@@ -74,9 +74,8 @@ def _replay_params():
     params = []
     for folder, kind in ((SPEC_CASES, "specs"), (CLI_CASES, "cli")):
         for case, invocations in _load_index(folder).items():
-            for i, inv in enumerate(invocations):
-                slow = [pytest.mark.slow] if inv["argv"][0] in ("run", "sweep") else []
-                params.append(pytest.param(kind, case, inv, id=f"{kind}/{case}#{i}", marks=slow))
+            slow = [pytest.mark.slow] if any(inv["argv"][0] in ("run", "sweep") for inv in invocations) else []
+            params.append(pytest.param(kind, case, invocations, id=f"{kind}/{case}", marks=slow))
     return params
 
 
@@ -93,9 +92,16 @@ def _expand(arg: str, names: dict) -> str:
 
 
 def _stage(kind: str, case: str, work: Path) -> tuple[dict, str | None]:
-    """Copy (or decompress) the case's input into ``work``: the placeholders of its argv, and
-    the name of the file a problem must be reported in (None for CLI cases)."""
-    names = {"root": str(ROOT), "out": str(work / "out")}
+    """Copy (or decompress) the case's input into ``work``, beside the special files a case
+    may name (fifo.yaml, a FIFO; directory.yaml, a folder; sparse.yaml, 1 GiB of NUL bytes
+    taking no disk): the placeholders of its argv, and the name of the file a problem must be
+    reported in (None for CLI cases)."""
+    os.mkfifo(work / "fifo.yaml")
+    (work / "directory.yaml").mkdir()
+    with open(work / "sparse.yaml", "wb") as f:
+        f.truncate(2**30)
+    names = {"root": str(ROOT), "out": str(work / "out"), "fifo": str(work / "fifo.yaml"),
+             "directory": str(work / "directory.yaml"), "sparse": str(work / "sparse.yaml")}
     if kind == "cli":
         base = work / "tiny_scenario.yaml"
         shutil.copyfile(CLI_CASES / "tiny_scenario.yaml", base)
@@ -112,13 +118,8 @@ def _stage(kind: str, case: str, work: Path) -> tuple[dict, str | None]:
     return names, target.name
 
 
-@pytest.mark.parametrize("kind, case, invocation", _replay_params())
-def test_corpus_case_exits_cleanly(kind, case, invocation, tmp_path):
-    # The working folder sits two levels down so that a run writing outside it is seen.
-    outside = tmp_path / "outside"
-    work = outside / "work"
-    work.mkdir(parents=True)
-    names, file_name = _stage(kind, case, work)
+def _replay(kind: str, case: str, invocation: dict, names: dict, work: Path, file_name: str | None) -> list[str]:
+    """Run one invocation of a case: what is wrong with it (empty when nothing)."""
     argv = [_expand(a, names) for a in invocation["argv"]]
     env = {k: v for k, v in os.environ.items() if k != "HWSIM_MEMORY_LIMIT"}
     env.update({"HWSIM_MEMORY_LIMIT": REPLAY_MEMORY_LIMIT, "PYTHONWARNINGS": "default",
@@ -129,20 +130,40 @@ def test_corpus_case_exits_cleanly(kind, case, invocation, tmp_path):
                               preexec_fn=_limit_resources, capture_output=True, text=True,
                               errors="replace", timeout=SECONDS)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{what}: still running after {SECONDS} s")
-    err = proc.stderr
-    assert_clean(proc.returncode, err, what)
-    assert proc.returncode == invocation["exit"], f"{what}: exit {proc.returncode}, expected " \
-                                                  f"{invocation['exit']}\n{err[-3000:]}"
-    for text in invocation.get("stderr_has", []):
-        assert text in err, f"{what}: stderr lacks {text!r}\n{err[-3000:]}"
-    for text in invocation.get("stderr_lacks", []):
-        assert text not in err, f"{what}: stderr has {text!r}\n{err[-3000:]}"
-    if proc.returncode == 2 and invocation.get("at_line", file_name is not None):
-        assert re.search(re.escape(file_name) + r":\d+", err), \
-            f"{what}: stderr does not name {file_name}:LINE\n{err[-3000:]}"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside"], f"{what}: wrote outside its folder"
-    assert sorted(p.name for p in outside.iterdir()) == ["work"], f"{what}: wrote outside its folder"
+        return [f"{what}: still running after {SECONDS} s"]
+    code, err = proc.returncode, proc.stderr
+    try:
+        assert_clean(code, err, what)
+    except AssertionError as exc:
+        return [str(exc)]
+    wrong = []
+    if code != invocation["exit"]:
+        wrong.append(f"exit {code}, expected {invocation['exit']}")
+    wrong += [f"stderr lacks {text!r}" for text in invocation.get("stderr_has", []) if text not in err]
+    wrong += [f"stderr has {text!r}" for text in invocation.get("stderr_lacks", []) if text in err]
+    if code == 2 and invocation.get("at_line", file_name is not None) and \
+            not re.search(re.escape(file_name or "") + r":\d+", err):
+        wrong.append(f"stderr does not name {file_name}:LINE")
+    wrong += [f"{name} is missing afterwards" for name in invocation.get("exists", []) if not (work / name).exists()]
+    return [f"{what}: {'; '.join(wrong)}\n{err[-2000:]}"] if wrong else []
+
+
+@pytest.mark.parametrize("kind, case, invocations", _replay_params())
+def test_corpus_case_exits_cleanly(kind, case, invocations, tmp_path):
+    # The invocations of a case run in order in one working folder (a second run into the
+    # first one's folder, say), which sits two levels down so that writing outside it is seen.
+    outside = tmp_path / "outside"
+    work = outside / "work"
+    work.mkdir(parents=True)
+    names, file_name = _stage(kind, case, work)
+    failures = []
+    for invocation in invocations:
+        failures += _replay(kind, case, invocation, names, work, file_name)
+        if sorted(p.name for p in tmp_path.iterdir()) != ["outside"] or \
+                sorted(p.name for p in outside.iterdir()) != ["work"]:
+            failures.append(f"{kind}/{case}: {invocation['argv']} wrote outside its working folder")
+            break
+    assert not failures, "\n\n".join(failures)
 
 
 def test_corpus_index_matches_the_files():
@@ -154,7 +175,7 @@ def test_corpus_index_matches_the_files():
             assert invocations, case
             for inv in invocations:
                 assert inv["exit"] in CLEAN_EXITS, case
-                assert set(inv) <= {"argv", "exit", "env", "stderr_has", "stderr_lacks", "at_line"}, case
+                assert set(inv) <= {"argv", "exit", "env", "stderr_has", "stderr_lacks", "at_line", "exists"}, case
                 assert inv["argv"][0] in {"validate", "show", "run", "sweep"}, case
 
 
