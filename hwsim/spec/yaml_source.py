@@ -195,7 +195,7 @@ def _parse_outcome(raw: bytes, path: str) -> SourceDoc | SpecError:
     try:
         return parse_yaml(raw, path)
     except SpecError as exc:
-        return exc
+        return SpecError(exc.problems)    # without the traceback, whose frames hold the parse
 
 
 # Memos of parses keyed by the file's content and path, failures included; callers only ever
