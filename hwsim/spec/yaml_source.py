@@ -284,8 +284,8 @@ class _Reader:
 
     Nodes: ("s", value, line, col) for a scalar (already typed), ("q", [child, ...], line,
     col) for a list, ("m", [(key, line, col, child), ...], line, col) for a mapping. An alias
-    is its anchored node itself (shared, never copied). ``sizes`` holds, for each node that
-    an alias may name, (nodes, characters, depth) of its expanded subtree, counted once.
+    is its anchored node itself (shared, never copied). ``anchors`` holds, for each anchor,
+    (node, expanded nodes, expanded characters, height), counted once when it was read.
     """
 
     def __init__(self, loader, path: str, data: bytes):
