@@ -22,6 +22,7 @@ from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 from hwsim.results.rundir import OutputError, atomic_write, curve_frame, dump_json, write_run
 from hwsim.spec import RunSpec, load_scenario  # noqa: F401  (re-exported)
+from hwsim.spec.limits import check_option
 
 
 class RunInterrupted(Exception):
@@ -156,13 +157,7 @@ def resume(run_dir: str | Path, *, spec: RunSpec | None = None, seed: int | None
     resumable: damaged, another run's, another hwsim version's."""
     run_dir = Path(run_dir)
     manifest_path = run_dir / "manifest.json"
-    if not run_dir.is_dir():
-        raise CheckpointError([_problem(run_dir, "--resume", "no such run directory")])
-    if not manifest_path.is_file():
-        raise CheckpointError([_problem(manifest_path, "manifest.json", "missing: not a run directory "
-                                        "(hwsim run writes manifest.json first); start the run with "
-                                        "'hwsim run SCENARIO --out DIR'")])
-    man = _read_manifest(manifest_path)
+    man = read_manifest(run_dir)
     own = _spec_from_manifest(man, manifest_path)
     for name, given, theirs in (("spec_hash", spec.spec_hash if spec is not None else None, man["spec_hash"]),
                                 ("seed", seed, man["seed"]), ("max_cycles", max_cycles, man["max_cycles"])):
@@ -195,21 +190,54 @@ def _problem(path, field: str, message: str):
     return Problem(str(path), None, None, field, message)
 
 
+#: A manifest holds the resolved specs: a few KiB. Anything far larger is not one.
+MAX_MANIFEST_BYTES = 16 * 2**20
+
+
+def read_manifest(run_dir: str | Path) -> dict:
+    """The manifest.json of the run directory ``run_dir``, checked field by field; raises
+    CheckpointError (naming the file and the field) when it is missing or damaged."""
+    run_dir = Path(run_dir)
+    manifest_path = run_dir / "manifest.json"
+    if not run_dir.is_dir():
+        raise CheckpointError([_problem(run_dir, "--resume", "no such run directory")])
+    if not (manifest_path.exists() or manifest_path.is_symlink()):
+        raise CheckpointError([_problem(manifest_path, "manifest.json", "missing: not a run directory "
+                                        "(hwsim run writes manifest.json first); start the run with "
+                                        "'hwsim run SCENARIO --out DIR'")])
+    return _read_manifest(manifest_path)
+
+
 def _read_manifest(path: Path) -> dict:
+    """DIR/manifest.json, every field checked (type, and the range of the spec field it
+    stands for): a CheckpointError naming the file and the field otherwise."""
     import json
 
+    from hwsim.spec.limits import NotARegularFile, open_regular, range_text, short
+    from hwsim.spec.models import ScenarioSpec
+
+    restart = "the run cannot be resumed: start it again with 'hwsim run SCENARIO --out DIR'"
     try:
-        man = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError([_problem(path, "manifest.json", f"unreadable ({exc}); the run cannot be "
-                                        "resumed: start it again with 'hwsim run SCENARIO --out DIR'")]) from None
-    need = {"spec_hash": str, "seed": int, "max_cycles": int, "resolved": dict}
+        with open_regular(path, MAX_MANIFEST_BYTES) as f:
+            man = json.loads(f.read(MAX_MANIFEST_BYTES + 1).decode())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, NotARegularFile) else f"unreadable ({short(str(exc))})"
+        raise CheckpointError([_problem(path, "manifest.json", f"{reason}; {restart}")]) from None
+    if not isinstance(man, dict):
+        raise CheckpointError([_problem(path, "manifest.json", f"not a JSON object (got "
+                                        f"{type(man).__name__}; expected the run's manifest); {restart}")])
+    need = {"hwsim_version": str, "spec_hash": str, "seed": int, "max_cycles": int, "resolved": dict}
     for key, kind in need.items():
-        value = man.get(key) if isinstance(man, dict) else None
+        value = man.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise CheckpointError([_problem(path, key, f"missing or of the wrong type (got {value!r:.60}; "
+            raise CheckpointError([_problem(path, key, f"missing or of the wrong type (got {short(value)}; "
                                             f"expected {kind.__name__}): not an hwsim run directory's "
-                                            "manifest")])
+                                            f"manifest; {restart}")])
+    for key in ("seed", "max_cycles"):      # the spec fields they stand for
+        if check_option(key, man[key], ScenarioSpec, key) is not None:
+            raise CheckpointError([_problem(path, key, f"out of range (got {short(man[key])}; expected "
+                                            f"{range_text(ScenarioSpec, key)}, as for the spec field "
+                                            f"{key}): the manifest was edited or damaged; {restart}")])
     return man
 
 

@@ -206,14 +206,11 @@ def _cmd_resume(args, checkpoints: dict) -> int:
 
 
 def _manifest_budget(run_dir: Path) -> int:
-    """The cycle budget in DIR/manifest.json, for the progress bar (1 when unreadable: the
-    resume itself reports what is wrong)."""
-    import json
+    """The cycle budget in DIR/manifest.json, for the progress bar (a damaged manifest is
+    reported here, as the resume would)."""
+    from hwsim.api import read_manifest
 
-    try:
-        return max(1, int(json.loads((run_dir / "manifest.json").read_text())["max_cycles"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return 1
+    return read_manifest(run_dir)["max_cycles"]
 
 
 def _fixed(value) -> str:

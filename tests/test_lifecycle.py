@@ -132,3 +132,73 @@ def test_the_largest_seed_and_budget_the_spec_allows_are_accepted(tmp_path, caps
                  "--set", "max_steps=200", "--out", str(out), "--quiet"])
     assert code == 0, capsys.readouterr().err
     assert summary_of(out)["seed"] == 2**63 - 1
+
+
+# --------------------------------------------------------------------------- damaged manifests
+
+
+def _set(key, value):
+    def change(man):
+        man[key] = value
+        return man
+    return change
+
+
+def _drop(key):
+    def change(man):
+        del man[key]
+        return man
+    return change
+
+
+@pytest.mark.parametrize("change, field", [
+    (_set("seed", -1), "seed"),
+    (_set("seed", 2**64), "seed"),
+    (_set("seed", "1"), "seed"),
+    (_set("seed", True), "seed"),
+    (_set("max_cycles", 0), "max_cycles"),
+    (_set("max_cycles", 10**20), "max_cycles"),
+    (_set("max_cycles", 1.5), "max_cycles"),
+    (_set("spec_hash", 5), "spec_hash"),
+    (_set("spec_hash", "0" * 64), "spec_hash"),
+    (_drop("hwsim_version"), "hwsim_version"),
+    (_set("resolved", []), "resolved"),
+    (lambda man: [man], "manifest.json"),
+    (lambda man: {**man, "resolved": {**man["resolved"], "scenario": {**man["resolved"]["scenario"],
+                                                                      "max_cycles": -5}}}, "max_cycles"),
+])
+def test_a_damaged_manifest_on_resume_is_exit_2_naming_the_file_and_field(tmp_path, capsys, change, field):
+    out = tmp_path / "r"
+    hwsim.run(scenario(tmp_path), 0, out=out, progress=_stop_at_once)
+    path = out / "manifest.json"
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    assert main(["run", "--resume", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}" in err and f": {field}" in err and "Traceback" not in err, err
+    assert "internal error" not in err
+
+
+@pytest.mark.parametrize("what", ["garbage", "dev_zero", "fifo", "huge"])
+def test_a_manifest_that_is_not_a_small_regular_file_is_refused_without_reading_it(tmp_path, capsys, what):
+    out = tmp_path / "r"
+    hwsim.run(scenario(tmp_path), 0, out=out, progress=_stop_at_once)
+    path = out / "manifest.json"
+    path.unlink()
+    if what == "garbage":
+        path.write_bytes(b"\xff\x00{{{")
+    elif what == "dev_zero":
+        path.symlink_to("/dev/zero")
+    elif what == "fifo":
+        os.mkfifo(path)
+    else:
+        with open(path, "wb") as f:
+            f.truncate(hwsim.api.MAX_MANIFEST_BYTES + 1)
+    start = time.monotonic()
+    assert main(["run", "--resume", str(out), "--quiet"]) == 2
+    assert time.monotonic() - start < 60                # a FIFO would block forever
+    err = capsys.readouterr().err
+    assert f"{path}: manifest.json: " in err and "Traceback" not in err, err
+
+
+def _stop_at_once(sim, point):
+    raise hwsim.api.RunInterrupted()
