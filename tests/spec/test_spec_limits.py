@@ -389,13 +389,10 @@ def test_every_numeric_field_is_enumerated():
     assert len(NUMERIC_FIELDS) > 80
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_a_value_at_the_edge_of_any_numeric_field_validates_or_is_a_spec_error(data):
+def _validate_edge(path, wrap, value):
+    """Validate the quickstart with ``value`` at ``path``: it loads or is a SpecError."""
     from hwsim.spec.loader import load_scenario
 
-    path, model, name, wrap = data.draw(st.sampled_from(NUMERIC_FIELDS))
-    value = data.draw(st.sampled_from(_edges(model, name)))
     if wrap is not None and wrap[0] == "hidden":
         value = [value]
     elif wrap is not None:
@@ -405,6 +402,20 @@ def test_a_value_at_the_edge_of_any_numeric_field_validates_or_is_a_spec_error(d
         load_scenario(ROOT / "scenarios" / "quickstart.yaml", overrides)
     except SpecError as exc:
         assert exc.problems and all(p.message for p in exc.problems)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_value_at_the_edge_of_any_numeric_field_validates_or_is_a_spec_error(data):
+    path, model, name, wrap = data.draw(st.sampled_from(NUMERIC_FIELDS))
+    _validate_edge(path, wrap, data.draw(st.sampled_from(_edges(model, name))))
+
+
+@pytest.mark.slow
+def test_every_edge_of_every_numeric_field_validates_or_is_a_spec_error():
+    for path, model, name, wrap in NUMERIC_FIELDS:
+        for value in _edges(model, name):
+            _validate_edge(path, wrap, value)
 
 
 EDGE_RUNS = [
