@@ -186,7 +186,8 @@ def test_cli_base_is_valid(capsys):
 # --------------------------------------------------------------------------- in-process fuzzing
 
 PRESETS = sorted(p for d in ("chips", "firmware_models", "scenarios") for p in (ROOT / d).glob("*.yaml"))
-BASES = [CLI_CASES / "tiny_scenario.yaml", *PRESETS]
+SWEEPS = sorted((ROOT / "sweeps").glob("*.yaml"))
+BASES = [CLI_CASES / "tiny_scenario.yaml", *PRESETS, *SWEEPS]
 BASE_TEXT = {p: p.read_text() for p in BASES}
 
 STANDARD_TAGS = ["null", "bool", "int", "float", "str", "binary", "timestamp", "seq", "map", "omap",
@@ -234,7 +235,7 @@ _KEY_LINE = re.compile(r"^(\s*(?:- )?)([A-Za-z_][\w.]*)(:\s*)(.*?)(\s+#.*)?$")
 
 @st.composite
 def mutated_spec_texts(draw, bases=tuple(BASES), values=yaml_values, most=3):
-    """(base path, text): a preset or the tiny scenario with a few line-level mutations."""
+    """(base path, text): a preset, sweep or the tiny scenario with a few line-level mutations."""
     path = draw(st.sampled_from(bases))
     lines = BASE_TEXT[path].splitlines()
     for _ in range(draw(st.integers(1, most))):
@@ -397,7 +398,7 @@ def test_random_options_exit_cleanly(case):
         assert_clean(code, err, f"hwsim {command} with {[o[:60] for o in options]}")
 
 
-SCENARIO_BASES = tuple(p for p in BASES if p.parent.name != "chips" and p.parent.name != "firmware_models")
+SCENARIO_BASES = tuple(p for p in BASES if p.parent.name not in ("chips", "firmware_models", "sweeps"))
 
 
 @pytest.mark.slow
