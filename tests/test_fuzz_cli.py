@@ -74,7 +74,8 @@ def _replay_params():
     params = []
     for folder, kind in ((SPEC_CASES, "specs"), (CLI_CASES, "cli")):
         for case, invocations in _load_index(folder).items():
-            slow = [pytest.mark.slow] if any(inv["argv"][0] in ("run", "sweep") for inv in invocations) else []
+            trains = any(inv["argv"][0] in ("run", "sweep", "compare") for inv in invocations)
+            slow = [pytest.mark.slow] if trains else []
             params.append(pytest.param(kind, case, invocations, id=f"{kind}/{case}", marks=slow))
     return params
 
@@ -176,7 +177,7 @@ def test_corpus_index_matches_the_files():
             for inv in invocations:
                 assert inv["exit"] in CLEAN_EXITS, case
                 assert set(inv) <= {"argv", "exit", "env", "stderr_has", "stderr_lacks", "at_line", "exists"}, case
-                assert inv["argv"][0] in {"validate", "show", "run", "sweep"}, case
+                assert inv["argv"][0] in {"validate", "show", "run", "sweep", "compare"}, case
 
 
 def test_cli_base_is_valid(capsys):
