@@ -98,6 +98,26 @@ def find_spec_file(ref: str, kind: str, base_dir: Path | None) -> Path | None:
     return None
 
 
+def not_found_message(ref: str, kind: str, base_dir: Path | None) -> str:
+    """Why ``ref`` names no ``kind`` spec: a path to something other than a regular file (a
+    FIFO, a device, a folder), or no such preset or file."""
+    from hwsim.spec.yaml_source import special_file_kind
+
+    as_path = Path(ref)
+    for candidate in ([as_path] if as_path.is_absolute() else
+                      [p / as_path for p in (base_dir, Path.cwd()) if p is not None]):
+        try:
+            special = special_file_kind(os.stat(candidate).st_mode)
+        except (OSError, ValueError):
+            continue
+        if special is not None:
+            return (f"not a regular file (got {short(str(candidate), 200)}, {special}; expected a "
+                    f"{kind} preset name or a path to a .yaml file)")
+    names = preset_names(kind)
+    return (f"no {kind} preset found (got {short(ref, 200)}; expected one of {', '.join(names) or 'none'} "
+            f"or a path to a .yaml file){did_you_mean(ref, names)}")
+
+
 def preset_names(kind: str) -> list[str]:
     folder = project_root() / PRESET_DIRS[kind]
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
@@ -187,10 +207,7 @@ def read_spec(path: str | Path, kind: str | None = None, _chain: tuple[str, ...]
                                                      "'kind:'; expected kind: chip, firmware or scenario)")])
     parent_path = find_spec_file(ref, kind, Path(doc.path).resolve().parent)
     if parent_path is None:
-        names = preset_names(kind)
-        raise SpecError([_problem(doc, ("extends",), f"no {kind} preset found (got {short(ref)}; expected one of "
-                                                     f"{', '.join(names) or 'none'} or a path to a .yaml "
-                                                     f"file){did_you_mean(ref, names)}")])
+        raise SpecError([_problem(doc, ("extends",), not_found_message(ref, kind, Path(doc.path).resolve().parent))])
     chain = _chain + (here,)
     target = str(parent_path.resolve())
     if target in chain:
@@ -414,7 +431,7 @@ def _message(err: dict, model: type[BaseModel], loc: tuple, data: Any = None) ->
         return f"which one? (got no {ctx.get('discriminator', 'name')}; expected a 'name:' field)"
     if etype in _RANGE:
         bound = next(iter(ctx.values()), "")
-        return f"out of range (got {got}; expected {_RANGE[etype]} {bound})"
+        return f"out of range (got {got}; expected {_RANGE[etype]} {bound}){_percent_hint(err, model, loc, data)}"
     if etype in ("too_long", "too_short"):
         return f"wrong length (got {got}; expected {err['msg'].lower()})"
     if etype == "value_error":
@@ -423,6 +440,17 @@ def _message(err: dict, model: type[BaseModel], loc: tuple, data: Any = None) ->
     if etype in _TYPE_NAMES:
         return f"wrong type (got {got}; expected {_TYPE_NAMES[etype]})"
     return f"{err['msg']} (got {got})"
+
+
+def _percent_hint(err: dict, model: type[BaseModel], loc: tuple, data: Any) -> str:
+    """'; if 90 is a percentage, write 0.9 ...' where a fraction is meant and 1 < value <= 100."""
+    owner = _model_at(model, loc[:-1], data) if loc and isinstance(loc[-1], str) else None
+    field = owner.model_fields.get(loc[-1]) if owner is not None else None
+    unit = (field.json_schema_extra or {}).get("x-unit") if field is not None else None
+    value = err.get("input")
+    if unit == "fraction" and isinstance(value, (int, float)) and 1 < value <= 100:
+        return f"; if {value:g} is a percentage, write {value / 100:g} or '{value:g} %'"
+    return ""
 
 
 def _problems_from(exc: ValidationError, doc: SourceDoc, model: type[BaseModel], prefix: str) -> list[Problem]:
@@ -754,10 +782,7 @@ def _scenario_docs(scen: SourceDoc, overrides: dict[str, Any], chip: str | None,
             continue
         found = find_spec_file(ref, kind, base_dir)
         if found is None:
-            names = preset_names(kind)
-            problems.append(_problem(scen, (kind,), f"no {kind} preset found (got {short(ref)}; expected one of "
-                                                    f"{', '.join(names) or 'none'} or a path to a .yaml "
-                                                    f"file){did_you_mean(ref, names)}"))
+            problems.append(_problem(scen, (kind,), not_found_message(ref, kind, base_dir)))
             continue
         try:
             found_kind, docs[kind] = read_spec(found)

@@ -144,7 +144,7 @@ def read_regular_file(path: str, max_bytes: int, what: str = "file") -> bytes:
     on them); the file is then opened without blocking and checked again with fstat, in case
     the path changed in between."""
     try:
-        kind = _special_kind(os.stat(path).st_mode)
+        kind = special_file_kind(os.stat(path).st_mode)
     except OSError:
         kind = None                       # missing or unreadable: os.open says which below
     if kind is not None:
@@ -161,7 +161,7 @@ def read_regular_file(path: str, max_bytes: int, what: str = "file") -> bytes:
         raise _one(path, None, None, "(file)", f"cannot read the file ({exc.strerror})") from None
     try:
         st = os.fstat(fd)
-        kind = _special_kind(st.st_mode)
+        kind = special_file_kind(st.st_mode)
         if kind is not None:
             raise _one(path, None, None, "(file)", f"not a regular file (got {kind}; expected a {what}): "
                                                   "name the file itself")
@@ -180,7 +180,8 @@ def read_regular_file(path: str, max_bytes: int, what: str = "file") -> bytes:
     return raw
 
 
-def _special_kind(mode: int) -> str | None:
+def special_file_kind(mode: int) -> str | None:
+    """None for a regular file, else what it is ('a FIFO (named pipe)', 'a directory', ...)."""
     if stat.S_ISREG(mode):
         return None
     for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),

@@ -310,13 +310,11 @@ def read_sweep(path: str | Path) -> tuple[SweepSpec, SourceDoc]:
         if key in ("chip", "firmware") and getattr(spec, key) is not None:
             problems.append(_problem(doc, loc, f"the {key} is swept here and fixed by the sweep's {key}: "
                                                f"(got both; expected one of the two)", path))
-    if find_spec_file(spec.scenario, "scenario", Path(doc.path).resolve().parent) is None:
-        from hwsim.spec.loader import preset_names
+    base = Path(doc.path).resolve().parent
+    if find_spec_file(spec.scenario, "scenario", base) is None:
+        from hwsim.spec.loader import not_found_message
 
-        names = preset_names("scenario")
-        problems.append(_problem(doc, ("scenario",), f"no scenario found (got {short(spec.scenario)}; expected one of "
-                                                     f"{', '.join(names)} or a path to a .yaml file, relative to "
-                                                     f"this file){did_you_mean(spec.scenario, names)}"))
+        problems.append(_problem(doc, ("scenario",), not_found_message(spec.scenario, "scenario", base)))
     if problems:
         raise SpecError(problems)
     return spec, doc

@@ -461,3 +461,20 @@ def test_an_amplitude_schedule_may_not_take_the_amplitude_to_zero(schedule, ok):
     else:
         with pytest.raises(SpecError, match="firmware.amplitude_schedule: the amplitude schedule takes"):
             load_scenario(ROOT / "scenarios" / "quickstart.yaml", overrides)
+
+
+def test_a_percentage_given_for_a_fraction_gets_the_two_ways_to_write_it(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text("kind: scenario\ntarget_accuracy: 90\n")
+    code, err = _validate(capsys, path)
+    assert code == 2
+    assert "target_accuracy: out of range (got 90.0; expected <= 1.0); if 90 is a percentage, write 0.9 or '90 %'" in err
+
+
+def test_a_reference_to_a_special_file_says_so(tmp_path, capsys):
+    fifo = tmp_path / "firmware.yaml"
+    os.mkfifo(fifo)
+    code = main(["show", str(ROOT / "scenarios" / "quickstart.yaml"), "--firmware", str(fifo)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"firmware: not a regular file (got '{fifo}', a FIFO (named pipe)" in err
