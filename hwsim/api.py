@@ -20,9 +20,9 @@ from hwsim.engine.simulation import Simulation
 from hwsim.kernels import mgd_block as K
 from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
-from hwsim.results.rundir import OutputError, atomic_write, curve_frame, dump_json, write_run
+from hwsim.results.rundir import OutputError, atomic_write, curve_frame, dump_json, slug, write_run
 from hwsim.spec import RunSpec, load_scenario  # noqa: F401  (re-exported)
-from hwsim.spec.limits import check_option
+from hwsim.spec.limits import check_option, short
 
 
 class RunInterrupted(Exception):
@@ -107,14 +107,17 @@ def manifest(spec: RunSpec, seed: int, max_cycles: int | None) -> dict:
 
 
 def default_run_dir(spec: RunSpec, seed: int) -> Path:
+    """runs/<name>-<hash>-s<seed>-<time>, the name reduced to a safe slug: one folder inside
+    runs/, whatever the scenario calls itself."""
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    return Path("runs") / f"{spec.scenario.name}-{spec.spec_hash[:8]}-s{seed}-{stamp}"
+    return Path("runs") / f"{slug(spec.scenario.name)}-{spec.spec_hash[:8]}-s{int(seed)}-{stamp}"
 
 
 def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path | None = None,
         max_cycles: int | None = None, progress=None, max_block_steps: int | None = None,
         trace: str | Path | None = None, checkpoint_every: int | None = None,
-        checkpoint_seconds: float | None = DEFAULT_EVERY_SECONDS, should_stop=None) -> RunResult:
+        checkpoint_seconds: float | None = DEFAULT_EVERY_SECONDS, should_stop=None,
+        overwrite: bool = False) -> RunResult:
     """Train the scenario on its chip; write a run directory when ``out`` is given and an
     event trace (Chrome JSON, or CSV by extension) when ``trace`` is given.
 
@@ -123,21 +126,26 @@ def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path 
     run with status ``interrupted``. With ``out``, manifest.json is written first, a
     checkpoint every ``checkpoint_every`` chip cycles and every ``checkpoint_seconds`` wall
     seconds (None or 0: never) and when the run is interrupted; :func:`resume` continues it.
-    A finished run removes its checkpoint. ``out`` may not hold an unfinished run."""
+    A finished run removes its checkpoint. ``out`` may not hold another run's results (a
+    finished run, an unfinished one, another spec or seed) unless ``overwrite``, which
+    replaces them; this is checked before anything is built."""
     if not isinstance(spec, RunSpec):
         spec = load_scenario(spec)
     seed = spec.scenario.seed if seed is None else int(seed)
+    if out is not None:
+        _check_out(Path(out), spec.spec_hash, seed, overwrite)
     if spec.firmware.algorithm == "backprop":
         if max_cycles is not None:
             spec = spec.with_overrides({"scenario.max_cycles": max_cycles})
-        return run_backprop(spec, seed, out)
+        return run_backprop(spec, seed, out, overwrite=overwrite)
     sim = Simulation(spec, seed, max_cycles=max_cycles, max_block_steps=max_block_steps)
     if trace is not None:
         from hwsim.engine.trace import Trace
 
         sim.trace = Trace()
     policy = CheckpointPolicy(checkpoint_every, checkpoint_seconds)
-    result = _execute(sim, spec, seed, max_cycles, out, progress, policy, should_stop, fresh=True)
+    result = _execute(sim, spec, seed, max_cycles, out, progress, policy, should_stop, fresh=True,
+                      overwrite=overwrite)
     if trace is not None:
         sim.trace.write(Path(trace))
     return result
@@ -177,11 +185,30 @@ def resume(run_dir: str | Path, *, spec: RunSpec | None = None, seed: int | None
     sim = Simulation(spec, seed, max_cycles=budget, max_block_steps=max_block_steps)
     header = None
     if checkpoint.exists():
+        _check_same_run(checkpoint, manifest_path, spec.spec_hash, seed, sim.budget)
         header = restore(checkpoint, sim, spec_hash=spec.spec_hash, seed=seed, budget=sim.budget)
     policy = CheckpointPolicy(checkpoint_every, checkpoint_seconds)
     result = _execute(sim, spec, seed, budget, run_dir, progress, policy, should_stop, fresh=False)
     result.resumed_from = header
     return result
+
+
+def _check_same_run(checkpoint: Path, manifest_path: Path, spec_hash: str, seed: int, budget: int) -> None:
+    """The checkpoint and manifest.json of one directory must be of one run. Checked here,
+    before restore(), whose messages are about the options a user gave (``drop --seed``):
+    on a resume the seed and budget come from the manifest, so a mismatch is between files."""
+    from hwsim.engine.checkpoint import peek_header
+
+    header = peek_header(checkpoint)
+    if header is None:
+        return                       # unreadable: restore() says why
+    for field, ours in (("spec_hash", spec_hash), ("seed", seed), ("max_cycles", budget)):
+        theirs = header.get(field)
+        if theirs is not None and theirs != ours:
+            raise CheckpointError([_problem(checkpoint, field, f"belongs to a run with {field} "
+                                            f"{short(theirs)}, but {manifest_path.name} beside it says "
+                                            f"{short(ours)}: the folder holds files of two runs; delete "
+                                            f"{checkpoint} to rerun the manifest's run from the beginning")])
 
 
 def _problem(path, field: str, message: str):
@@ -279,7 +306,7 @@ def _finished_result(run_dir: Path, summary_path: Path) -> RunResult | None:
 
 
 def _execute(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, out, progress,
-             policy: CheckpointPolicy, should_stop, fresh: bool) -> RunResult:
+             policy: CheckpointPolicy, should_stop, fresh: bool, overwrite: bool = False) -> RunResult:
     """Run ``sim`` (fresh, or restored from a checkpoint) and write its directory."""
     stop = [False]
 
@@ -307,7 +334,7 @@ def _execute(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, 
             for stale in out.glob(".*.tmp"):   # left by a process killed while writing here
                 stale.unlink(missing_ok=True)
             if fresh:
-                _start_dir(out, manifest(spec, seed, max_cycles))
+                _start_dir(out, manifest(spec, seed, max_cycles), overwrite)
             checkpointer = Checkpointer(out, sim, spec_hash=spec.spec_hash, seed=seed, budget=sim.budget,
                                         policy=policy)
         start = time.perf_counter()
@@ -343,14 +370,42 @@ def _make_dir(out: Path) -> None:
                                      "choose another --out", str(out)) from None
 
 
-def _start_dir(out: Path, man: dict) -> None:
-    """A fresh run: refuse a directory holding an unfinished run; clear a finished run's
-    results (a crash must not leave them looking like this run's); write manifest.json."""
+def _check_out(out: Path, spec_hash: str, seed: int, overwrite: bool) -> None:
+    """Refuse to start a run in a directory holding another run's results: an unfinished run
+    (a checkpoint), a finished one (summary.json) or one of other specs or another seed
+    (manifest.json); ``overwrite`` allows replacing them. A directory holding this very run,
+    killed before its first checkpoint, may start again."""
+    if overwrite or not out.is_dir():
+        return
+    replace = "choose another --out, or give --overwrite (overwrite=True in Python) to replace it"
     if (out / CHECKPOINT_FILE).exists():
         raise CheckpointError([_problem(out / CHECKPOINT_FILE, "--out", "this directory holds an "
                                         f"unfinished run: continue it with 'hwsim run --resume {out}', "
-                                        "or choose another --out (or delete the directory)")])
-    for name in ("summary.json", "curve.csv"):
+                                        f"or {replace}")])
+    if (out / "summary.json").exists():
+        raise CheckpointError([_problem(out / "summary.json", "--out", "this directory holds a finished "
+                                        f"run's results (got a new run into it; expected an empty or "
+                                        f"new directory): {replace}")])
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists() or manifest_path.is_symlink():
+        try:
+            man = _read_manifest(manifest_path)
+            theirs = f"spec hash {man['spec_hash'][:12]}, seed {man['seed']}"
+            same = (man["spec_hash"], man["seed"]) == (spec_hash, seed)
+        except CheckpointError:
+            theirs, same = "an unreadable manifest.json", False
+        if not same:
+            raise CheckpointError([_problem(manifest_path, "--out", f"this directory holds another run "
+                                            f"(got {theirs}; this run has spec hash {spec_hash[:12]}, "
+                                            f"seed {seed}): {replace}")])
+
+
+def _start_dir(out: Path, man: dict, overwrite: bool = False) -> None:
+    """A fresh run: refuse a directory holding another run (see :func:`_check_out`; checked
+    again under the directory's lock); clear what ``overwrite`` replaces (a crash must not
+    leave it looking like this run's); write manifest.json."""
+    _check_out(out, man["spec_hash"], man["seed"], overwrite)
+    for name in ("summary.json", "curve.csv", CHECKPOINT_FILE):
         (out / name).unlink(missing_ok=True)
     atomic_write(out / "manifest.json", dump_json(man))
 
@@ -405,9 +460,11 @@ def probe_gradient(spec: RunSpec | str | Path, steps: int, seed: int | None = No
     return GradientProbe(est, true, cos, steps, s, scale, sim.theta.copy())
 
 
-def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None) -> RunResult:
+def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
+                 overwrite: bool = False) -> RunResult:
     """The backprop baseline of a scenario: same network, initial weights and data order as
-    the chip run, as many samples as the MGD run sees in the scenario's budget."""
+    the chip run, as many samples as the MGD run sees in the scenario's budget. ``out`` is
+    claimed as :func:`run` claims it (``overwrite``) before training."""
     from hwsim.chip.timing import inference_timing
     from hwsim.data import build_dataset
     from hwsim.engine.simulation import STREAM_INIT, STREAM_ORDER, CurvePoint, accuracy, stream_seed
@@ -417,6 +474,11 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None) -> Run
     import time
 
     start = time.perf_counter()
+    if out is not None:
+        out = Path(out)
+        _make_dir(out)
+        with run_dir_lock(out):
+            _start_dir(out, manifest(spec, seed, None), overwrite)
     sc, fw = spec.scenario, spec.firmware
     data = build_dataset(sc.dataset, seed)
     layout = layout_from_spec(sc.network, data.n_inputs, data.n_outputs, getattr(data, "image_shape", None))

@@ -35,6 +35,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="run seed (default: the scenario's)")
     run.add_argument("--max-cycles", type=int, help="cycle budget (default: the scenario's)")
     run.add_argument("--out", help="run directory to write (default: runs/<name>-<hash>-s<seed>-<time>)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the results of the run already in --out DIR (by default a folder "
+                          "holding a finished, unfinished or different run is refused)")
     run.add_argument("--quiet", action="store_true", help="print only the result lines (no progress bar)")
     run.add_argument("--plot", action="store_true", help="also write the run's plots (PNG) into DIR/plots")
     run.add_argument("--data-dir", metavar="DIR",
@@ -163,7 +166,7 @@ def _cmd_run(args) -> int:
     # checkpoint and keeps what ran.
     with RunProgress(budget_cycles(spec, args.max_cycles), bar_wanted(args.quiet)) as progress:
         result = run(spec, seed, out=out, max_cycles=args.max_cycles, progress=progress, trace=args.trace,
-                     should_stop=lambda: progress.stop_requested, **checkpoints)
+                     should_stop=lambda: progress.stop_requested, overwrite=args.overwrite, **checkpoints)
     return _report_run(args, result, progress)
 
 
@@ -171,7 +174,7 @@ def _cmd_resume(args, checkpoints: dict) -> int:
     from hwsim.api import resume
     from hwsim.spec import load_scenario, parse_set_options
 
-    for flag, value in (("--out", args.out), ("--trace", args.trace)):
+    for flag, value in (("--out", args.out), ("--trace", args.trace), ("--overwrite", args.overwrite)):
         if value:
             raise CliError(f"{flag} does not go with --resume: the run continues in {args.resume}")
     spec = None
@@ -318,6 +321,16 @@ COMMANDS = {"run": _cmd_run, "compare": _cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C from the very start (the imports below take a moment) is one line and exit 130,
+    # never a traceback; once a run is under way its own handler stops it cleanly.
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("hwsim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     from hwsim.data.errors import DataError
     from hwsim.engine.checkpoint import CheckpointError
     from hwsim.results.rundir import OutputError

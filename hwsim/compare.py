@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from hwsim.api import run
-from hwsim.results.rundir import atomic_write
+from hwsim.results.rundir import atomic_write, slug
 from hwsim.spec import RunSpec, load_scenario
 
 COLUMNS = ["variant", "chip", "firmware", "seed", "status", "final_test_accuracy", "best_test_accuracy",
@@ -47,7 +47,8 @@ def compare(scenario: str | Path, chips: list[str] | None = None, seeds=(0,), ou
     rows, curves = [], []
     for name, spec in specs:
         for seed in seeds:
-            res = run(spec, seed, out=out / f"{name}-s{seed}")
+            # compare's folder is its own: each variant's run is rewritten on every comparison.
+            res = run(spec, seed, out=out / f"{slug(name)}-s{seed}", overwrite=True)
             if progress is not None:
                 progress(name, seed, res.summary)
             rows.append({"variant": name, "chip": spec.chip.name, "firmware": spec.firmware.name,

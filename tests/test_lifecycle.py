@@ -202,3 +202,153 @@ def test_a_manifest_that_is_not_a_small_regular_file_is_refused_without_reading_
 
 def _stop_at_once(sim, point):
     raise hwsim.api.RunInterrupted()
+
+
+# --------------------------------------------------------------------------- lost or misplaced data
+
+SHORT = ["--set", "max_steps=200", "--quiet"]
+
+
+def _failing_writes(monkeypatch, fails):
+    """Make hwsim.results.rundir's atomic writer fail with ENOSPC (a full disk) for the files
+    ``fails(path)`` picks, as the real writer reports it."""
+    from hwsim.results import rundir
+
+    real = rundir.atomic_write
+
+    def atomic_write(path, data):
+        if fails(Path(path)):
+            raise rundir.OutputError(errno.ENOSPC, f"cannot write {path}: No space left on device; free "
+                                                   "some space or choose another output folder", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(rundir, "atomic_write", atomic_write)
+
+
+def test_a_run_on_a_full_disk_does_not_rewrite_its_unchanged_manifest(tmp_path, monkeypatch, capsys):
+    """Once the run has started, manifest.json cannot be written any more (the disk filled up):
+    the run's results are written all the same, since the manifest is already there."""
+    started = []
+    _failing_writes(monkeypatch, lambda p: p.name == "manifest.json" and started)
+    monkeypatch.setattr(RunProgress, "__call__", lambda self, sim, point: started.append(point.step))
+    out = tmp_path / "r"
+    code = main(["run", str(scenario(tmp_path)), "--out", str(out), "--checkpoint-seconds", "0", *SHORT])
+    assert code == 0, capsys.readouterr().err
+    assert started and summary_of(out)["steps_simulated"] == 200
+    assert len((out / "curve.csv").read_text().splitlines()) >= 3
+
+
+def test_a_result_file_that_cannot_be_written_loses_none_of_the_others(tmp_path, monkeypatch, capsys):
+    _failing_writes(monkeypatch, lambda p: p.name == "curve.csv")
+    out = tmp_path / "r"
+    code = main(["run", str(scenario(tmp_path)), "--out", str(out), "--checkpoint-seconds", "0", *SHORT])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"cannot write {out / 'curve.csv'}: No space left on device" in err, err
+    assert "other results (manifest.json, summary.json) are in place" in err, err
+    assert summary_of(out)["steps_simulated"] == 200 and not (out / "curve.csv").exists()
+    assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("name", ["../../x", "/etc/x", "..", ".", "", "a/b\\c d", "nul\x00x", "é" * 10,
+                                  "x" * 5000, ".hidden", "-rf"])
+def test_the_default_run_and_sweep_folders_stay_inside_runs_whatever_the_name(name):
+    import re
+    from types import SimpleNamespace
+
+    from hwsim.api import default_run_dir
+    from hwsim.sweep.execute import default_sweep_dir
+
+    spec = SimpleNamespace(scenario=SimpleNamespace(name=name), spec_hash="0123456789abcdef")
+    for path in (default_run_dir(spec, 3), default_sweep_dir(SimpleNamespace(name=name))):
+        assert path.parent == Path("runs") and len(path.parts) == 2
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", path.name) and len(path.name) < 120, path
+        assert (Path("/base") / path).resolve().parent == Path("/base/runs")
+
+
+def test_a_new_run_into_a_finished_or_other_runs_folder_is_refused_unless_overwrite(tmp_path, capsys):
+    scen = scenario(tmp_path)
+    out = tmp_path / "r"
+    assert main(["run", str(scen), "--out", str(out), *SHORT]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # the same run again, another seed, other specs: refused, nothing touched
+    for extra in ([], ["--seed", "5"], ["--set", "firmware.eta=0.5"]):
+        assert main(["run", str(scen), "--out", str(out), *SHORT, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"{out / 'summary.json'}: --out: this directory holds a finished run" in err, err
+        assert "--overwrite" in err and "Traceback" not in err
+        assert before == {p.name: p.read_bytes() for p in out.iterdir()}
+    # a run killed before it wrote anything but its manifest: only the same run may start again
+    (out / "summary.json").unlink()
+    (out / "curve.csv").unlink()
+    assert main(["run", str(scen), "--out", str(out), *SHORT, "--set", "firmware.eta=0.5"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'manifest.json'}: --out: this directory holds another run" in err, err
+    assert main(["run", str(scen), "--out", str(out), *SHORT]) == 0
+    # --overwrite replaces it
+    assert main(["run", str(scen), "--out", str(out), *SHORT, "--seed", "5", "--overwrite"]) == 0
+    assert summary_of(out)["seed"] == 5
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 5
+
+
+def test_the_python_api_refuses_a_finished_runs_folder_unless_overwrite(tmp_path):
+    from hwsim.engine.checkpoint import CheckpointError
+
+    scen = scenario(tmp_path, TRAINS_ON.replace("max_cycles: 2000", "max_cycles: 400"))
+    first = hwsim.run(scen, 0, out=tmp_path / "r")
+    with pytest.raises(CheckpointError) as exc:
+        hwsim.run(scen, 1, out=tmp_path / "r")
+    assert "finished run" in str(exc.value) and "overwrite=True" in str(exc.value)
+    assert summary_of(tmp_path / "r")["seed"] == first.summary["seed"] == 0
+    again = hwsim.run(scen, 1, out=tmp_path / "r", overwrite=True)
+    assert summary_of(tmp_path / "r")["seed"] == again.summary["seed"] == 1
+    # the backprop baseline claims its folder the same way
+    backprop = scenario(tmp_path, TRAINS_ON.replace("firmware: mgd_discrete", "firmware: backprop_sgd")
+                        .replace("max_cycles: 2000", "max_cycles: 400"), "bp.yaml")
+    with pytest.raises(CheckpointError):
+        hwsim.run(backprop, 1, out=tmp_path / "r")
+    assert summary_of(tmp_path / "r")["seed"] == 1 and "algorithm" not in summary_of(tmp_path / "r")
+    hwsim.run(backprop, 1, out=tmp_path / "r", overwrite=True)
+    assert summary_of(tmp_path / "r")["algorithm"] == "backprop"
+
+
+def _numpy_loaded(pid: int) -> bool:
+    """Whether the process has mapped numpy's core library: hwsim.cli imports numpy only
+    inside main(), so main() is running from then on."""
+    try:
+        return "_multiarray_umath" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2, 0.3])
+def test_ctrl_c_in_the_first_moments_of_hwsim_run_is_one_line_and_exit_130(tmp_path, delay):
+    scen = scenario(tmp_path)
+    with default_sigint():
+        proc = subprocess.Popen([sys.executable, "-m", "hwsim.cli", "run", str(scen), "--out",
+                                 str(tmp_path / "r"), "--quiet"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not _numpy_loaded(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "Traceback" not in err and all(line.startswith("hwsim:") for line in err.splitlines()), err
+    assert 1 <= len(err.splitlines()) <= 2, err
+
+
+def test_a_checkpoint_of_another_seed_beside_the_manifest_is_not_blamed_on_a_seed_option(tmp_path, capsys):
+    scen = scenario(tmp_path)
+    for seed, name in ((0, "a"), (1, "b")):
+        hwsim.run(scen, seed, out=tmp_path / name, progress=_stop_at_once)
+    (tmp_path / "a" / CHECKPOINT_FILE).write_bytes((tmp_path / "b" / CHECKPOINT_FILE).read_bytes())
+    assert main(["run", "--resume", str(tmp_path / "a"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'a' / CHECKPOINT_FILE}: seed: belongs to a run with seed 1, but manifest.json" in err, err
+    assert "--seed" not in err and "Traceback" not in err
+    # Given the run's own seed, the message is the same: the files disagree, not the option.
+    assert main(["run", "--resume", str(tmp_path / "a"), "--seed", "0", "--quiet"]) == 2
+    assert "manifest.json beside it" in capsys.readouterr().err

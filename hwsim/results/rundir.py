@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -108,12 +109,48 @@ def curve_frame(points) -> pd.DataFrame:
 
 
 def write_run(out_dir: Path, manifest: dict, curve: pd.DataFrame, summary: dict) -> Path:
+    """manifest.json (unless the folder holds it unchanged), curve.csv, then summary.json, each
+    atomically. A file that cannot be written does not stop the others: OutputError then
+    names it and says which of the run's results are in place."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(out_dir / "manifest.json", dump_json(manifest))
     buf = io.StringIO()
     curve.to_csv(buf, index=False, float_format="%.10g")
-    atomic_write(out_dir / "curve.csv", buf.getvalue().encode())
     # summary.json last: its presence marks a finished run directory.
-    atomic_write(out_dir / "summary.json", dump_json(summary))
+    files = [("manifest.json", dump_json(manifest)), ("curve.csv", buf.getvalue().encode()),
+             ("summary.json", dump_json(summary))]
+    failed: list[OutputError] = []
+    for name, data in files:
+        path = out_dir / name
+        if name == "manifest.json" and _holds(path, data):
+            continue          # rewriting it could only fail (a full disk) and lose the rest
+        try:
+            atomic_write(path, data)
+        except OutputError as exc:
+            failed.append(exc)
+    if failed:
+        first = failed[0]
+        lost = {Path(exc.filename).name for exc in failed}
+        kept = [name for name, _ in files if name not in lost and (out_dir / name).is_file()]
+        where = (f"; the run's other results ({', '.join(kept)}) are in place in {out_dir}" if kept
+                 else f"; nothing of the run's results could be written in {out_dir}")
+        also = "".join(f"; also cannot write {exc.filename}" for exc in failed[1:])
+        raise OutputError(first.errno, f"{first}{also}{where}", first.filename)
     return out_dir
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a regular file holding exactly ``data``."""
+    try:
+        return path.is_file() and not path.is_symlink() and path.stat().st_size == len(data) \
+            and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def slug(name: str, limit: int = 64) -> str:
+    """``name`` as one safe folder name: letters, digits, '.', '_' and '-' only (anything else
+    becomes '-'), no leading dot or dash, at most ``limit`` characters, never empty. A
+    default folder built from it stays inside its parent whatever a spec names itself."""
+    text = re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip(".-")[:limit].strip(".-")
+    return text or "run"

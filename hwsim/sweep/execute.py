@@ -85,7 +85,9 @@ class SweepOutcome:
 
 def default_sweep_dir(plan: SweepPlan) -> Path:
     """runs/sweep-<name>: no time stamp, so running the sweep again resumes it."""
-    return Path("runs") / f"sweep-{plan.name}"
+    from hwsim.results.rundir import slug
+
+    return Path("runs") / f"sweep-{slug(plan.name)}"
 
 
 def cpu_count() -> int:
