@@ -82,6 +82,8 @@ def summarise(sim: Simulation, spec: RunSpec) -> dict:
         "spec_hash": spec.spec_hash,
         "hwsim_version": __version__,
     }
+    # The cadence, and the *_to_target figures at the located crossing with their resolution.
+    summary.update(sim.observation_summary())
     energy = sim.energy()
     summary["energy_joules"] = sum(energy.values())
     summary["energy_breakdown_joules"] = energy
@@ -132,6 +134,7 @@ def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path 
     if not isinstance(spec, RunSpec):
         spec = load_scenario(spec)
     seed = spec.scenario.seed if seed is None else int(seed)
+    _check_arguments(seed, max_cycles)
     if out is not None:
         _check_out(Path(out), spec.spec_hash, seed, overwrite)
     if spec.firmware.algorithm == "backprop":
@@ -368,6 +371,17 @@ def _make_dir(out: Path) -> None:
     except OSError as exc:
         raise OutputError(exc.errno, f"cannot create the run directory {out}: {exc.strerror or exc}; "
                                      "choose another --out", str(out)) from None
+
+
+def _check_arguments(seed: int, max_cycles: int | None) -> None:
+    """``seed`` and ``max_cycles`` given in Python take their spec fields' ranges, as the CLI
+    options do (hwsim.spec.limits): a SpecError, not an overflow deep in the kernel."""
+    from hwsim.spec.errors import SpecError
+    from hwsim.spec.models import ScenarioSpec
+
+    for name, value in (("seed", seed), ("max_cycles", max_cycles)):
+        if value is not None and (message := check_option(name, value, ScenarioSpec, name)) is not None:
+            raise SpecError([_problem("(arguments)", name, message)])
 
 
 def _check_out(out: Path, spec_hash: str, seed: int, overwrite: bool) -> None:

@@ -78,8 +78,10 @@ def test_cycles_seconds_and_samples_add_up():
 
 
 def test_time_to_target_is_first_observation_at_target():
+    # Without refinement (tests/test_observation.py: the crossing located between observations).
     spec = small_spec(eta=0.3).with_overrides({"scenario.target_accuracy": 0.3, "scenario.stop_at_target": True,
-                                               "scenario.max_cycles": 20000})
+                                               "scenario.max_cycles": 20000,
+                                               "firmware.evaluation.refine_crossing": False})
     res = run(spec, seed=0)
     s = res.summary
     assert s["status"] == "reached_target"

@@ -152,7 +152,8 @@ def test_generator_energy_is_one_value_per_perturbed_element_per_perturbation(ta
 
 def test_energy_to_target_is_the_energy_at_the_first_observation_at_target():
     spec = timed({"energy": {"mvm": "1 pJ"}}).with_overrides({
-        "scenario.max_steps": 3000, "scenario.target_accuracy": 0.2, "scenario.stop_at_target": True})
+        "scenario.max_steps": 3000, "scenario.target_accuracy": 0.2, "scenario.stop_at_target": True,
+        "firmware.evaluation.refine_crossing": False})   # refined: tests/test_observation.py
     res = run(spec, seed=0)
     s = res.summary
     assert s["status"] == "reached_target"

@@ -28,6 +28,7 @@ from hwsim.chip.periphery import Periphery
 from hwsim.chip.perturbation import PerturbationGenerator
 from hwsim.chip.timing import configure_timing, energy_breakdown, row_map
 from hwsim.data import build_dataset
+from hwsim.engine import observer
 from hwsim.firmware.mgd import kernel_config, optimizer_config
 from hwsim.kernels import devices as DK
 from hwsim.kernels import mgd_block as K
@@ -78,6 +79,13 @@ STATE_MEMBERS = (
     ("device_icfg", "devices.icfg", CONSTANT), ("device_fcfg", "devices.fcfg", CONSTANT),
     ("device_seeds", "devices.seeds", CONSTANT),
 )
+# The kernel's run members: what a replay of an observation interval copies and puts back.
+KERNEL_MEMBERS = tuple((name, path) for name, path, kind in STATE_MEMBERS if kind == RUN)
+# The located target crossing, and the kernel's run state at the last observation below the
+# target (hwsim.engine.observer replays from it: a resumed run refines as the uninterrupted
+# one; empty arrays when firmware.evaluation.refine_crossing is off).
+STATE_MEMBERS += (("crossing_int", "crossing.found_int", RUN), ("crossing_float", "crossing.found_float", RUN),
+                  *((f"marked_{name}", f"crossing.marked.{name}", RUN) for name, _ in KERNEL_MEMBERS))
 RUN_MEMBERS = tuple((name, path) for name, path, kind in STATE_MEMBERS if kind == RUN)
 SCRATCH_ARRAYS = tuple(path for _, path, kind in STATE_MEMBERS if kind == SCRATCH)
 # CurvePoint fields stored as integers in a checkpoint (the rest are floats).
@@ -202,6 +210,11 @@ class Simulation:
         self.status = "running"
         self.divergence: dict | None = None
         self.wall_seconds = 0.0
+        ev = fw.evaluation
+        self.cadence = observer.cadence_for(ev, self.clock_period, self.budget, sc.max_steps,
+                                            self.timing.interval)
+        self.crossing = observer.Crossing({name: self.member(path) for name, path in KERNEL_MEMBERS},
+                                          ev.refine_crossing)
         self._reset_scratch()
 
     # ------------------------------------------------------------------ scratch
@@ -238,10 +251,11 @@ class Simulation:
         self._reset_scratch()
 
     def member(self, path: str):
-        """The object at an attribute path of STATE_MEMBERS ("devices.w")."""
+        """The object at an attribute path of STATE_MEMBERS ("devices.w"; a dict's entry by
+        its key: "crossing.marked.theta")."""
         obj = self
         for part in path.split("."):
-            obj = getattr(obj, part)
+            obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
         return obj
 
     # ------------------------------------------------------------------ run state
@@ -312,8 +326,10 @@ class Simulation:
     def cycles(self) -> int:
         return int(self.istate[K.S_CYCLES])
 
-    def advance(self, n_steps: int) -> int:
-        """Run up to ``n_steps`` steps in kernel blocks (respecting max_block_steps)."""
+    def advance(self, n_steps: int, cycle_limit: int | None = None) -> int:
+        """Run up to ``n_steps`` steps in kernel blocks (respecting max_block_steps), none
+        that would start its update phase after ``cycle_limit`` (default: the budget)."""
+        limit = self.budget if cycle_limit is None else int(cycle_limit)
         total = 0
         chunks = self._chunks if threads_usable() else 1     # (a child forked after OpenMP ran)
         while total < n_steps:
@@ -335,7 +351,7 @@ class Simulation:
                                self._wpert, self._h_pert, self.h_base,
                                self.opt_state, self.ocfg_i, self.ocfg_f, self._pert_scale, self.nacc, self.z1,
                                self._psign, self.fold_window, chunks, self._zbatch, self._zmeta,
-                               self.istate, self.fstate, n, self.budget)
+                               self.istate, self.fstate, n, limit)
             total += done
             if self.trace is not None and done:
                 self.trace.record_step(int(before[K.S_STEP]), before, self.istate)
@@ -424,33 +440,45 @@ class Simulation:
         and a run restored from a state saved there continues exactly as this one does.
         Weights, integrators and optimiser state are checked for NaN/inf at observations and
         at the end (the cost at every step, in the kernel), so where divergence is reported
-        does not depend on blocks, hooks or checkpoints."""
-        every = self.run_spec.firmware.evaluation.every_steps
+        does not depend on blocks, hooks or checkpoints.
+
+        An observation in chip time (``cadence.cycles``) falls after the first step that ends
+        at or after its cycle: the chip runs the steps that end before it (the kernel's cycle
+        limit), then one more. Where it falls depends on the run's state only, so blocks,
+        hooks and checkpoints do not move it either."""
         sc = self.run_spec.scenario
         poll, on_boundary = boundary if boundary is not None else (0, None)
         while True:
             if on_boundary is not None:
                 on_boundary(self)
-            next_obs = min((self.step // every + 1) * every, self.step_budget)
+            next_obs, obs_cycle = self.cadence.next_observation(self.step, self.cycles, self.step_budget)
             stops = [next_obs] + [(self.step // h + 1) * h for h, _ in hooks]
             if poll:
                 stops.append((self.step // poll + 1) * poll)
             stop = min(stops)
             before = self.cycles
-            done = self.advance(stop - self.step)
+            if obs_cycle is None:
+                done = self.advance(stop - self.step)
+                short = self.step < stop
+            else:
+                done = self.advance(stop - self.step, cycle_limit=min(self.budget, obs_cycle - 1))
+                if self.step < stop and self.cycles < obs_cycle:
+                    done += self.advance(1)        # the step that ends at or after obs_cycle
+                short = self.step < stop and self.cycles < obs_cycle
             yield env.timeout(self.cycles - before)
-            ended = self.step < stop or done == 0 or self.step >= self.step_budget
-            diverged = self.istate[K.S_DIVERGED] >= 0 or (
-                (ended or self.step >= next_obs) and bool(self.non_finite()))
+            due = self.step >= next_obs or (obs_cycle is not None and self.cycles >= obs_cycle)
+            ended = short or done == 0 or self.step >= self.step_budget
+            diverged = self.istate[K.S_DIVERGED] >= 0 or ((ended or due) and bool(self.non_finite()))
             if done == 0 and not diverged and self.curve and self.curve[-1].step == self.step:
                 self.status = "budget_exhausted"   # nothing ran since the last observation
                 return
-            if not (diverged or ended) and self.step < next_obs:
+            if not (diverged or ended or due):
                 for h, callback in hooks:
                     if self.step % h == 0:
                         yield env.process(self._hook_process(env, callback))
                 continue
             point = yield env.process(observe_event_factory(env))
+            self._observed(point, diverged)
             if progress is not None:
                 progress(self, point)
             for h, callback in hooks:
@@ -473,6 +501,34 @@ class Simulation:
     def _observer_process(self, env):
         yield env.timeout(0)
         return self.observe()
+
+    def _observed(self, point: CurvePoint, diverged: bool = False) -> None:
+        """After an observation: the first at or above the target locates the crossing
+        (hwsim.engine.observer, a replay from the state kept at the previous observation,
+        which leaves this run as it was); one below keeps the state for that replay."""
+        crossing = self.crossing
+        if crossing.found:
+            return
+        if point.test_accuracy >= self.run_spec.scenario.target_accuracy:
+            previous = self.curve[-2].cycle if len(self.curve) > 1 else None
+            observer.record_crossing(self, point, self.run_spec.scenario.target_accuracy, previous,
+                                     refine=crossing.refine and not diverged)
+        elif crossing.refine:
+            observer.mark(self)
+
+    def observation_summary(self) -> dict:
+        """summary.json's observation cadence and target crossing (hwsim.api.summarise): the
+        *_to_target figures of the located crossing and their resolution in cycles."""
+        cadence = self.cadence
+        out = {"observation_cadence": cadence.text, "observations": len(self.curve),
+               "observation_interval_cycles": cadence.cycles}
+        if cadence.cycles is not None:
+            out["observation_interval_steps"] = None      # chip-time cadence: steps vary
+        found = self.crossing.summary()
+        if "cycles_to_target" in found:
+            found["seconds_to_target"] = found["cycles_to_target"] * self.clock_period
+        out.update(found)
+        return out
 
     def non_finite(self) -> list[str]:
         """The run-state quantities holding NaN or inf (O(P): once per observation)."""
@@ -518,6 +574,7 @@ class Simulation:
         env = simpy.Environment(initial_time=self.cycles)
         if not self.curve:
             point = self.observe()   # observe() records the point in the curve
+            self._observed(point)
             if progress is not None:
                 progress(self, point)
         env.process(self._chip_process(env, self._observer_process, progress, tuple(hooks), boundary))

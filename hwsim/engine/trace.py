@@ -4,6 +4,8 @@ A traced run advances one step per kernel call and reads the step's cycle counte
 (load wait, inference, baseline, stall, update) to lay its events end to end; the observer
 adds an instant event at each observation. Written as Chrome trace-event JSON (open it in
 Perfetto or chrome://tracing; 1 cycle is shown as 1 us) or as CSV, by the file's extension.
+The observer lane also shows the step during which test accuracy crossed the target, once
+located (a replay that is not itself traced: hwsim.engine.observer).
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class Trace:
 
     def record_observation(self, cycle: int, step: int) -> None:
         self.events.append(("observe", "observer", int(cycle), 0, step))
+
+    def record_target_crossing(self, cycle: int, step: int, resolution_cycles: int) -> None:
+        """The located target crossing: the step during which test accuracy reached the
+        target, laid over its cycles (hwsim.engine.observer)."""
+        self.events.append(("target crossed", "observer", int(cycle) - int(resolution_cycles),
+                            int(resolution_cycles), int(step)))
 
     def csv_text(self) -> str:
         buf = io.StringIO()

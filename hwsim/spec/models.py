@@ -509,16 +509,54 @@ class ScheduleSpec(Spec):
 
 
 class EvaluationSpec(Spec):
-    """When the observer measures test accuracy."""
+    """When the observer measures test accuracy, and how the target crossing is located.
+
+    The cadence is every_steps unless one chip-time cadence is given (every_cycles,
+    every_seconds or points; at most one), which takes precedence over every_steps."""
 
     every_steps: int = F(
         1000, unit="steps", ge=1, le=10**12,
         doc="The observer measures test accuracy every this many steps (it consumes no chip "
-            "time); time to target is resolved to this interval.")
+            "time); not used when every_cycles, every_seconds or points is given.")
+    every_cycles: int | None = F(
+        None, unit="cycles", ge=1, le=10**18,
+        doc="Observe in chip time: after the first step that ends at or after each multiple of "
+            "this many clock cycles (a slow chip gets as many points as a fast one); null = not "
+            "used. Takes precedence over every_steps.")
+    every_seconds: Seconds | None = F(
+        None, unit="s", gt=0.0, le=1e6,
+        doc="Observe every this much chip time ('10 us'), rounded up to whole clock cycles; "
+            "null = not used. Takes precedence over every_steps.")
+    points: int | None = F(
+        None, unit="observations", ge=1, le=10**6,
+        doc="Observe about this many times over the run: every max_cycles / points cycles (the "
+            "budget given with --max-cycles counts), or, when scenario.max_steps ends the run "
+            "first, max_steps x the chip's cycles per step / points; null = not used. Takes "
+            "precedence over every_steps.")
+    refine_crossing: bool = F(
+        True, unit="-",
+        doc="When an observation first reaches the target, replay the interval from the previous "
+            "observation (runs are deterministic, so the replay is exact) observing more finely, "
+            "and report the step at which test accuracy crossed the target; summary.json gives "
+            "the resolution (cycles_to_target_resolution). false = the first observation at the "
+            "target (resolution: one observation interval). Costs host time only.")
     gradient_angle: bool = F(
         False, unit="-",
         doc="Also record the angle between the integrated MGD estimate and the exact gradient on "
             "the current sample at each evaluation (costs host time only).")
+
+    @model_validator(mode="after")
+    def _one_chip_time_cadence(self):
+        given = [name for name in CHIP_TIME_CADENCES if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"more than one chip-time cadence (got {' and '.join(given)}; expected at most "
+                             "one of every_cycles, every_seconds, points): keep one, or set the others "
+                             "to null")
+        return self
+
+
+#: The chip-time observation cadences of EvaluationSpec (any one replaces every_steps).
+CHIP_TIME_CADENCES = ("every_cycles", "every_seconds", "points")
 
 
 _TAU = ("Write steps (10), clock cycles ('200 cycles') or time ('2 us'); the resolved spec "
