@@ -352,3 +352,13 @@ def test_a_checkpoint_of_another_seed_beside_the_manifest_is_not_blamed_on_a_see
     # Given the run's own seed, the message is the same: the files disagree, not the option.
     assert main(["run", "--resume", str(tmp_path / "a"), "--seed", "0", "--quiet"]) == 2
     assert "manifest.json beside it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, field", [({"seed": -1}, "seed"), ({"seed": 2**64}, "seed"),
+                                           ({"max_cycles": 10**20}, "max_cycles"), ({"max_cycles": 0}, "max_cycles")])
+def test_the_python_api_checks_seed_and_budget_against_their_spec_fields(tmp_path, kwargs, field):
+    from hwsim.spec.errors import SpecError
+
+    with pytest.raises(SpecError) as exc:
+        hwsim.run(scenario(tmp_path), out=tmp_path / "r", **kwargs)
+    assert f"{field} is out of range" in str(exc.value) and not (tmp_path / "r").exists()
