@@ -384,17 +384,6 @@ def _check_arguments(seed: int, max_cycles: int | None) -> None:
             raise SpecError([_problem("(arguments)", name, message)])
 
 
-def _check_arguments(seed: int, max_cycles: int | None) -> None:
-    """``seed`` and ``max_cycles`` given in Python take their spec fields' ranges, as the CLI
-    options do (hwsim.spec.limits): a SpecError, not an overflow deep in the kernel."""
-    from hwsim.spec.errors import SpecError
-    from hwsim.spec.models import ScenarioSpec
-
-    for name, value in (("seed", seed), ("max_cycles", max_cycles)):
-        if value is not None and (message := check_option(name, value, ScenarioSpec, name)) is not None:
-            raise SpecError([_problem("(arguments)", name, message)])
-
-
 def _check_out(out: Path, spec_hash: str, seed: int, overwrite: bool) -> None:
     """Refuse to start a run in a directory holding another run's results: an unfinished run
     (a checkpoint), a finished one (summary.json) or one of other specs or another seed
