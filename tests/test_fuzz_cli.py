@@ -234,20 +234,39 @@ yaml_values = st.one_of(plausible, plain_scalars, quoted_text, tagged, odd_tags,
 _KEY_LINE = re.compile(r"^(\s*(?:- )?)([A-Za-z_][\w.]*)(:\s*)(.*?)(\s+#.*)?$")
 
 
+_NUMBER_WITH_UNIT = re.compile(r"^([-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(\s*[A-Za-z%/]*)$")
+# Edge values for numbers: bounds at 0, tiny and huge magnitudes, the ends of the ranges.
+edge_numbers = st.one_of(st.sampled_from(
+    ["0", "0.0", "1e-100", "1e-300", "1e-9", "0.999999", "1", "-1", "2", "255", "1e6", "1e12", "-1e12", "1e15",
+     "1e300", "5e-324"]), st.floats(0.0, 10.0).map(lambda x: f"{x:.3g}"), st.integers(0, 300).map(str))
+_CHOICE_KEYS = {"law", "rounding", "mapping", "scheme", "mode", "normalisation", "stuck_value_mode", "injection",
+                "target", "node_activity", "distribution"}
+
+
 @st.composite
-def mutated_spec_texts(draw, bases=tuple(BASES), values=yaml_values, most=3):
-    """(base path, text): a preset, sweep or the tiny scenario with a few line-level mutations."""
+def mutated_spec_texts(draw, bases=tuple(BASES), values=yaml_values, most=3, typed=False):
+    """(base path, text): a preset, sweep or the tiny scenario with a few line-level mutations.
+    ``typed``: a number is replaced by an edge number in the same unit (so that more of the
+    examples validate and reach the physics)."""
     path = draw(st.sampled_from(bases))
     lines = BASE_TEXT[path].splitlines()
     for _ in range(draw(st.integers(1, most))):
         keyed = [i for i, line in enumerate(lines) if _KEY_LINE.match(line)]
+        if typed:   # only numbers and the words that choose a law or scheme
+            keyed = [i for i in keyed if _NUMBER_WITH_UNIT.match(_KEY_LINE.match(lines[i]).group(4))
+                     or _KEY_LINE.match(lines[i]).group(2) in _CHOICE_KEYS]
         if not keyed:
             break
         i = draw(st.sampled_from(keyed))
         indent, key, colon, value, _comment = _KEY_LINE.match(lines[i]).groups()
         action = draw(st.sampled_from(["value", "value", "value", "tag", "anchor", "duplicate", "delete",
                                        "key", "control", "truncate"]))
-        if action == "value":
+        number = _NUMBER_WITH_UNIT.match(value)
+        if typed and number:
+            lines[i] = f"{indent}{key}{colon}{draw(edge_numbers)}{number.group(2)}"
+        elif typed:
+            lines[i] = f"{indent}{key}{colon}{draw(values)}"
+        elif action == "value":
             lines[i] = f"{indent}{key}{colon}{draw(values)}"
         elif action == "tag" and value:
             lines[i] = f"{indent}{key}{colon}!!{draw(st.sampled_from(STANDARD_TAGS))} {value}"
@@ -417,3 +436,32 @@ def test_mutated_scenarios_that_validate_also_run_cleanly(case):
                                  "--max-cycles", "20000", "--set", "max_steps=100",
                                  "--data-dir", str(Path(tmp) / "no_data")])
         assert_clean(code, err, f"hwsim run on a mutation of {base.name}")
+
+
+CHIP_AND_FIRMWARE_BASES = tuple(p for p in PRESETS if p.parent.name in ("chips", "firmware_models"))
+# Physical values a device law or firmware could be given: bounds at 0, tiny and huge steps.
+physical = st.sampled_from(
+    ["constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step", "quantised", "ideal", "deterministic",
+     "stochastic", "reference", "differential", "cdma", "walsh", "tdma", "fdma", "gaussian", "analog", "discrete",
+     "nodes", "weights", "idealised", "faithful", "min", "max", "bounds", "uniform", "value", "auxiliary",
+     "weight_device", "null"])
+
+
+@pytest.mark.slow
+@_fuzz_settings(30)
+@given(mutated_spec_texts(CHIP_AND_FIRMWARE_BASES, st.one_of(physical, physical, physical, yaml_values), most=3,
+                          typed=True))
+def test_mutated_chips_and_firmware_that_validate_also_run_cleanly(case):
+    """The device laws, converters and firmware on edge values: a chip or firmware that
+    validates trains the tiny scenario for a few steps and ends in exit 0, 2 or 3."""
+    base, text = case
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _write(base, text, Path(tmp))
+        code, _out, err = _call(["validate", str(path)])
+        assert_clean(code, err, f"hwsim validate on a mutation of {base.name}")
+        if code != 0:
+            return
+        flag = "--chip" if base.parent.name == "chips" else "--firmware"
+        code, _out, err = _call(["run", str(CLI_CASES / "tiny_scenario.yaml"), flag, str(path), "--quiet",
+                                 "--out", str(Path(tmp) / "run"), "--set", "max_steps=100"])
+        assert_clean(code, err, f"hwsim run {flag} a mutation of {base.name}")
