@@ -398,12 +398,19 @@ def _bounded_globals(allowance: _Allowance, array_type: type) -> dict[tuple[str,
         allowance.array((), dtype, "a number")
         return scalar(dtype, *args)
 
+    def new_dtype(name, align=False, copy=False):     # numpy pickles a dtype as dtype('u1', False, True)
+        if isinstance(name, bytes):                     # a Python 2 str
+            name = name.decode("latin1")
+        if not isinstance(name, str) or align not in (0, 1) or copy not in (0, 1):
+            raise RefusedPickle("refused a dtype that numpy never pickles (expected dtype(name, False, True))")
+        return np.dtype(name, bool(align), bool(copy))
+
     def empty_bytes(*args):          # protocol 2 from Python 3 writes b"" as bytes()
         if args:
             raise RefusedPickle("refused bytes(...) with arguments: only bytes() is expected")
         return b""
 
-    out = {("numpy", "ndarray"): new_array, ("numpy", "dtype"): np.dtype,
+    out = {("numpy", "ndarray"): new_array, ("numpy", "dtype"): new_dtype,
            ("_codecs", "encode"): lambda *a: _latin1_encode(allowance, *a),
            ("__builtin__", "bytes"): empty_bytes, ("builtins", "bytes"): empty_bytes}
     for core in ("numpy.core", "numpy._core"):
