@@ -669,6 +669,46 @@ def test_fuzz_corpus_of_past_failures(path):
     reads_or_fails_cleanly(read, path, 16 * MiB + 40 * path.stat().st_size)
 
 
+_REPLAY_UNDER_RLIMIT = """
+import resource, sys
+from pathlib import Path
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from hwsim.data import DataError, files
+from hwsim.engine import checkpoint as C
+for name in sys.argv[2:]:
+    path = Path(name)
+    try:
+        if path.parent.name == "checkpoint":
+            C.peek_header(path)
+            C.read_checkpoint(path)
+        elif path.name.startswith("cifar-"):
+            files.read_cifar_batch(path)
+        else:
+            files.read_idx(path, "labels" if "labels" in path.name else "images",
+                           () if "labels" in path.name else (28, 28), keep=2)
+        print("read", path.name)
+    except (C.CheckpointError, DataError) as exc:
+        assert "MemoryError" not in str(exc), str(exc)
+        print("error", path.name)
+"""
+
+
+@pytest.mark.slow
+def test_the_corpus_replays_under_an_address_space_limit(tmp_path):
+    """The same files in a process that may map at most 1 GiB (numpy and hwsim's readers need
+    about 0.3): an allocation tracemalloc would not see fails there, and the reader must not
+    have attempted it (no MemoryError turned into a message)."""
+    import subprocess
+    import sys
+
+    corpus = [str(p) for p in _corpus()]
+    proc = subprocess.run([sys.executable, "-c", _REPLAY_UNDER_RLIMIT, str(2**30), *corpus],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(proc.stdout.splitlines()) == len(corpus)
+
+
 def test_the_fuzz_corpus_is_there():
     names = {p.parent.name for p in _corpus()}
     assert {"checkpoint", "data"} <= names, names
