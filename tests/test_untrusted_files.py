@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
+import io
 import json
 import os
 import pickle
@@ -268,6 +270,39 @@ def test_members_are_checked_against_the_run_before_they_are_read(tmp_path, smal
     missing = {k: v for k, v in expect.items() if k != "nacc"}
     with pytest.raises(C.CheckpointError, match=r"members: does not fit this run's state \(unknown nacc\)"):
         C.read_checkpoint(path, expect=missing)
+
+
+def test_members_sharing_their_bytes_are_refused(tmp_path):
+    """A zip whose directory lists one stored stretch under many names would be read (and
+    allocated) once per name: the members' sizes may not add up to more than the file."""
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.zeros(2**17), allow_pickle=False)      # 1 MiB
+    raw = buf.getvalue()
+    sha = hashlib.sha256(raw).hexdigest()
+    meta = {"dtype": "<f8", "shape": [2**17], "sha256": sha}
+    header = {"format": C.FORMAT, "format_version": C.FORMAT_VERSION, "hwsim_version": "0", "spec_hash": "x",
+              "seed": 0, "max_cycles": 1, "step": 0, "cycle": 0, "data_sha256": "", "constants_sha256": "",
+              "scalars": [], "members": {"theta": meta, "thetb": meta}}
+    path = tmp_path / "checkpoint.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("theta.npy", raw)
+        zf.writestr(C.HEADER, json.dumps(header))
+    blob = bytearray(path.read_bytes())
+    # Copy theta's central-directory entry under the name thetb (same offset: the same bytes).
+    eocd = blob.rindex(b"PK\x05\x06")
+    cd_size, cd_start = struct.unpack("<II", blob[eocd + 12:eocd + 20])
+    entry_len = 46 + sum(struct.unpack("<HHH", blob[cd_start + 28:cd_start + 34]))
+    entry = bytes(blob[cd_start:cd_start + entry_len]).replace(b"theta.npy", b"thetb.npy")
+    blob[cd_start + cd_size:cd_start + cd_size] = entry
+    eocd += entry_len
+    count = struct.unpack("<H", blob[eocd + 10:eocd + 12])[0] + 1
+    blob[eocd + 8:eocd + 16] = struct.pack("<HHI", count, count, cd_size + entry_len)
+    path.write_bytes(bytes(blob))
+    assert len(zipfile.ZipFile(path).infolist()) == 3
+    with bounded() as usage:
+        with pytest.raises(C.CheckpointError, match="its members claim 2,097,.* bytes, more than the file's"):
+            C.read_checkpoint(path)
+    assert usage.peak < MiB
 
 
 def test_a_checkpoint_larger_than_the_memory_budget_is_refused_before_it_is_read(
