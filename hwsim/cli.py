@@ -10,7 +10,9 @@ writes a checkpoint first: ``hwsim run --resume DIR`` continues it).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
@@ -320,23 +322,52 @@ def _cmd_compare(args) -> int:
 COMMANDS = {"run": _cmd_run, "compare": _cmd_compare}
 
 
+# Commands whose first moments are spent importing the engine (numpy, numba, pandas...).
+_ENGINE_COMMANDS = ("run", "compare", "sweep")
+
+
 def main(argv: list[str] | None = None) -> int:
-    # Ctrl-C from the very start (the imports below take a moment) is one line and exit 130,
-    # never a traceback; once a run is under way its own handler stops it cleanly.
+    # Ctrl-C from the very start is one line and exit 130, never a traceback: while hwsim
+    # imports its libraries (a few tenths of a second) a Ctrl-C is only noted, since one
+    # landing inside a C extension's import turns into an ImportError; it is acted on as soon
+    # as the imports are done. Once a run is under way its own handler stops it cleanly.
+    noted: list[int] = []
+    own_handler = threading.current_thread() is threading.main_thread()
+    if own_handler:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
     try:
-        return _main(argv)
+        try:
+            args = _start(argv)
+        finally:
+            if own_handler:     # None: the previous handler was not set from Python
+                signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+        if noted:
+            raise KeyboardInterrupt
+        return _main(args)
     except KeyboardInterrupt:
         print("hwsim: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _main(argv: list[str] | None) -> int:
+def _start(argv: list[str] | None):
+    """The parsed command line, with the modules its command needs imported."""
+    import hwsim.data.errors  # noqa: F401
+    import hwsim.engine.checkpoint  # noqa: F401
+    import hwsim.results.rundir  # noqa: F401
+    import hwsim.spec.errors  # noqa: F401
+
+    args = _build_parser().parse_args(argv)
+    if args.command in _ENGINE_COMMANDS:
+        import hwsim.api  # noqa: F401
+    return args
+
+
+def _main(args) -> int:
     from hwsim.data.errors import DataError
     from hwsim.engine.checkpoint import CheckpointError
     from hwsim.results.rundir import OutputError
     from hwsim.spec.errors import SpecError
 
-    args = _build_parser().parse_args(argv)
     try:
         _check_options(args)
         return COMMANDS[args.command](args)
