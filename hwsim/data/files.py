@@ -151,8 +151,9 @@ def _open_data(path: Path, what: str, max_bytes: int | None = None):
         raise DataError(f"cannot read the file: {exc.strerror or exc}", path) from None
 
 
-def _read_up_to(f, n: int) -> bytes:
-    """Up to n bytes (fewer only at the end of the data); memory grows with what is read."""
+def _read_up_to(f, n: int) -> bytes | bytearray:
+    """Up to n bytes (fewer only at the end of the data); memory grows with what is read
+    (and is not copied again at the end)."""
     if n <= _CHUNK:
         return f.read(n)
     buf = bytearray()
@@ -161,7 +162,7 @@ def _read_up_to(f, n: int) -> bytes:
         if not chunk:
             break
         buf += chunk
-    return bytes(buf)
+    return buf
 
 
 def _skip(f, n: int) -> int:
