@@ -13,9 +13,8 @@ deterministic, so the replay is exact), observing more finely, in two stages:
 1. a scan: observations at least every 1 % of the chip time so far (``RESOLUTION``), at most
    ``SCAN_PROBES`` of them (a longer interval gets wider spacing), up to the first at or above
    the target: an above-target stretch that lasts longer than the spacing is not skipped;
-2. within that bracket, bisection on steps down to ``SCAN_STEPS`` steps, then an observation
-   after every step: the step located is the first at or above the target of that last scan,
-   its step before below it.
+2. within that bracket, bisection on steps down to one step: the step located is at or above
+   the target and the step before it below.
 
 The crossing is that step: its end is the time to target, and the resolution is the step's
 own cycles (the target was crossed during it). Accuracy is not monotone: an excursion above
@@ -24,8 +23,9 @@ observed every step would report it. The run then continues from the state it ha
 observation, bit for bit as without the refinement: the probes are not in the curve, they
 consume no chip time, and with observation read noise they draw their own noise (read index
 ``PROBE_READ_INDEX + step``, apart from the curve's). Cost: at most one observation interval
-replayed, about SCAN_PROBES + log2(bracket steps) + SCAN_STEPS test-set passes, and a copy of
-the run state at each observation until the target is reached.
+replayed, at most about 100 ln(1 + interval / time so far) (and SCAN_PROBES) + log2(bracket
+steps) test-set passes, and a copy of the run state at each observation until the target is
+reached.
 """
 
 from __future__ import annotations
@@ -35,11 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim.kernels import mgd_block as K
 
 RESOLUTION = 0.01     # the scan observes at least every 1 % of the chip time so far
 SCAN_PROBES = 128     # most scan observations over one replayed interval
-SCAN_STEPS = 16       # brackets this short are observed after every step
 PROBE_READ_INDEX = 2**61   # the probes' observation read-noise indices (the curve's: 0, 1, ...)
 
 # Crossing.found_int / found_float entries.
@@ -216,10 +214,10 @@ def _replay(sim, hit, target: float) -> tuple:
                 upper = located
                 break
             below = kernel_state(sim)
-        # Stage 2: bisection on steps, then every step of the last SCAN_STEPS.
+        # Stage 2: bisection on steps, down to one step.
         load_kernel_state(sim, below)
         low_state, low_step, low_cycle = below, sim.step, sim.cycles
-        while upper[0] - low_step > SCAN_STEPS:
+        while upper[0] - low_step > 1:
             mid = (low_step + upper[0]) // 2
             load_kernel_state(sim, low_state)
             sim.advance(mid - low_step)
@@ -229,20 +227,10 @@ def _replay(sim, hit, target: float) -> tuple:
                 upper = located
             else:
                 low_state, low_step, low_cycle = kernel_state(sim), sim.step, sim.cycles
-        load_kernel_state(sim, low_state)
-        previous_cycle = low_cycle
-        while sim.step + 1 < upper[0]:
-            sim.advance(1)
-            replayed += 1
-            located = probe()
-            if located[3] >= target:
-                upper = located
-                break
-            previous_cycle = sim.cycles
     finally:
         load_kernel_state(sim, now)
         sim.trace = trace
-    return (*upper, upper[1] - previous_cycle, probes, replayed)
+    return (*upper, upper[1] - low_cycle, probes, replayed)
 
 
 def _probe(sim) -> tuple:
