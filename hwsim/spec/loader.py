@@ -568,13 +568,14 @@ def network_checks(sc: ScenarioSpec, doc: SourceDoc) -> list[Problem]:
 _DATASET_SAMPLES = {"digits": 1797, "mnist": 70_000, "fashion_mnist": 70_000, "cifar10": 60_000}
 
 
-def run_memory_estimate(run: RunSpec) -> tuple[int, int]:
+def run_memory_estimate(run: RunSpec, layout=None) -> tuple[int, int]:
     """(network bytes, data bytes): a lower bound of what a run of ``run`` allocates, counted
-    from the arrays hwsim/engine/simulation.py builds (keep the two in step)."""
+    from the arrays hwsim/engine/simulation.py builds (keep the two in step). ``layout``: the
+    scenario's, when the caller has it."""
     from hwsim.chip.devices import devices_in_play
 
     sc, fw, chip = run.scenario, run.firmware, run.chip
-    layout = sc.layout()
+    layout = layout if layout is not None else sc.layout()
     p = layout.n_params
     node = fw.perturbation.target == "nodes"
     perturbed = layout.n_neurons if node else p
@@ -614,9 +615,10 @@ def memory_checks(run: RunSpec, doc: SourceDoc) -> list[Problem]:
     (hwsim.spec.limits.memory_budget), at the field that makes them large."""
     from hwsim.spec.limits import format_bytes, memory_problem
 
-    network, data = run_memory_estimate(run)
     sc = run.scenario
-    p = sc.layout().n_params
+    layout = sc.layout()
+    network, data = run_memory_estimate(run, layout)
+    p = layout.n_params
     what = (f"this run ({p:,} parameters: {format_bytes(network)}; the {sc.dataset.name} data set: "
             f"{format_bytes(data)})")
     if network >= data:

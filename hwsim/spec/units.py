@@ -102,8 +102,10 @@ def to_base_unit(value: Any, unit: str) -> float:
     return converted
 
 
-def _convert(value: Any, number: float, unit_text: str, unit: str) -> float:
-    """``number`` in ``unit_text`` converted to ``unit`` (ValueError naming the dimension)."""
+@functools.lru_cache(maxsize=4096)
+def _convert(value: str, number: float, unit_text: str, unit: str) -> float:
+    """``number`` in ``unit_text`` converted to ``unit`` (ValueError naming the dimension).
+    Memoised: pint takes milliseconds, and a sweep converts the same '1 ns' at every point."""
     given = _pint_unit(unit_text, value, unit)
     ureg = _registry()
     if unit in ("fraction", "percent"):
