@@ -169,7 +169,11 @@ def read_regular_file(path: str, max_bytes: int, what: str = "file") -> bytes:
             raise _one(path, None, None, "(file)", f"file too large (got {format_bytes(st.st_size)}; "
                                                   f"expected at most {format_bytes(max_bytes)} for a {what})")
         with os.fdopen(os.dup(fd), "rb") as f:
-            raw = f.read(max_bytes + 1)    # one byte more: a file that grew since fstat stays bounded
+            # The size fstat gave plus one byte (read() allocates what it is asked for); a file
+            # that grew since is read on, still at most one byte past the limit.
+            raw = f.read(st.st_size + 1)
+            if len(raw) > st.st_size:
+                raw += f.read(max_bytes + 1 - len(raw))
     except OSError as exc:
         raise _one(path, None, None, "(file)", f"cannot read the file ({exc.strerror})") from None
     finally:

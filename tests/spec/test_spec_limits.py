@@ -478,3 +478,11 @@ def test_a_reference_to_a_special_file_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert f"firmware: not a regular file (got '{fifo}', a FIFO (named pipe)" in err
+
+
+def test_reading_a_small_file_allocates_about_its_size(tmp_path):
+    path = tmp_path / "chip.yaml"
+    path.write_text("kind: chip\nclock_period: 1 ns\n")
+    read_yaml(path)
+    # Not the 32 MiB a read up to the file-size limit would reserve.
+    assert _peak_bytes(lambda: read_yaml(path)) < 2**20
