@@ -184,7 +184,8 @@ def resume(run_dir: str | Path, *, spec: RunSpec | None = None, seed: int | None
         if finished is not None:
             return finished
     if spec.firmware.algorithm == "backprop":
-        return run_backprop(spec, seed, run_dir)     # no checkpoints: it is rerun (quickly)
+        # No checkpoints: it is rerun (quickly), in its own folder, whatever it holds.
+        return run_backprop(spec, seed, run_dir, overwrite=True)
     sim = Simulation(spec, seed, max_cycles=budget, max_block_steps=max_block_steps)
     header = None
     if checkpoint.exists():

@@ -362,3 +362,14 @@ def test_the_python_api_checks_seed_and_budget_against_their_spec_fields(tmp_pat
     with pytest.raises(SpecError) as exc:
         hwsim.run(scenario(tmp_path), out=tmp_path / "r", **kwargs)
     assert f"{field} is out of range" in str(exc.value) and not (tmp_path / "r").exists()
+
+
+def test_resuming_a_backprop_run_with_a_damaged_summary_runs_it_again_in_its_folder(tmp_path, capsys):
+    backprop = scenario(tmp_path, TRAINS_ON.replace("firmware: mgd_discrete", "firmware: backprop_sgd")
+                        .replace("max_cycles: 2000", "max_cycles: 400"), "bp.yaml")
+    out = tmp_path / "r"
+    first = hwsim.run(backprop, 0, out=out)
+    (out / "summary.json").write_text("{half")
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    again = summary_of(out)
+    assert again["algorithm"] == "backprop" and again["final_test_accuracy"] == first.summary["final_test_accuracy"]
