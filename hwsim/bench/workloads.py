@@ -152,7 +152,8 @@ def run_spec(w: Workload, *, max_steps: int | None = None, every_steps: int = 10
         mode="discrete", tau_p=TAU_P, tau_x=tau_x, tau_theta=tau_theta, eta=ETA,
         perturbation={"scheme": "cdma", "amplitude": AMPLITUDE,
                       "target": "nodes" if w.nodes else "weights"},
-        evaluation={"every_steps": every_steps})
+        # No target-crossing replay: the bench times the run's own steps and observations.
+        evaluation={"every_steps": every_steps, "refine_crossing": False})
     # The default chip is the ideal one: exact arithmetic, one cycle per step.
     return RunSpec(scenario=scenario, chip=ChipSpec(), firmware=firmware).with_overrides({})
 

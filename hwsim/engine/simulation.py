@@ -5,8 +5,9 @@ Flow: RunSpec + seed -> data, network layout, initial weights, perturbation gene
   * ``chip``: advances the chip a block of steps at a time in the numba kernel, up to the
     next irregular event (an observation, the cycle budget), and lets SimPy time pass by the
     cycles the block took;
-  * ``observer``: woken at each observation point, measures test accuracy on the chip's
-    current weights without consuming chip time.
+  * ``observer``: woken at each observation point (every N steps, or in chip time), measures
+    test accuracy on the chip's current weights without consuming chip time; the first
+    observation at the target locates the crossing step (hwsim.engine.observer).
 The run object holds only arrays and specs (no SimPy objects at rest), so it pickles.
 What is run state, scratch or constant is declared once, in ``STATE_MEMBERS``: ``run_state()``
 (checkpoints, hwsim.engine.checkpoint), pickling and the scratch reset all follow from it.
