@@ -21,7 +21,8 @@ def add_commands(subparsers, commands: dict) -> None:
         p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
                        help="override a dotted path, e.g. --set firmware.eta=0.5 (repeatable)")
 
-    p = subparsers.add_parser("validate", help="check chip, firmware, scenario and sweep files (kind detected)")
+    p = subparsers.add_parser("validate", help="check chip, firmware, scenario, sweep and tuning-space files "
+                                               "(kind detected)")
     p.add_argument("files", nargs="+", metavar="FILE", help="spec files to check")
     sets(p)
     debug(p)
@@ -32,7 +33,7 @@ def add_commands(subparsers, commands: dict) -> None:
     debug(p)
     commands["schema"] = cmd_schema
 
-    p = subparsers.add_parser("list", help="list the chip, firmware and scenario presets")
+    p = subparsers.add_parser("list", help="list the chip, firmware, scenario and tuning-space presets")
     debug(p)
     commands["list"] = cmd_list
 
@@ -61,6 +62,12 @@ def cmd_validate(args) -> int:
                 plan = plan_sweep(path)
                 print(f"ok: {path} (sweep {plan.spec.name!r}, {len(plan.points)} points)")
                 continue
+            if data.get("kind") == "tune_space":
+                from hwsim.tune.space import read_space
+
+                space, _ = read_space(path)
+                print(f"ok: {path} (tune_space {space.name!r}, {len(space.params)} knobs)")
+                continue
             kind, spec = load_spec(path, overrides)
         except SpecError as exc:
             problems.extend(exc.problems)
@@ -87,8 +94,10 @@ def cmd_schema(args) -> int:
 def cmd_list(args) -> int:
     from hwsim.spec.loader import PRESET_DIRS, project_root
 
+    from hwsim.tune.space import SPACE_DIR
+
     root = project_root()
-    for kind, folder in PRESET_DIRS.items():
+    for kind, folder in {**PRESET_DIRS, "tune_space": SPACE_DIR}.items():
         files = sorted((root / folder).glob("*.yaml"))
         print(f"{folder}/ ({kind}, {len(files)})")
         width = max((len(f.stem) for f in files), default=0)
@@ -138,20 +147,25 @@ def dump_resolved(spec, source: str | None = None) -> str:
     if isinstance(spec, RunSpec):
         data = {"kind": "run", **spec.resolved()}
         head.append(f"# spec hash {spec.spec_hash} (seed {spec.scenario.seed} recorded beside it)")
-        chip = spec.chip
+        from hwsim.chip.timing import inference_timing
+
+        # A step lasts the chip's inference interval on this network (tiles included).
+        step = (inference_timing(spec.chip, spec.scenario.layout()).interval, spec.chip.clock_period)
     else:
         data = spec.model_dump(mode="json")
-        chip = None
+        step = None
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     if data.get("kind") in ("run", "firmware"):
-        text = _annotate_taus(text, chip)
+        text = _annotate_taus(text, step)
     return "\n".join(head) + "\n" + text
 
 
 _TAU_LINE = re.compile(r"^(?P<indent>\s*)(?P<name>tau_p|tau_x|tau_theta|tau_hp): (?P<value>.+)$")
 
 
-def _annotate_taus(text: str, chip) -> str:
+def _annotate_taus(text: str, step: tuple[int, float] | None) -> str:
+    """Each time constant's value in steps, cycles and seconds; ``step`` is (cycles per step,
+    clock period), None when no chip is known."""
     out = []
     for line in text.splitlines():
         m = _TAU_LINE.match(line)
@@ -163,11 +177,11 @@ def _annotate_taus(text: str, chip) -> str:
                 steps = None
             if steps is None:
                 line += "  # resolved to whole steps against the chip when a scenario is loaded"
-            elif chip is None:
+            elif step is None:
                 line += "  # steps (one perturbed inference each; cycles and seconds depend on the chip)"
             else:
-                cycles = steps * chip.inference.step_cycles
-                line += (f"  # steps = {cycles:g} cycles = {format_seconds(cycles * chip.clock_period)}")
+                cycles = steps * step[0]
+                line += (f"  # steps = {cycles:g} cycles = {format_seconds(cycles * step[1])}")
         out.append(line)
     return "\n".join(out) + "\n"
 

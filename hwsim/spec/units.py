@@ -254,6 +254,7 @@ def resolve_time_constant(value: int | float | str, *, cycles_per_inference: int
         return steps
     if steps != int(steps) or steps < 1:
         raise ValueError(f"not a whole number of steps (got {short(value)} = {cycles} cycles = {steps:.6g} steps "
-                         f"of {cycles_per_inference} cycles; expected a multiple of "
-                         f"chip.inference.initiation_interval, or cycles_per_inference without pipelining)")
+                         f"of {cycles_per_inference} cycles; expected a multiple of one step on this chip "
+                         f"and network: chip.inference.initiation_interval when pipelined, else the tile "
+                         f"model's latency when array.tile_latency is set, else cycles_per_inference)")
     return int(steps)
