@@ -73,6 +73,27 @@ def test_the_located_crossing_equals_a_run_observed_every_step(every_step, evalu
     assert every_step.summary["cycles_to_target_resolution"] == resolution
 
 
+@pytest.mark.parametrize("evaluation", CADENCES[:3], ids=lambda e: "-".join(map(str, next(iter(e.items())))))
+def test_where_accuracy_dips_back_the_located_step_is_still_a_crossing_of_the_every_step_run(evaluation):
+    """At eta 0.3 accuracy first reaches 0.55 at step 676 and falls back below it: observed
+    every 100 steps or every 1,000 cycles the run misses that excursion and locates a later
+    crossing (steps 724 and 796), still a step at which the run observed every step goes
+    from below the target to at or above it, between the observation before and the
+    observation at the target."""
+    def spec(ev, **scenario):
+        return make_spec(chip=CHIP, eta=0.3, tau_x=2, tau_theta=4, evaluation=ev).with_overrides({
+            "scenario.max_cycles": 10**9, "scenario.target_accuracy": 0.55, **scenario})
+    ref = hwsim.run(spec({"every_steps": 1}, **{"scenario.max_steps": 1200}), seed=0).curve
+    acc = ref.test_accuracy.to_numpy()
+    res = hwsim.run(spec(evaluation, **{"scenario.stop_at_target": True, "scenario.max_steps": 1200}), seed=0)
+    s, observed = res.summary, res.curve
+    step = s["steps_to_target"]
+    assert acc[step] >= 0.55 > acc[step - 1] and step >= np.argmax(acc >= 0.55) == 676
+    assert s["cycles_to_target"] == ref.cycle.iloc[step]
+    assert s["cycles_to_target_resolution"] == ref.cycle.iloc[step] - ref.cycle.iloc[step - 1]
+    assert observed.step.iloc[-2] < step <= observed.step.iloc[-1] == s["target_crossing"]["observed_step"]
+
+
 def test_chip_time_observations_fall_after_the_first_step_ending_at_each_multiple(every_step):
     res = hwsim.run(spec_with({"every_cycles": 1000}, stop_at_target=False), seed=0)
     ends = every_step.curve.cycle.to_numpy()            # every step's end, to the crossing
