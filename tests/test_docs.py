@@ -30,9 +30,21 @@ def blocks(kind, pages=PAGES):
     return out
 
 
+@pytest.fixture(scope="module")
+def project_view(tmp_path_factory):
+    """A fresh folder that shows the project's files (links) but not its runs/: the examples
+    write their run folders here, so a second test session does not meet the first one's
+    (a run refuses a folder that holds another run's results)."""
+    view = tmp_path_factory.mktemp("project")
+    for entry in ROOT.iterdir():
+        if entry.name not in ("runs", ".git"):
+            (view / entry.name).symlink_to(entry)
+    return view
+
+
 @pytest.fixture
-def at_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
+def at_root(monkeypatch, project_view):
+    monkeypatch.chdir(project_view)
 
 
 @pytest.mark.parametrize("page,text", blocks("console"))
