@@ -22,6 +22,7 @@ from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 from hwsim.results.rundir import OutputError, atomic_write, curve_frame, dump_json, slug, write_run
 from hwsim.spec import RunSpec, load_scenario  # noqa: F401  (re-exported)
+from hwsim.spec.advice import not_modelled, spec_warnings
 from hwsim.spec.limits import check_option, short
 
 
@@ -87,6 +88,11 @@ def summarise(sim: Simulation, spec: RunSpec) -> dict:
     energy = sim.energy()
     summary["energy_joules"] = sum(energy.values())
     summary["energy_breakdown_joules"] = energy
+    # A chip without an energy table measures no joules: null, and listed as not modelled.
+    summary["not_modelled"] = not_modelled(spec.chip)
+    if "energy" in summary["not_modelled"]:
+        summary.update(energy_joules=None, energy_joules_to_target=None, energy_breakdown_joules=None)
+    summary["warnings"] = spec_warnings(spec)
     summary["time_breakdown_cycles"] = time_breakdown(sim.istate)
     summary["inference_latency_cycles"] = sim.timing.latency
     summary["initiation_interval_cycles"] = sim.timing.interval
@@ -105,7 +111,7 @@ def summarise(sim: Simulation, spec: RunSpec) -> dict:
 def manifest(spec: RunSpec, seed: int, max_cycles: int | None) -> dict:
     return {"hwsim_version": __version__, "spec_hash": spec.spec_hash, "seed": seed,
             "max_cycles": max_cycles if max_cycles is not None else spec.scenario.max_cycles,
-            "resolved": spec.resolved()}
+            "resolved": spec.resolved(), "warnings": spec_warnings(spec)}
 
 
 def default_run_dir(spec: RunSpec, seed: int) -> Path:

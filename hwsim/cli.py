@@ -241,9 +241,12 @@ def _report_run(args, result, progress) -> int:
         print(f"backprop baseline: {reached}; final test accuracy {_fixed(s['final_test_accuracy'])} "
               f"(best {_fixed(s['best_test_accuracy'])}), {s['wall_seconds']:.1f} s wall time")
         return EXIT_DIVERGED if s["status"] == "diverged" else EXIT_OK
+    from hwsim.results.report import breakdown_text, cost_text
+
     if s["status"] == "reached_target":
-        print(f"reached {s['target_accuracy']:.1%} test accuracy after {s['cycles_to_target']:,} cycles "
-              f"= {s['seconds_to_target']:.4g} s of chip time ({s['samples_to_target']:,} samples)")
+        cost = cost_text(s, s["cycles_to_target"], s["seconds_to_target"], s["energy_joules_to_target"])
+        print(f"reached {s['target_accuracy']:.1%} test accuracy after {cost} "
+              f"({s['samples_to_target']:,} samples)")
     elif s["status"] == "interrupted":
         kept = (f"; continue with: hwsim run --resume {result.run_dir}" if result.run_dir is not None
                 else "")
@@ -253,7 +256,10 @@ def _report_run(args, result, progress) -> int:
         d = s["divergence"]
         print(f"diverged at cycle {d['cycle']:,}: non-finite {d['quantity']}; {d['hint']}")
     else:
-        print(f"target {s['target_accuracy']:.1%} not reached within {s['cycles_simulated']:,} cycles")
+        cost = cost_text(s, s["cycles_simulated"], s["seconds_simulated"], s["energy_joules"])
+        print(f"target {s['target_accuracy']:.1%} not reached within {cost}")
+    if breakdown_text(s):
+        print(breakdown_text(s))
     print(f"final test accuracy {_fixed(s['final_test_accuracy'])} (best {_fixed(s['best_test_accuracy'])}); "
           f"{s['steps_simulated']:,} steps simulated in {s['wall_seconds']:.1f} s wall time")
     if s["status"] == "interrupted":

@@ -23,8 +23,10 @@ from hwsim.spec.errors import SpecError
 
 # A chip whose steps take 3, 5 or 14 cycles (baseline measurements, blocking updates), so chip
 # time and steps differ; the teacher task's accuracy (R^2) rises without dipping back below
-# 0.6 for hundreds of steps after it first reaches it (at step 1072, cycle 7236).
-CHIP = {"inference": {"cycles_per_inference": 3, "baseline_cycles": 2}, "update": {"overhead_cycles": 11}}
+# 0.6 for hundreds of steps after it first reaches it (at step 1072, cycle 7236). An energy
+# table, so that the joules to target are measured (without one they are null).
+CHIP = {"inference": {"cycles_per_inference": 3, "baseline_cycles": 2}, "update": {"overhead_cycles": 11},
+        "energy": {"mvm": "1 pJ"}}
 TARGET = 0.6
 STEPS = 2000
 CADENCES = [{"every_steps": 100}, {"every_steps": 500}, {"every_cycles": 1000},

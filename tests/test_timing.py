@@ -206,6 +206,8 @@ def test_time_constants_shorter_than_the_chip_latencies_warn():
     slow_input = timed({"input": {"values_per_cycle": 1.0}})          # 64 cycles per sample
     assert any("tau_x" in w for w in timing_warnings(slow_input))
     assert not timing_warnings(slow_input.with_overrides({"firmware.tau_x": 100}))
-    slow_update = timed({"update": {"pulse_duration": "10 ns", "max_pulses": 5}})   # 50 cycles
+    # Up to 5 pulses of 10 cycles on a pulsed device (the ideal law writes in one 10-cycle slot).
+    slow_update = timed({"update": {"pulse_duration": "10 ns", "max_pulses": 5},
+                         "device": {"law": "constant_step"}})
     assert any("tau_theta" in w and "50 steps" in w for w in timing_warnings(slow_update))
     assert not timing_warnings(slow_update.with_overrides({"firmware.tau_theta": 50}))

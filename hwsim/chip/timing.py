@@ -62,6 +62,44 @@ def pulse_cycles(chip) -> int:
     return math.ceil(chip.update.pulse_duration / chip.clock_period - 1e-9) if chip.update.pulse_duration > 0 else 0
 
 
+def drain_cycles(chip, timing: InferenceTiming) -> int:
+    """Cycles a discrete update waits for its window's last cost: L - II + B."""
+    return timing.latency - timing.interval + chip.broadcast.latency
+
+
+def pulses_per_write(chip) -> int:
+    """Most pulses one device takes in one update: a pulsed or quantised device law sends up
+    to max_pulses; the ideal law is written in one go (one pulse slot)."""
+    return 1 if chip.device.law == "ideal" else chip.update.max_pulses
+
+
+def write_slots_bound(chip, layout) -> int:
+    """Most pulse slots one update's writes take, by parallelism (the kernel's count with every
+    device taking pulses_per_write pulses): all devices at once, one crossbar row after
+    another (row_map), or one device after another."""
+    most = pulses_per_write(chip)
+    parallelism = chip.update.parallelism
+    if parallelism == "parallel":
+        return most
+    if parallelism == "row_serial":
+        return crossbar_rows(layout) * most
+    return layout.n_params * most
+
+
+def update_phase_bound(chip, layout, timing: InferenceTiming) -> int:
+    """Most cycles one discrete update phase takes: drain + overhead + write slots x pulse
+    cycles. It is reached exactly when every device takes pulses_per_write pulses (every
+    parameter changes under the ideal law; every request of max_pulses x dw_min or more under
+    a pulsed law), which is what a blocking chip's ``updating`` cycles per update then count."""
+    return (drain_cycles(chip, timing) + chip.update.overhead_cycles
+            + write_slots_bound(chip, layout) * pulse_cycles(chip))
+
+
+def crossbar_rows(layout) -> int:
+    """Input lines of all the crossbars: each parametric stage's fan-in plus its bias row."""
+    return sum(st.fan_in + 1 for st in layout.stages if st.has_params)
+
+
 def row_map(layout) -> tuple["np.ndarray", int]:
     """Crossbar row (input line) of every parameter: fan-in index j of stage l's array sits
     on its row j, the biases on one extra row per stage. Returns (row_of[P], number of rows)."""

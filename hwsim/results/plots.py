@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from hwsim.results.rundir import atomic_write
+from hwsim.results.tables import energy_not_modelled
 
 DPI = 100
 SIZE = (800, 480)           # pixels of every PNG
@@ -270,7 +271,9 @@ def breakdown(rows: list[tuple[str, dict]], title: str = "") -> Figure:
         if total > 0:
             ax.legend(fontsize=7, loc="lower right")
         else:
-            _note(ax, f"no {unit} recorded" + (" (this chip has no energy table)" if unit == "joules" else ""))
+            unmodelled = unit == "joules" and rows and all(energy_not_modelled(s) for _, s in rows)
+            _note(ax, "energy not modelled (the chip has no energy table)" if unmodelled else
+                  f"no {unit} recorded")
     if title:
         fig.suptitle(title)
     return fig

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import re
 from pathlib import Path
 
@@ -17,13 +18,59 @@ import pandas as pd
 
 from hwsim.results import plots as P
 from hwsim.results.rundir import atomic_write
-from hwsim.results.tables import (ERROR_FILE, TABLE_CSV, TABLE_PARQUET, counts, flatten, is_missing,
-                                  is_sweep, load_curves, read_sweep_record, run_table, sweep_table)
+from hwsim.results.tables import (ERROR_FILE, TABLE_CSV, TABLE_PARQUET, counts, energy_not_modelled, flatten,
+                                  is_missing, is_sweep, load_curves, read_sweep_record, run_table, sweep_table)
 
 PLOTS_DIR = "plots"
 REPORT_FILE = "report.html"
 MAX_CURVES = 400          # learning curves drawn in one sweep figure
 MAX_BARS = 30             # bars in a breakdown figure
+
+
+def format_si(value: float, unit: str) -> str:
+    """'180 us', '2.1 uJ': three significant figures, the largest SI prefix keeping them >= 1."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    for factor, prefix in ((1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"),
+                           (1e-12, "p"), (1e-15, "f")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def cost_text(summary: dict, cycles: int, seconds: float, joules: float | None) -> str:
+    """'180,000 cycles = 180 us of chip time, 2.1 uJ' (energy not modelled: said so)."""
+    energy = ("energy not modelled" if energy_not_modelled(summary) or joules is None
+              else format_si(joules, "J"))
+    return f"{cycles:,} cycles = {format_si(seconds, 's')} of chip time, {energy}"
+
+
+def shares(breakdown: dict | None, top: int = 3) -> str | None:
+    """'61 % updating, 30 % inferring': the largest parts of a breakdown (at least 0.5 %)."""
+    if not breakdown:
+        return None
+    total = sum(breakdown.values())
+    if not total > 0:
+        return None
+    parts = sorted(breakdown.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{100 * v / total:.0f} % {k.replace('_', ' ')}" for k, v in parts
+                     if v / total >= 0.005)
+
+
+def breakdown_text(summary: dict) -> str:
+    """'time: 61 % updating, ...; energy: 70 % writes, ...; not modelled: update time': where
+    the run's chip time and joules went, and what the chip leaves out."""
+    out = []
+    time_parts = shares(summary.get("time_breakdown_cycles"))
+    if time_parts:
+        out.append(f"time: {time_parts}")
+    energy_parts = None if energy_not_modelled(summary) else shares(summary.get("energy_breakdown_joules"))
+    if energy_parts:
+        out.append(f"energy: {energy_parts}")
+    missing = summary.get("not_modelled") or []
+    if missing:
+        out.append("not modelled: " + ", ".join(m.replace("_", " ") for m in missing))
+    return "; ".join(out)
 
 
 def _file_name(text: str) -> str:
@@ -146,6 +193,29 @@ def _cell(v) -> str:
     return html.escape(str(v))
 
 
+NOT_MODELLED = "not modelled"
+
+
+def _value(row: dict, column: str):
+    """A table row's figure, "not modelled" for the joules of a chip without an energy table."""
+    if column.startswith("energy_") and energy_not_modelled(row):
+        return NOT_MODELLED
+    return row.get(column)
+
+
+def _warnings_html(row: dict) -> str:
+    """The run's warnings (summary.json's warnings; JSON text in a table row) as a list."""
+    found = row.get("warnings")
+    if isinstance(found, str):
+        try:
+            found = json.loads(found)
+        except ValueError:
+            found = [found]
+    if not found:
+        return ""
+    return "<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(str(w))}</li>" for w in found) + "</ul>"
+
+
 def _figures_table(pairs: list[tuple[str, object]]) -> str:
     rows = "".join(f'<tr><th class="t">{html.escape(k)}</th><td>{_cell(v)}</td></tr>' for k, v in pairs)
     return f"<table>{rows}</table>"
@@ -153,7 +223,7 @@ def _figures_table(pairs: list[tuple[str, object]]) -> str:
 
 HEADLINE = ["status", "target_accuracy", "cycles_to_target", "seconds_to_target", "energy_joules_to_target",
             "samples_to_target", "final_test_accuracy", "best_test_accuracy", "steps_simulated",
-            "cycles_simulated", "seconds_simulated", "energy_joules", "wall_seconds"]
+            "cycles_simulated", "seconds_simulated", "energy_joules", "not_modelled", "wall_seconds"]
 
 
 def _page(title: str, body: list[str]) -> str:
@@ -172,11 +242,23 @@ def _run_page(run_dir: Path, pngs: list[Path]) -> str:
     body = [f"<h1>Run {html.escape(name)}</h1>",
             f"<p>chip <b>{chip}</b>, firmware <b>{firmware}</b>, seed {_cell(row.get('seed'))}, "
             f"spec hash <code>{_cell(row.get('spec_hash'))}</code>, hwsim {_cell(row.get('hwsim_version'))}</p>",
-            "<h2>Figures</h2>", _figures_table([(k, row.get(k)) for k in HEADLINE if k in row]),
+            "<h2>Figures</h2>", _figures_table([(k, _value(row, k)) for k in HEADLINE if k in row]),
+            _warnings_html(row),
             "<h2>Plots</h2>", *[_img(p) for p in pngs],
             "<h2>Files</h2><p>" + " &middot; ".join(_link(run_dir, f) for f in
                                                      ("manifest.json", "curve.csv", "summary.json")) + "</p>"]
     return _page(f"hwsim run {name}", body)
+
+
+def _point_cell(row: dict, column: str) -> str:
+    """A sweep table cell: the number of warnings (their text on hover), not modelled joules."""
+    if column != "warnings":
+        return _cell(_value(row, column))
+    found = row.get(column)
+    found = json.loads(found) if isinstance(found, str) and found.startswith("[") else []
+    if not found:
+        return "-"
+    return f'<span title="{html.escape(chr(10).join(found))}">{len(found)}</span>'
 
 
 def _sweep_page(sweep_dir: Path, pngs: list[Path]) -> str:
@@ -185,7 +267,7 @@ def _sweep_page(sweep_dir: Path, pngs: list[Path]) -> str:
     n = counts(table)
     columns = record["columns"]
     shown = ["point", *columns, "seed", "state", "status", "seconds_to_target", "cycles_to_target",
-             "energy_joules_to_target", "final_test_accuracy"]
+             "energy_joules_to_target", "final_test_accuracy", "warnings"]
     shown = [c for c in shown if c in table]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in shown) + "<th>files</th>"
     rows = []
@@ -193,7 +275,7 @@ def _sweep_page(sweep_dir: Path, pngs: list[Path]) -> str:
         return "t failed" if r["state"] == "failed" and c == "state" else "t" if c in columns else ""
 
     for r in table.to_dict("records"):
-        cells = "".join(f'<td class="{css(r, c)}">{_cell(r[c])}</td>' for c in shown)
+        cells = "".join(f'<td class="{css(r, c)}">{_point_cell(r, c)}</td>' for c in shown)
         rel = r["run_dir"]
         files = _link(sweep_dir, f"{rel}/summary.json", "summary") if r["state"] == "finished" else \
             _link(sweep_dir, f"{rel}/{ERROR_FILE}", "error") if r["state"] == "failed" else "-"

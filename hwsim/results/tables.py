@@ -5,7 +5,9 @@ directory per point under ``points/<key>/``; the table is rebuilt from them, so 
 what is on disk, and written as ``results.parquet`` and ``results.csv`` at the end of a sweep.
 A row holds the point, every swept value, the seed, the key, the point's state (finished,
 failed, pending), its error, and every figure of its summary.json (nested figures flattened
-to dotted names: ``energy_breakdown_joules.mvm``).
+to dotted names: ``energy_breakdown_joules.mvm``; lists such as ``warnings`` and
+``not_modelled`` as JSON text). A chip without an energy table has null joules, and
+``not_modelled`` says so (:func:`energy_not_modelled`).
 """
 
 from __future__ import annotations
@@ -208,3 +210,15 @@ def counts(table: pd.DataFrame) -> dict:
 
 def is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def energy_not_modelled(summary: dict) -> bool:
+    """The run's chip has no energy table (summary.json's not_modelled lists "energy"; in a
+    table row that list is JSON text)."""
+    missing = summary.get("not_modelled")
+    if isinstance(missing, str):
+        try:
+            missing = json.loads(missing)
+        except ValueError:
+            return False
+    return isinstance(missing, list) and "energy" in missing

@@ -28,8 +28,29 @@ def device_step(chip) -> float | None:
     return p.dw_min
 
 
+def not_modelled(chip) -> list[str]:
+    """What the chip spec leaves out, for summary.json's ``not_modelled``: a figure the chip
+    does not model reads as "not modelled", never as a measured zero.
+
+    "energy" when the energy table is all zero (summary.json then writes its joules as null);
+    "energy.<action>" for each zero entry of a partial table (its joules are a lower bound);
+    "update_time" (zero pulse duration and overhead: writes take no cycles),
+    "input_bandwidth" (samples load in no time) and "broadcast_latency" (C~ arrives at once)."""
+    table = chip.energy.model_dump()
+    zero = [name for name, joules in table.items() if joules == 0.0]
+    out = ["energy"] if len(zero) == len(table) else [f"energy.{name}" for name in zero]
+    if chip.update.pulse_duration == 0 and chip.update.overhead_cycles == 0:
+        out.append("update_time")
+    if chip.input.values_per_cycle is None and chip.input.bits_per_cycle is None:
+        out.append("input_bandwidth")
+    if chip.broadcast.latency == 0:
+        out.append("broadcast_latency")
+    return out
+
+
 def spec_warnings(run) -> list[str]:
-    """One line per warning for a resolved RunSpec."""
+    """One line per warning for a resolved RunSpec: printed by hwsim run and hwsim validate,
+    recorded as ``warnings`` in manifest.json and summary.json and in sweep tables."""
     out = []
     chip, fw, sc = run.chip, run.firmware, run.scenario
     step = device_step(chip)
@@ -45,12 +66,15 @@ def spec_warnings(run) -> list[str]:
                 f"node perturbation, or raise firmware.perturbation.amplitude above "
                 f"{step / amp * pt.amplitude:.3g}")
     out.extend(timing_warnings(run))
+    from hwsim.firmware.mgd import analog_signal_warnings
+
+    out.extend(analog_signal_warnings(fw))
     return out
 
 
 def timing_warnings(run) -> list[str]:
     """The time constants against the chip's latencies (DESIGN section 3)."""
-    from hwsim.chip.timing import inference_timing, pulse_cycles
+    from hwsim.chip.timing import inference_timing, update_phase_bound
 
     chip, fw, sc = run.chip, run.firmware, run.scenario
     layout = sc.layout()
@@ -65,12 +89,27 @@ def timing_warnings(run) -> list[str]:
                    f"{load} cycles plus a {timing.latency}-cycle inference: {how}; raise tau_x or the "
                    f"input bandwidth (chip.input) to stay inference-bound")
     if fw.mode == "discrete":
-        drain = timing.latency - timing.interval + chip.broadcast.latency
-        update = drain + chip.update.overhead_cycles + pulse_cycles(chip) * chip.update.max_pulses
+        update = update_phase_bound(chip, layout, timing)
         window = fw.tau_theta * timing.interval
         if update > window:
             what = "training stalls" if chip.update.blocking else "updates queue up and stall training"
-            out.append(f"firmware.tau_theta: an update may take up to {update} cycles (drain, overhead "
-                       f"and {chip.update.max_pulses} pulses) but comes every {window} cycles: {what} "
-                       f"most of the time; raise tau_theta to at least {math.ceil(update / timing.interval)} steps")
+            out.append(f"firmware.tau_theta: an update may take up to {update} cycles "
+                       f"({_update_parts(chip, layout, timing)}) but comes every {window} cycles: "
+                       f"{what} most of the time; raise tau_theta to at least "
+                       f"{math.ceil(update / timing.interval)} steps, or shorten the update "
+                       f"(chip.update: parallelism, pulse_duration, max_pulses)")
     return out
+
+
+def _update_parts(chip, layout, timing) -> str:
+    """What an update phase's bound is made of, for the tau_theta warning."""
+    from hwsim.chip.timing import crossbar_rows, drain_cycles, pulse_cycles, pulses_per_write
+
+    most = pulses_per_write(chip)
+    pulses = f"{most} pulse{'s' if most > 1 else ''} of {pulse_cycles(chip)} cycles"
+    writes = {"parallel": f"{pulses} on every device at once",
+              "row_serial": f"{pulses} on each of {crossbar_rows(layout)} crossbar rows in turn",
+              "serial": f"{pulses} on each of {layout.n_params} devices in turn",
+              }[chip.update.parallelism]
+    return (f"a {drain_cycles(chip, timing)}-cycle drain, {chip.update.overhead_cycles} cycles of "
+            f"overhead, {chip.update.parallelism} writes of {writes}")
