@@ -129,8 +129,8 @@ def test_warnings_are_recorded_in_manifest_and_summary(tmp_path):
     assert json.loads((tmp_path / "quiet" / "manifest.json").read_text())["warnings"] == []
 
 
-def test_sweep_table_has_a_warnings_column(tmp_path):
-    from hwsim.sweep import plan_sweep, run_sweep
+def test_sweep_table_has_a_warnings_column(tmp_path, capsys):
+    from hwsim.results import load
 
     write(tmp_path, "tiny.yaml", TINY)
     write(tmp_path, "sweep.yaml", """\
@@ -143,7 +143,11 @@ def test_sweep_table_has_a_warnings_column(tmp_path):
         overrides:
           max_cycles: 400
     """)
-    table = run_sweep(plan_sweep(tmp_path / "sweep.yaml"), tmp_path / "out", serial=True).table
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(tmp_path / "out"), "--serial",
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 point warned (see the warnings column), e.g. warning: firmware.tau_theta: " in printed
+    table = load(tmp_path / "out" / "results.csv")
     assert list(table.state) == ["finished", "finished"]
     by_pulse = dict(zip(table["chip.update.pulse_duration"], table["warnings"].map(json.loads)))
     assert by_pulse[0.0] == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import threading
 from pathlib import Path
@@ -80,6 +81,7 @@ def cmd_sweep(args) -> int:
           f"{outcome.skipped} finished earlier")
     print(f"results: {out / 'results.parquet'} and results.csv; plots and report: hwsim report {out}")
     _print_overview(table, plan.columns)
+    _print_warnings(table)
     if outcome.interrupted:
         print(f"interrupted: {int((table.state == 'finished').sum())} of {len(table)} points are finished and "
               f"kept; run the same command again to run the other {outcome.pending}")
@@ -129,6 +131,17 @@ def _print_overview(table, columns: list[str]) -> None:
         overview = done[figures].median().to_frame().T
     print("median over seeds:")
     print(overview.to_string(float_format=lambda v: f"{v:.4g}"))
+
+
+def _print_warnings(table) -> None:
+    """How many finished points the spec advice warned about (each point's warnings are in
+    the table's warnings column and its summary.json), and the first warning."""
+    if "warnings" not in table:
+        return
+    warned = [json.loads(w) for w in table.warnings if isinstance(w, str) and w not in ("[]", "")]
+    if warned:
+        print(f"{len(warned)} point{'s' if len(warned) != 1 else ''} warned (see the warnings column), "
+              f"e.g. warning: {warned[0][0]}")
 
 
 def cmd_report(args) -> int:
