@@ -441,7 +441,7 @@ def test_mutated_scenarios_that_validate_also_run_cleanly(case):
 
 
 CHIP_AND_FIRMWARE_BASES = tuple(p for p in PRESETS if p.parent.name in ("chips", "firmware_models"))
-# Physical values a device law or firmware could be given: bounds at 0, tiny and huge steps.
+# The words that choose a device law, rounding, mapping, code, target or mode.
 physical = st.sampled_from(
     ["constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step", "quantised", "ideal", "deterministic",
      "stochastic", "reference", "differential", "cdma", "walsh", "tdma", "fdma", "gaussian", "analog", "discrete",
