@@ -1,7 +1,9 @@
 """Train one scenario on several chips or with several firmware models, with the same step
 budget, and tabulate how far each falls short of the baseline (the scenario's own chip and
-firmware): ``hwsim compare SCENARIO``. Writes comparison.csv (one row per variant and seed)
-and curves.csv (every variant's learning curve, samples seen as the shared axis)."""
+firmware): ``hwsim compare SCENARIO``. A chip may be paired with its own firmware
+(``CHIP+FIRMWARE``), so each chip is compared on the firmware tuned for it. Writes
+comparison.csv (one row per variant and seed, with time and energy to the target side by
+side) and curves.csv (every variant's learning curve, samples seen as the shared axis)."""
 
 from __future__ import annotations
 
@@ -15,13 +17,22 @@ from hwsim.spec import RunSpec, load_scenario
 
 COLUMNS = ["variant", "chip", "firmware", "seed", "status", "final_test_accuracy", "best_test_accuracy",
            "shortfall_vs_baseline", "samples_seen", "steps_simulated", "cycles_simulated", "seconds_simulated",
-           "cycles_to_target", "seconds_to_target", "device_pulses_max", "run_dir"]
+           "cycles_to_target", "seconds_to_target", "energy_joules_to_target", "energy_joules",
+           "device_pulses_max", "run_dir"]
+
+
+def chip_and_firmware(entry: str) -> tuple[str, str | None]:
+    """A compare_chips entry: ``CHIP`` (the scenario's firmware) or ``CHIP+FIRMWARE`` (that
+    chip on its own firmware); each part a preset name or a path."""
+    chip, _, firmware = entry.partition("+")
+    return chip, firmware or None
 
 
 def compare(scenario: str | Path, chips: list[str] | None = None, seeds=(0,), out: str | Path = "runs/compare",
             overrides: dict | None = None, progress=None, firmware: list[str] | None = None) -> pd.DataFrame:
     """One row per (variant, seed); the first variant is the scenario's own chip and firmware,
-    the baseline; then each chip with the scenario's firmware, each firmware on its chip.
+    the baseline; then each chip with the scenario's firmware (or, written ``CHIP+FIRMWARE``,
+    with its own), each firmware on the scenario's chip.
 
     Every chip runs the same number of steps (the scenario's ``max_steps``, which is required)
     so accuracies compare like for like; cycles and seconds differ with each chip's timing.
@@ -37,8 +48,9 @@ def compare(scenario: str | Path, chips: list[str] | None = None, seeds=(0,), ou
     firmware = list(firmware if firmware is not None else base.scenario.compare_firmware)
     label = f"{base.chip.name}+{base.firmware.name}"
     specs: list[tuple[str, RunSpec]] = [(label, base)]
-    for chip in chips:
-        spec = load_scenario(scenario, overrides, chip=chip)
+    for entry in chips:
+        chip, own_firmware = chip_and_firmware(entry)
+        spec = load_scenario(scenario, overrides, chip=chip, firmware=own_firmware)
         specs.append((f"{spec.chip.name}+{spec.firmware.name}", spec))
     for fw in firmware:
         spec = load_scenario(scenario, overrides, firmware=fw)
