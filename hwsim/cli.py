@@ -320,8 +320,10 @@ def _cmd_compare(args) -> int:
     overrides = _with_data_dir(args, parse_set_options(args.sets))
     table = compare(args.scenario, chips, seeds, args.out, overrides, show, firmware)
     print(f"results: {Path(args.out) / 'comparison.csv'} and curves.csv")
-    summary = table.groupby("variant", sort=False)[["final_test_accuracy", "shortfall_vs_baseline"]].mean()
-    print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    # Time and energy to the target beside the accuracy: "-" where a variant did not reach it.
+    headline = ["final_test_accuracy", "shortfall_vs_baseline", "seconds_to_target", "energy_joules_to_target"]
+    summary = table.groupby("variant", sort=False)[headline].mean()
+    print(summary.to_string(float_format=lambda v: f"{v:.3g}", na_rep="-"))
     return EXIT_OK
 
 

@@ -97,6 +97,8 @@ def test_compare_trains_a_chip_on_its_own_firmware_and_tabulates_time_and_energy
     assert table.loc["photonic_mzi", "firmware"] == scenario_firmware != "mgd_rram"
     assert {"energy_joules", "energy_joules_to_target", "seconds_to_target"} <= set(table.columns)
     assert table.loc["rram_crossbar", "energy_joules"] > 0
+    printed = capsys.readouterr().out      # the terminal table gives them too
+    assert "seconds_to_target" in printed and "energy_joules_to_target" in printed
 
 
 def test_compare_with_an_unknown_own_firmware_is_bad_input(tmp_path, capsys):
