@@ -7,6 +7,7 @@ side) and curves.csv (every variant's learning curve, samples seen as the shared
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +19,7 @@ from hwsim.spec import RunSpec, load_scenario
 COLUMNS = ["variant", "chip", "firmware", "seed", "status", "final_test_accuracy", "best_test_accuracy",
            "shortfall_vs_baseline", "samples_seen", "steps_simulated", "cycles_simulated", "seconds_simulated",
            "cycles_to_target", "seconds_to_target", "energy_joules_to_target", "energy_joules",
-           "device_pulses_max", "run_dir"]
+           "device_pulses_max", "not_modelled", "warnings", "run_dir"]
 
 
 def chip_and_firmware(entry: str) -> tuple[str, str | None]:
@@ -63,8 +64,12 @@ def compare(scenario: str | Path, chips: list[str] | None = None, seeds=(0,), ou
             res = run(spec, seed, out=out / f"{slug(name)}-s{seed}", overwrite=True)
             if progress is not None:
                 progress(name, seed, res.summary)
+            # Lists as JSON text, as sweep tables hold them; null joules where not_modelled
+            # says the chip has no energy table.
             rows.append({"variant": name, "chip": spec.chip.name, "firmware": spec.firmware.name,
-                         "seed": seed, **res.summary, "run_dir": str(res.run_dir)})
+                         "seed": seed, **res.summary, "run_dir": str(res.run_dir),
+                         **{k: json.dumps(res.summary[k]) if k in res.summary else None
+                            for k in ("not_modelled", "warnings")}})
             curves.append(res.curve.assign(variant=name, seed=seed))
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     baseline = table[table.variant == label].set_index("seed").final_test_accuracy

@@ -181,6 +181,20 @@ def test_a_chip_with_an_energy_table_measures_joules_and_lists_its_gaps():
                                        "energy.integrator", "energy.write", "update_time", "input_bandwidth"]
 
 
+def test_compare_table_lists_what_each_chip_does_not_model(tmp_path):
+    import pandas as pd
+
+    from hwsim.compare import compare
+
+    scenario = write(tmp_path, "tiny.yaml", TINY + "max_steps: 400\n")
+    compare(scenario, chips=["rram_crossbar"], out=tmp_path / "cmp")
+    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv").set_index("chip")
+    ideal, rram = table.loc["ideal_digital"], table.loc["rram_crossbar"]
+    assert "energy" in json.loads(ideal.not_modelled) and pd.isna(ideal.energy_joules)
+    assert "energy" not in json.loads(rram.not_modelled) and rram.energy_joules > 0
+    assert json.loads(ideal.warnings) == []
+
+
 def tiny_file(folder: Path) -> Path:
     return write(folder, "tiny.yaml", TINY)
 
