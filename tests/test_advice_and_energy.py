@@ -250,6 +250,11 @@ def test_report_shows_energy_as_not_modelled(tmp_path):
     page = write_report(res.run_dir).read_text()
     for figure in ("energy_joules_to_target", "energy_joules"):
         assert re.search(rf"<th class=\"t\">{figure}</th><td>not modelled</td>", page), figure
+    from hwsim.results import plots
+    from hwsim.results.tables import flatten
+
+    notes = [t.get_text() for ax in plots.breakdown([("run", flatten(res.summary))]).axes for t in ax.texts]
+    assert notes == ["energy not modelled (the chip has no energy table)"]
 
 
 @pytest.mark.slow

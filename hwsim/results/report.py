@@ -153,10 +153,14 @@ def plot_sweep(sweep_dir: str | Path) -> list[Path]:
         numeric = done.select_dtypes("number").columns
         groups = done.groupby(by, sort=True)[list(numeric)].mean() if by else done[numeric].mean().to_frame().T
         rows = []
+        # (The means keep numbers only: whether the chips model energy is carried over.)
+        unmodelled = {"not_modelled": '["energy"]'} if all(
+            energy_not_modelled(r) for r in done.to_dict("records")) else {}
         for idx, row in groups.head(MAX_BARS).iterrows():
             idx = idx if isinstance(idx, tuple) else (idx,)
             names = [c.split(".")[-1] for c in by]
-            rows.append((", ".join(f"{n}={_fmt(v)}" for n, v in zip(names, idx)) or "mean", row.to_dict()))
+            rows.append((", ".join(f"{n}={_fmt(v)}" for n, v in zip(names, idx)) or "mean",
+                         {**row.to_dict(), **unmodelled}))
         out.append(P.save(P.breakdown(rows, "mean over seeds" if "seed" in table else ""),
                           folder / "breakdown.png"))
     return out
