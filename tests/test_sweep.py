@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -19,7 +20,7 @@ from hwsim.results import load, load_curves
 from hwsim.results.tables import WALL_COLUMNS
 from hwsim.sweep import execute, plan_sweep, run_sweep
 from helpers import default_sigint, write
-from sweep_helpers import N_POINTS, SWEEP, write_sweep
+from sweep_helpers import N_POINTS, ROOT, SWEEP, write_sweep
 
 
 @pytest.fixture(scope="module")
@@ -230,8 +231,8 @@ def test_wrong_paths_and_values_are_reported_before_anything_runs(tmp_path, caps
     fixed = write_sweep(tmp_path, BAD_SWEEP.replace("max_cycle:", "max_cycles:").replace("etta", "eta"))
     assert main(["sweep", str(fixed), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    # A value wrong for some points: at the axis that set it, with the point.
-    assert f"{sweep}:8:3: chip.cost_unit.noise_sigma: out of range" in err
+    # A value wrong for some points: at that value in its axis, with the point.
+    assert f"{sweep}:8:37: chip.cost_unit.noise_sigma: out of range" in err
     assert "chip.cost_unit.noise_sigma=-1.0" in err and not out.exists()
     assert main(["sweep", str(fixed), "--set", "firmware.eta=2", "--out", str(out)]) == 2
     assert "--set: firmware.eta: this path is swept" in capsys.readouterr().err
@@ -343,3 +344,129 @@ def test_the_table_of_a_sweep_holding_a_seed_beyond_64_bits_is_written(tmp_path)
     assert pd.read_parquet(tmp_path / "results.parquet").seed.tolist() == [str(2**70)]
     assert pd.read_parquet(tmp_path / "results.parquet").final_test_accuracy.tolist() == [0.5]
     assert len(pd.read_csv(tmp_path / "results.csv")) == 1
+
+
+# --------------------------------------------------------------------------- planning many points
+
+
+def _plan_one_by_one(path, overrides=None):
+    """The points as plan_sweep resolved them before it shared work between points (kept
+    here to check it against): load_scenario on every point. ([(values, seed, key)], problems)."""
+    import itertools
+
+    from hwsim.spec.errors import SpecError
+    from hwsim.spec.loader import find_spec_file, load_scenario
+    from hwsim.sweep.plan import _at_sweep, _factors, _resolved_value, seed_problem
+    from hwsim.sweep.spec import SEED_PATHS, normalise_path, raw_paths, read_sweep
+
+    spec, doc = read_sweep(path)
+    located = {normalise_path(p): loc for loc, p in raw_paths(doc.data)}
+    factors = _factors(spec)
+    seed_list = spec.seeds.expand() if spec.seeds is not None else [None]
+    scenario = find_spec_file(spec.scenario, "scenario", Path(doc.path).resolve().parent)
+    base = {**spec.overrides, **(overrides or {})}
+    points, problems, seen = [], [], set()
+    for combo in itertools.product(*(enumerate(values) for _, values in factors)):
+        values = {p: v for (paths, _), (_, vals) in zip(factors, combo) for p, v in zip(paths, vals)}
+        positions = {p: i for (paths, _), (i, _) in zip(factors, combo) for p in paths}
+        swept_seed = next((values.pop(p) for p in list(values) if normalise_path(p) in SEED_PATHS), None)
+        try:
+            run = load_scenario(scenario, {**base, **values}, chip=spec.chip, firmware=spec.firmware)
+        except SpecError as exc:
+            for prob in exc.problems:
+                moved = _at_sweep(prob, doc, located, values, positions)
+                ident = (moved.file, moved.line, moved.col, moved.path, prob.message)
+                if ident not in seen:
+                    seen.add(ident)
+                    problems.append(moved)
+            continue
+        values = {p: _resolved_value(run.resolved(), p, v) for p, v in values.items()}
+        for seed in seed_list:
+            seed = seed if seed is not None else swept_seed if swept_seed is not None else run.scenario.seed
+            if seed_problem(seed) is not None:
+                break
+            points.append((values, int(seed), f"{run.spec_hash}-s{int(seed)}"))
+    return points, problems
+
+
+def _assert_plans_agree(path, overrides=None):
+    from hwsim.spec.errors import SpecError
+
+    points, problems = _plan_one_by_one(path, overrides)
+    if problems:
+        with pytest.raises(SpecError) as exc:
+            plan_sweep(path, overrides)
+        assert exc.value.problems == problems
+        return problems
+    plan = plan_sweep(path, overrides)
+    assert [(p.values, p.seed, p.key) for p in plan.points] == points
+    assert all(p.spec_hash == p.spec.spec_hash for p in plan.points)
+    return []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "sweeps").glob("*.yaml")))
+def test_shipped_sweeps_plan_the_same_points_and_keys_as_resolved_alone(name):
+    # Run folders are keyed by the spec hash: planning faster must not change a single key.
+    assert _assert_plans_agree(ROOT / "sweeps" / name) == []
+
+
+MIXED_SWEEP = """\
+    kind: sweep
+    name: mixed
+    scenario: tiny.yaml
+    overrides:
+      max_cycles: 200000
+      firmware.amplitude_schedule: {kind: step, gamma: 0.1, step_size: 50}
+    axes:
+      firmware.eta: [0.5, 1, 2.0, -1.0, 0.5]
+      chip.cost_unit.noise_sigma: [0.0, 0.01]
+      chip: [null, ideal_digital]
+      firmware.perturbation.amplitude: [0.01, 1.0e-40]
+    zip:
+      firmware.tau_x: [1, 4, "10 ns"]
+      network.hidden: [[8], [4, 4], [8]]
+    seeds: [0, 1]
+"""
+
+
+@pytest.mark.slow
+def test_a_mixed_sweep_plans_the_same_points_and_problems_as_resolved_alone(tmp_path):
+    # Grid, zip, seeds, a chip preset axis, a time constant in ns, a value out of range, and
+    # a swept number the cross checks look at (the amplitude, with a decaying schedule).
+    sweep = write_sweep(tmp_path, MIXED_SWEEP)
+    problems = _assert_plans_agree(sweep)
+    messages = " ".join(p.message for p in problems)
+    assert "out of range (got -1.0" in messages and "amplitude schedule" in messages
+    good = write_sweep(tmp_path, MIXED_SWEEP.replace("-1.0, ", "").replace("gamma: 0.1, step_size: 50",
+                                                                            "gamma: 0.9, step_size: 100000"))
+    assert _assert_plans_agree(good) == []
+    assert _assert_plans_agree(good, {"firmware.tau_p": 2}) == []
+    assert len(plan_sweep(good).points) == 4 * 2 * 2 * 2 * 3 * 2
+
+
+def test_a_bad_value_in_the_middle_of_a_long_axis_is_reported_at_its_own_line(tmp_path):
+    from hwsim.spec.errors import SpecError
+    from hwsim.spec.loader import load_scenario
+
+    etas = [f"{0.001 * (i + 1):.3f}" for i in range(3000)]
+    etas[1700] = "-0.25"
+    lines = "\n".join(f"      - {v}" for v in etas)
+    sweep = write_sweep(tmp_path, f"""\
+    kind: sweep
+    name: long
+    scenario: tiny.yaml
+    max_points: 3000
+    axes:
+      firmware.eta:
+{lines}
+""")
+    with pytest.raises(SpecError) as exc:
+        plan_sweep(sweep)
+    [problem] = exc.value.problems
+    assert (problem.file, problem.line, problem.path) == (str(sweep), 7 + 1700, "firmware.eta")
+    # The same problem as the point run alone.
+    with pytest.raises(SpecError) as alone:
+        load_scenario(tmp_path / "tiny.yaml", {"firmware.eta": -0.25})
+    assert problem.message.startswith(alone.value.problems[0].message)
+    assert "[at the point firmware.eta=-0.25]" in problem.message
