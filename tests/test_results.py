@@ -102,3 +102,29 @@ def test_first_ctrl_c_stops_a_run_at_its_next_observation_and_keeps_the_curve(tm
     pd.testing.assert_frame_equal(curve, full.curve.iloc[:len(curve)].reset_index(drop=True),
                                   check_dtype=False)
     assert s["cycles_simulated"] == curve.cycle.iloc[-1]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_an_output_path_that_is_not_a_regular_file_is_refused_and_left_as_it_was(tmp_path, kind):
+    # As root a rename replaces a device node itself: `--trace /dev/zero` once turned /dev/zero
+    # into a JSON file. A FIFO stands in for a device here (no test touches /dev).
+    from hwsim.results.rundir import OutputError, atomic_write
+
+    target = tmp_path / "special"
+    os.mkfifo(target) if kind == "fifo" else target.mkdir()
+    with pytest.raises(OutputError, match="a FIFO" if kind == "fifo" else "a folder"):
+        atomic_write(target, b"{}")
+    assert (os.path.stat.S_ISFIFO if kind == "fifo" else os.path.stat.S_ISDIR)(os.lstat(target).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["special"]   # no temporary file left
+
+
+def test_a_trace_into_a_fifo_exits_2_and_leaves_the_fifo(tmp_path, capsys):
+    from hwsim.cli import main
+
+    fifo = tmp_path / "trace.json"
+    os.mkfifo(fifo)
+    code = main(["run", "scenarios/quickstart.yaml", "--quiet", "--max-cycles", "200", "--trace", str(fifo),
+                 "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "a FIFO" in err and "Traceback" not in err
+    assert os.path.stat.S_ISFIFO(os.lstat(fifo).st_mode)

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def atomic_write_with(path: Path, write) -> None:
     path = Path(path)
     tmp = None
     try:
+        _refuse_special(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -73,6 +75,24 @@ def atomic_write_with(path: Path, write) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _refuse_special(path: Path) -> None:
+    """An OutputError when ``path`` exists and is not a regular file (or a link to one): the
+    rename would replace a device, FIFO or socket node itself (as root, ``--trace /dev/zero``
+    would turn /dev/zero into a JSON file) or fail on a folder."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(exc.errno, f"cannot write {path}: {exc.strerror}; check the output path",
+                          str(path)) from None
+    if not stat.S_ISREG(st.st_mode):
+        what = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a special file")
+        raise OutputError(errno.EEXIST, f"cannot write {path}: it is {what} (expected a regular file or a "
+                                        "new name); choose another output path", str(path))
 
 
 def _fsync_dir(folder: Path) -> None:
