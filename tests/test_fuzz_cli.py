@@ -405,19 +405,25 @@ def option_lists(draw):
 
 
 @_fuzz_settings(60)
-@given(option_lists())
-def test_random_options_exit_cleanly(case):
+@given(option_lists(), st.booleans())
+def test_random_options_exit_cleanly(case, default_out):
+    """``default_out``: a run writes where the scenario's (perhaps random) name puts it, under
+    runs/ of the current directory, which must be where it stays."""
     command, options = case
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "tiny_scenario.yaml"
+        work = Path(tmp) / "work"
+        work.mkdir()
+        base = work / "tiny_scenario.yaml"
         shutil.copyfile(CLI_CASES / "tiny_scenario.yaml", base)
         argv = [command, str(base), *options]
         if command == "run":
             # Whatever the options say, no example trains for more than a moment; the step
             # budget comes last so that it wins over a random one.
-            argv += ["--quiet", "--out", str(Path(tmp) / "run"), "--set", "max_steps=200"]
-        code, _out, err = _call(argv)
+            argv += ["--quiet", "--set", "max_steps=200"] + ([] if default_out else ["--out", str(work / "run")])
+        with contextlib.chdir(work):
+            code, _out, err = _call(argv)
         assert_clean(code, err, f"hwsim {command} with {[o[:60] for o in options]}")
+        assert [p.name for p in Path(tmp).iterdir()] == ["work"], f"{options}: wrote outside runs/"
 
 
 SCENARIO_BASES = tuple(p for p in BASES if p.parent.name not in ("chips", "firmware_models", "sweeps"))
