@@ -379,10 +379,11 @@ class PointResolver:
 
     def resolve(self, values: dict[str, Any]) -> ResolvedPoint:
         """The point with these swept values (the seed apart); SpecError lists its problems."""
-        key = _frozen(values)
+        frozen = {k: _frozen(v) for k, v in values.items()}
+        key = tuple(frozen.items())
         if key not in self._points:
             try:
-                self._points[key] = self._resolve(values)
+                self._points[key] = self._resolve(values, frozen)
             except SpecError as exc:
                 self._points[key] = list(exc.problems)
         out = self._points[key]
@@ -395,10 +396,10 @@ class PointResolver:
         dump = spec.resolved()
         return ResolvedPoint(spec, spec.spec_hash, {p: _resolved_value(dump, p, v) for p, v in values.items()})
 
-    def _base_docs(self, refs: dict) -> dict | None:
-        """The three documents with ``base`` applied, for these chip/firmware references; None
-        when they do not load cleanly (the plain way then reports the problems per point)."""
-        key = _frozen(refs)
+    def _base_docs(self, refs: dict, key: tuple) -> dict | None:
+        """The three documents with ``base`` applied, for these chip/firmware references (``key``:
+        them frozen); None when they do not load cleanly (the plain way then reports the
+        problems per point)."""
         if key not in self._bases:
             self._bases[key] = None
             try:
@@ -415,10 +416,11 @@ class PointResolver:
                 self._bases[key] = docs
         return self._bases[key]
 
-    def _resolve(self, values: dict) -> ResolvedPoint:
+    def _resolve(self, values: dict, frozen: dict) -> ResolvedPoint:
         refs = {k: v for k, v in values.items() if k in REFERENCE_PATHS}
         rest = {k: v for k, v in values.items() if k not in REFERENCE_PATHS}
-        base = self._base_docs(refs)
+        ref_key = tuple((k, frozen[k]) for k in refs)
+        base = self._base_docs(refs, ref_key)
         if base is None:
             return self._plain(values)
         docs = dict(base)
@@ -432,8 +434,6 @@ class PointResolver:
         _apply_overrides(docs, rest, _cli_origin, problems)
         if problems:
             raise SpecError(problems)
-        ref_key = _frozen(refs)
-        frozen = {k: _frozen(v) for k, v in rest.items()}
         built = {kind: self._model(kind, docs[kind], (ref_key, kind, tuple((k, frozen[k]) for k in by_kind[kind])))
                  for kind in ("scenario", "chip", "firmware")}
         # As _validate: the three documents' problems, then the network's, then the rest.
