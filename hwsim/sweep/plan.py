@@ -2,8 +2,9 @@
 
 Points are the cross product of the grid axes, the zip groups and the random draws (in the
 file's order), with the seeds innermost. Every point is resolved and validated here, before
-anything runs; a value that is wrong for some point is reported at the axis that set it.
-A point's key is ``<spec hash>-s<seed>``: the same resolved spec and seed always get the same
+anything runs, exactly as if it ran alone (PointResolver shares only the work whose outcome
+cannot differ between points); a value that is wrong for some point is reported at its line
+in the sweep file (at its axis for a range or a random draw). A point's key is ``<spec hash>-s<seed>``: the same resolved spec and seed always get the same
 key, whatever the sweep file looks like, so a rerun finds the points that already ran.
 """
 
