@@ -23,8 +23,17 @@ class CliError(Exception):
     """Bad input found by the CLI itself (not in a spec file)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose error lines stay readable: a value it echoes back (an option of 5,000
+    digits, a long path) is cut to its start and its length."""
+
+    def error(self, message):
+        words = [w if len(w) <= 80 else f"{w[:57]}... ({len(w):,} characters)" for w in message.split(" ")]
+        super().error(" ".join(words))
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hwsim", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="hwsim", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
