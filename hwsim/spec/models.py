@@ -980,7 +980,8 @@ class ScenarioSpec(Spec):
     compare_chips: list[str] = F(
         default_factory=list, unit="-", max_length=100,
         doc="Chips (names or paths) that hwsim compare trains this scenario on, beside the "
-            "scenario's own chip, which is the baseline of the comparison.")
+            "scenario's own chip, which is the baseline of the comparison; CHIP+FIRMWARE runs "
+            "that chip on its own firmware (e.g. pcm_hermes_like+mgd_pcm).")
     stop_at_target: bool = F(True, unit="-", doc="Stop the run at the first evaluation that reaches "
                                                  "the target (else run the whole budget).")
     observation: ObservationSpec = F(default_factory=lambda: ObservationSpec(), unit="-",
