@@ -135,12 +135,43 @@ def _check_option(flag: str, value, model, field: str) -> None:
         raise CliError(problem)
 
 
+#: Options that name a file or folder: an empty one would silently mean the current folder.
+PATH_OPTIONS = ("out", "trace", "resume", "data_dir", "json", "space", "scheduler")
+
+
 def _check_options(args) -> None:
-    """Every numeric option given, against its field's range (hwsim.spec.limits)."""
+    """Every numeric option given, against its field's range (hwsim.spec.limits); no path
+    option given as an empty string."""
     for dest, (model, field) in _option_fields().items():
         value = getattr(args, dest, None)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             _check_option(f"--{dest.replace('_', '-')}", value, model, field)
+    for dest in PATH_OPTIONS:
+        value = getattr(args, dest, None)
+        if isinstance(value, str):
+            _check_path_option(f"--{dest.replace('_', '-')}", value)
+
+
+def _check_path_option(flag: str, value: str) -> None:
+    """A path option that is empty, or whose names the file system cannot hold, is refused
+    naming the option (the system's own error would name only the path)."""
+    import os
+
+    from hwsim.spec.limits import short_path
+
+    if not value.strip():
+        raise CliError(f"{flag} needs a path (got an empty string)")
+    if flag == "--scheduler":
+        return
+    try:
+        name_max, path_max = os.pathconf(".", "PC_NAME_MAX"), os.pathconf(".", "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    longest = max(len(os.fsencode(part)) for part in value.split(os.sep))
+    if longest > name_max or len(os.fsencode(value)) >= path_max:
+        raise CliError(f"{flag} {short_path(value)}: too long for the file system (got a name of "
+                       f"{longest:,} bytes; expected names of at most {name_max} bytes and a path of "
+                       f"less than {path_max}); choose a shorter path")
 
 
 def _checkpoint_options(args) -> dict:
@@ -167,7 +198,7 @@ def _cmd_run(args) -> int:
 
     for line in spec_warnings(spec):
         print(f"warning: {line}", file=sys.stderr)
-    out = Path(args.out) if args.out else default_run_dir(spec, seed)
+    out = Path(args.out) if args.out is not None else default_run_dir(spec, seed)
     _check_writable(out)
     if args.trace:
         _check_trace_size(spec, args.max_cycles)
@@ -419,7 +450,9 @@ def _main(args) -> int:
     except OSError as exc:
         if args.debug:
             raise
-        print(f"hwsim: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        from hwsim.spec.limits import short_path
+
+        print(f"hwsim: {short_path(exc.filename or '')}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - last line of defence, never a bare traceback
         if args.debug:

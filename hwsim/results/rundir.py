@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hwsim.spec.limits import short_path
+
 CURVE_COLUMNS = ["step", "cycle", "seconds", "samples_seen", "train_cost", "test_cost",
                  "test_accuracy", "gradient_angle_deg", "ideal_test_accuracy", "energy_joules"]
 
@@ -68,7 +70,7 @@ def atomic_write_with(path: Path, write) -> None:
                 errno.EPERM: "choose an output folder you can write to",
                 errno.EROFS: "choose an output folder on a writable file system"}.get(
                     exc.errno, "check the output folder")
-        raise OutputError(exc.errno, f"cannot write {path}: {reason}; {hint}", str(path)) from exc
+        raise OutputError(exc.errno, f"cannot write {short_path(path)}: {reason}; {hint}", str(path)) from exc
     finally:
         if tmp is not None:
             try:
@@ -86,12 +88,12 @@ def _refuse_special(path: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise OutputError(exc.errno, f"cannot write {path}: {exc.strerror}; check the output path",
+        raise OutputError(exc.errno, f"cannot write {short_path(path)}: {exc.strerror}; check the output path",
                           str(path)) from None
     if not stat.S_ISREG(st.st_mode):
         what = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else
                 "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a special file")
-        raise OutputError(errno.EEXIST, f"cannot write {path}: it is {what} (expected a regular file or a "
+        raise OutputError(errno.EEXIST, f"cannot write {short_path(path)}: it is {what} (expected a regular file or a "
                                         "new name); choose another output path", str(path))
 
 

@@ -18,7 +18,9 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = self.file
+        from hwsim.spec.limits import short_path
+
+        where = short_path(self.file)
         if self.line is not None:
             where += f":{self.line}"
             if self.col is not None:

@@ -98,6 +98,16 @@ def short(value, limit: int = 60) -> str:
     return f"{text[:limit - 3]}... ({len(text):,} characters)"
 
 
+def short_path(path, limit: int = 120) -> str:
+    """A path for a message: whole when short, else its start and end around '...' with its
+    length (the end names the file, the start where it is)."""
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    keep = (limit - 30) // 2
+    return f"{text[:keep]}...{text[-keep:]} ({len(text):,} characters)"
+
+
 def parse_bytes(text: str) -> int:
     """'2 GiB', '500MB', '123456' -> bytes (ValueError when unreadable)."""
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
