@@ -356,6 +356,8 @@ def _execute(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, 
                 sim.wall_seconds += time.perf_counter() - start   # sim.run adds it only when it returns
             summary = summarise(sim, spec)
             curve = curve_frame(sim.curve)
+            if "energy" in summary.get("not_modelled", ()):
+                curve["energy_joules"] = float("nan")   # not a measured 0 J: the chip has no energy table
             run_dir = None
             if out is not None:
                 run_dir = write_run(out, manifest(spec, seed, max_cycles), curve, summary)

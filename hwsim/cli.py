@@ -360,10 +360,17 @@ def _cmd_compare(args) -> int:
     overrides = _with_data_dir(args, parse_set_options(args.sets))
     table = compare(args.scenario, chips, seeds, args.out, overrides, show, firmware)
     print(f"results: {Path(args.out) / 'comparison.csv'} and curves.csv")
-    # Time and energy to the target beside the accuracy: "-" where a variant did not reach it.
+    # Time and energy to the target beside the accuracy: "-" where a variant did not reach it,
+    # "not modelled" for the energy of a chip without an energy table.
     headline = ["final_test_accuracy", "shortfall_vs_baseline", "seconds_to_target", "energy_joules_to_target"]
-    summary = table.groupby("variant", sort=False)[headline].mean()
-    print(summary.to_string(float_format=lambda v: f"{v:.3g}", na_rep="-"))
+    summary = table.groupby("variant", sort=False)[headline].mean().astype(object)
+    if "not_modelled" in table:
+        unmodelled = table.groupby("variant", sort=False)["not_modelled"].first().astype(str)
+        summary.loc[unmodelled.str.contains(r"\benergy\b(?!\.)", regex=True), "energy_joules_to_target"] = \
+            "not modelled"
+    print(summary.to_string(formatters={c: (lambda v: "-" if v != v or v is None else
+                                             v if isinstance(v, str) else f"{v:.3g}") for c in headline},
+                            na_rep="-"))
     return EXIT_OK
 
 

@@ -161,7 +161,13 @@ ENERGY = {"mvm": "2 pJ", "adc": "0.5 pJ", "dac": "0.25 pJ", "perturbation": "1 f
 
 
 def test_a_chip_without_an_energy_table_writes_null_joules_and_says_what_is_not_modelled(tmp_path):
-    s = run(load_scenario(tiny_file(tmp_path)), seed=0).summary       # on ideal_digital
+    import pandas as pd
+
+    result = run(load_scenario(tiny_file(tmp_path)), seed=0, out=tmp_path / "run")   # on ideal_digital
+    s = result.summary
+    # The curve's energy column is empty, not a measured 0 J, in memory and in curve.csv.
+    assert result.curve.energy_joules.isna().all()
+    assert pd.read_csv(tmp_path / "run" / "curve.csv").energy_joules.isna().all()
     assert s["status"] == "reached_target"
     assert s["energy_joules"] is None and s["energy_joules_to_target"] is None
     assert s["energy_breakdown_joules"] is None
@@ -171,8 +177,9 @@ def test_a_chip_without_an_energy_table_writes_null_joules_and_says_what_is_not_
 
 
 def test_a_chip_with_an_energy_table_measures_joules_and_lists_its_gaps():
-    full = run(timed({"energy": ENERGY, "input": {"values_per_cycle": 8}}), seed=0).summary
-    assert full["energy_joules"] > 0
+    measured = run(timed({"energy": ENERGY, "input": {"values_per_cycle": 8}}), seed=0)
+    full = measured.summary
+    assert full["energy_joules"] > 0 and measured.curve.energy_joules.iloc[-1] > 0
     assert full["energy_joules"] == pytest.approx(sum(full["energy_breakdown_joules"].values()))
     assert full["not_modelled"] == ["update_time"]       # timed() has a broadcast latency
     partial = run(timed({"energy": {"mvm": "2 pJ"}}), seed=0).summary
