@@ -6,7 +6,7 @@ import math
 
 
 def entry_amplitude(scheme: str, amplitude: float, n_params: int, sparsity: float = 1.0) -> float:
-    """Largest perturbation one parameter sees, per scheme (DESIGN section 1 normalisation)."""
+    """Largest perturbation one parameter sees, per scheme (the normalisations of docs/firmware.md)."""
     if scheme == "tdma":
         return amplitude
     if scheme == "cdma":
@@ -73,7 +73,7 @@ def spec_warnings(run) -> list[str]:
 
 
 def timing_warnings(run) -> list[str]:
-    """The time constants against the chip's latencies (DESIGN section 3)."""
+    """The time constants against the chip's latencies (the timing model of docs/chip_model.md)."""
     from hwsim.chip.timing import inference_timing, update_phase_bound
 
     chip, fw, sc = run.chip, run.firmware, run.scenario
