@@ -490,7 +490,8 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
     claimed as :func:`run` claims it (``overwrite``) before training."""
     from hwsim.chip.timing import inference_timing
     from hwsim.data import build_dataset
-    from hwsim.engine.simulation import STREAM_INIT, STREAM_ORDER, CurvePoint, accuracy, stream_seed
+    from hwsim.engine.simulation import CurvePoint, accuracy
+    from hwsim.seeds import Stream, stream_key, stream_rng
     from hwsim.firmware.backprop import divergence, train_backprop
     from hwsim.firmware.optimizers import OptimizerConfig, ScheduleConfig
 
@@ -506,7 +507,7 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
     data = build_dataset(sc.dataset, seed)
     layout = layout_from_spec(sc.network, data.n_inputs, data.n_outputs, getattr(data, "image_shape", None))
     init = sc.network.init
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAM_INIT,)))
+    rng = stream_rng(seed, Stream.INIT)
     theta0 = layout.init(rng, init.distribution, init.low, init.high, init.std, init.bias_low, init.bias_high)
     interval = inference_timing(spec.chip, layout).interval
     steps = sc.max_cycles // interval
@@ -520,7 +521,7 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
     theta, rows = train_backprop(
         layout, theta0, data, sc.cost, n_samples, fw.eta, batch=batch_size,
         optimizer=OptimizerConfig(kind=o.kind, beta=o.beta, beta2=o.beta2, eps=o.eps),
-        schedule=schedule, order_seed=int(stream_seed(seed, STREAM_ORDER)),
+        schedule=schedule, order_seed=int(stream_key(seed, Stream.ORDER)),
         eval_every=max(1, fw.evaluation.every_steps // fw.tau_x),
         accuracy_fn=lambda y, t: accuracy(y, t, sc.accuracy))
     # Samples seen are the shared axis with MGD; cycles and seconds do not apply.

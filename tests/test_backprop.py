@@ -13,7 +13,8 @@ import naive
 import naive_optim
 from helpers import make_spec
 from hwsim.data.datasets import Dataset, digits
-from hwsim.engine.simulation import Simulation, stream_seed
+from hwsim.engine.simulation import Simulation
+from hwsim.seeds import Stream, stream_key
 from hwsim.firmware.backprop import SampleOrder, loss_and_gradient, train_backprop
 from hwsim.firmware.optimizers import OptimizerConfig, ScheduleConfig
 from hwsim.kernels import mgd_block as K
@@ -73,7 +74,7 @@ def test_cross_entropy_needs_a_linear_output():
 
 @pytest.mark.parametrize("n_train", [1, 7, 64])
 def test_sample_order_is_the_chips(n_train):
-    seed = stream_seed(5, 4)
+    seed = stream_key(5, Stream.ORDER)
     count = 3 * n_train + 5
     istate = np.zeros(K.N_ISTATE, dtype=np.int64)
     istate[K.S_ORDER_EPOCH] = -1
@@ -110,7 +111,7 @@ def test_plain_sgd_matches_the_definition_across_epoch_boundaries():
     data = teacher_data()
     layout = dense_layout((4, 5, 2), ("tanh", "linear"))
     theta0 = layout.init(np.random.default_rng(0), "uniform", -0.5, 0.5, 0.0)
-    seed = stream_seed(9, 4)
+    seed = stream_key(9, Stream.ORDER)
     # 10 samples, batches of 4: batches 2, 4, 7 straddle epochs; 31 samples -> 7 updates
     theta, rows = train_backprop(layout, theta0, data, "mse", 31, 0.2, batch=4, order_seed=seed,
                                  accuracy_fn="r2")
@@ -128,7 +129,7 @@ def test_optimisers_and_schedules_match_the_numpy_twins(kind, sched):
     data = teacher_data()
     layout = dense_layout((4, 5, 2), ("sigmoid", "linear"))
     theta0 = layout.init(np.random.default_rng(1), "normal", 0, 0, 0.5)
-    seed = stream_seed(2, 4)
+    seed = stream_key(2, Stream.ORDER)
     opt = OptimizerConfig(kind, beta=0.8, beta2=0.99, eps=1e-8)
     n_updates, batch, lr = 12, 3, 0.05
     theta, _ = train_backprop(layout, theta0, data, "mse", n_updates * batch, lr, batch=batch,
@@ -190,13 +191,13 @@ def test_mgd_finite_differences_follow_the_backprop_baseline():
     theta0 = sim.theta.copy()
     assert sim.advance(n_updates * p) == n_updates * p
     theta, _ = train_backprop(sim.layout, theta0, sim.data, "mse", n_updates, eta, batch=1,
-                              order_seed=stream_seed(seed, 4), accuracy_fn="r2")
+                              order_seed=stream_key(seed, Stream.ORDER), accuracy_fn="r2")
     moved = np.abs(theta - theta0).max()
     assert moved > 1e-2
     np.testing.assert_allclose(sim.theta, theta, rtol=0, atol=1e-5 * moved)
     # the data order matters: another order stream gives another path
     other, _ = train_backprop(sim.layout, theta0, sim.data, "mse", n_updates, eta, batch=1,
-                              order_seed=stream_seed(seed, 5), accuracy_fn="r2")
+                              order_seed=stream_key(seed, 5), accuracy_fn="r2")
     assert np.abs(other - sim.theta).max() > 100 * np.abs(theta - sim.theta).max()
 
 
@@ -214,7 +215,7 @@ def test_digits_accuracy_matches_sklearn_mlpclassifier():
         theta0 = layout.init(np.random.default_rng(100 + seed), "glorot_uniform", 0, 0, 0)
         n_train = data.x_train.shape[0]
         _, rows = train_backprop(layout, theta0, data, "cross_entropy", epochs * n_train, lr,
-                                 batch=batch, order_seed=stream_seed(seed, 4), accuracy_fn="argmax")
+                                 batch=batch, order_seed=stream_key(seed, Stream.ORDER), accuracy_fn="argmax")
         ours.append(rows[-1].test_accuracy)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter

@@ -8,7 +8,8 @@ import pandas as pd
 
 import hwsim
 from hwsim.cli import main
-from hwsim.engine.simulation import STREAM_ORDER, Simulation, stream_seed
+from hwsim.engine.simulation import Simulation
+from hwsim.seeds import Stream, stream_key
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "scenarios/quickstart.yaml"
@@ -39,7 +40,7 @@ def test_backprop_baseline_runs_from_the_same_start_and_data_order(tmp_path, cap
     zero = run_backprop(spec.with_overrides({"max_steps": 10}), seed=0)  # one sample, one update
     assert zero.summary["updates"] == 1
     first = int(chip.istate[0])  # step 0
-    assert first == 0 and int(stream_seed(0, STREAM_ORDER)) == int(chip.seeds[2])
+    assert first == 0 and int(stream_key(0, Stream.ORDER)) == int(chip.seeds[2])
     assert not np.array_equal(zero.weights, chip.theta)   # it moved by exactly one SGD step
     from hwsim.firmware.backprop import SampleOrder, loss_and_gradient
 

@@ -10,12 +10,13 @@ import numpy as np
 
 from hwsim.chip.periphery import converter_step
 from hwsim.kernels import mgd_block as K
+from hwsim.seeds import Stream, stream_rng
 
 
 def generator_gains(chip, n_params: int, seed: int) -> np.ndarray:
     """Per-generator amplitude gain 1 + sigma xi, drawn once (generator mismatch)."""
     sigma = chip.perturbation.mismatch
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(12,)))
+    rng = stream_rng(seed, Stream.GENERATOR_GAIN)
     return 1.0 + sigma * rng.standard_normal(n_params) if sigma > 0 else np.ones(n_params)
 
 

@@ -16,13 +16,13 @@ import numpy as np
 
 from hwsim.kernels import devices as K
 from hwsim.spec.errors import did_you_mean
+from hwsim.seeds import Stream, stream_keys, stream_rng
 
 ROUNDING_CODES = {"deterministic": K.ROUND_DETERMINISTIC, "stochastic": K.ROUND_STOCHASTIC}
 STUCK_MODES = ("min", "max", "bounds", "uniform", "value")
 _NEEDS_ZERO_INSIDE = ("linear_step", "soft_bounds", "exp_step", "pow_step")
 # spawn keys of the numpy streams drawn at build time (one per quantity, so adding a
 # quantity never shifts another) and of the kernel's counter-based streams
-_KEY_DW, _KEY_ASYM, _KEY_WMAX, _KEY_WMIN, _KEY_NU, _KEY_STUCK, _KEY_STUCK_VALUE, _KEY_STREAMS = range(40, 48)
 
 
 @dataclass(frozen=True)
@@ -203,15 +203,15 @@ class DeviceArray:
         n = 1 if lean else self.n
 
         def rng(key):
-            return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(key,)))
+            return stream_rng(self.seed, key)
 
-        scale = np.maximum(1.0 + p.d2d_sigma_dw * rng(_KEY_DW).standard_normal(n), 0.0)
-        asym = np.clip(p.asymmetry + p.d2d_sigma_asym * rng(_KEY_ASYM).standard_normal(n), -1.0, 1.0)
-        w_max = p.w_max * np.maximum(1.0 + p.d2d_sigma_bounds * rng(_KEY_WMAX).standard_normal(n), 0.1)
-        w_min = p.w_min * np.maximum(1.0 + p.d2d_sigma_bounds * rng(_KEY_WMIN).standard_normal(n), 0.1)
+        scale = np.maximum(1.0 + p.d2d_sigma_dw * rng(Stream.DEVICE_DW).standard_normal(n), 0.0)
+        asym = np.clip(p.asymmetry + p.d2d_sigma_asym * rng(Stream.DEVICE_ASYMMETRY).standard_normal(n), -1.0, 1.0)
+        w_max = p.w_max * np.maximum(1.0 + p.d2d_sigma_bounds * rng(Stream.DEVICE_W_MAX).standard_normal(n), 0.1)
+        w_min = p.w_min * np.maximum(1.0 + p.d2d_sigma_bounds * rng(Stream.DEVICE_W_MIN).standard_normal(n), 0.1)
         # a one-signed range can come out inverted: swap (aihwkit enforce_consistency)
         w_min, w_max = np.minimum(w_min, w_max), np.maximum(w_min, w_max)
-        nu = np.maximum(p.drift_nu_mean + p.drift_nu_sigma * rng(_KEY_NU).standard_normal(n), 0.0)
+        nu = np.maximum(p.drift_nu_mean + p.drift_nu_sigma * rng(Stream.DEVICE_DRIFT_NU).standard_normal(n), 0.0)
         dev = np.empty((K.N_DEV, n), dtype=np.float64)
         dev[K.D_W_MIN] = w_min
         dev[K.D_W_MAX] = w_max
@@ -220,14 +220,14 @@ class DeviceArray:
         dev[K.D_NU] = nu
         self.dev = np.ascontiguousarray(dev)
 
-        stuck = rng(_KEY_STUCK).random(n) < p.stuck_fraction
+        stuck = rng(Stream.DEVICE_STUCK).random(n) < p.stuck_fraction
         self.stuck = stuck.astype(np.int64)
         # reset state: 0 clipped into each device's bounds (on the level grid for quantised)
         w = np.clip(0.0, w_min, w_max)
         if p.law == "quantised":
             q = (w_max - w_min) / (p.levels - 1)
             w = w_min + np.clip(np.floor((w - w_min) / q + 0.5), 0, p.levels - 1) * q
-        r = rng(_KEY_STUCK_VALUE)
+        r = rng(Stream.DEVICE_STUCK_VALUE)
         mode = p.stuck_value_mode
         if mode == "min":
             sv = w_min
@@ -258,8 +258,7 @@ class DeviceArray:
         self.fcfg[K.F_READ_ADD] = p.read_sigma_add
         self.fcfg[K.F_READ_PROP] = p.read_sigma_prop
         self.fcfg[K.F_T0] = p.drift_t0
-        self.seeds = np.random.SeedSequence(self.seed, spawn_key=(_KEY_STREAMS,)).generate_state(
-            K.N_SEEDS, np.uint64)
+        self.seeds = stream_keys(self.seed, Stream.DEVICE_KERNEL, K.N_SEEDS)
         self.n_programs = 0
 
     # -- the three actions ---------------------------------------------------------------

@@ -11,6 +11,7 @@ import numpy as np
 from hwsim.kernels import forward as FK
 from hwsim.network import batch
 from hwsim.network.layout import NetworkLayout
+from hwsim.seeds import Stream, stream_rng
 
 
 def converter_step(bits: int | None, full_range: float) -> float:
@@ -42,7 +43,7 @@ class Periphery:
         n = layout.n_neurons
         self.n_off = layout.n_off
         # Neuron variation as in the MGD reference's noisy MLP: L, k ~ 1 + N(0, s); x0, y0 ~ N(0, s).
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
+        rng = stream_rng(seed, Stream.NEURONS)
         s = neurons.activation_variation
         self.neuron_par = np.zeros((4, n))
         self.neuron_par[FK.NP_GAIN] = 1.0 + s * rng.standard_normal(n)

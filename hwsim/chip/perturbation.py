@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.kernels.perturb import CDMA, FDMA, GAUSSIAN, SCHEME_CODES, TDMA, WALSH, fill_perturbation
+from hwsim.seeds import Stream, stream_key, stream_rng
 
 
 def walsh_order(p: int) -> int:
@@ -34,7 +35,7 @@ class PerturbationGenerator:
     def __post_init__(self):
         p = self.n_params
         self.code = SCHEME_CODES[self.scheme]
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(7,)))
+        rng = stream_rng(self.seed, Stream.CODE_TABLES)
         self.period = 1
         self.table_i = np.zeros(1, dtype=np.int64)
         self.table_f = np.zeros(1, dtype=np.float64)
@@ -59,7 +60,7 @@ class PerturbationGenerator:
         elif self.code == GAUSSIAN:
             self.entry_amp = self.amplitude / np.sqrt(p)
         # The counter-based hash key of the cdma/gaussian streams.
-        self.stream = int(np.random.SeedSequence(self.seed, spawn_key=(8,)).generate_state(1, np.uint64)[0])
+        self.stream = int(stream_key(self.seed, Stream.PERTURBATION))
 
     @property
     def exact_after(self) -> int | None:

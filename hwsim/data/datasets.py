@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from hwsim.seeds import Stream, stream_rng
 
 
 @dataclass
@@ -196,7 +197,7 @@ def build_dataset(spec, seed: int) -> Dataset:
     Raises :class:`hwsim.data.errors.DataError` (a SpecError) when a data set's files are
     missing or malformed.
     """
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    rng = stream_rng(seed, Stream.DATA)
     if spec.name == "digits":
         return digits(spec.test_fraction, rng)
     if spec.name == "parity":

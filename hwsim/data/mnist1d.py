@@ -17,6 +17,7 @@ import threading
 import numpy as np
 
 from hwsim.data.errors import DataError
+from hwsim.seeds import Stream, stream_sequence
 
 N_INPUTS = 40          # mnist1d's final_seq_length
 N_CLASSES = 10
@@ -25,7 +26,7 @@ _LOCK = threading.Lock()
 
 def generator_seed(run_seed: int) -> int:
     """The mnist1d seed (numpy's legacy seeding takes 0 .. 2^32-1) derived from a run seed."""
-    return int(np.random.SeedSequence(run_seed, spawn_key=(1,)).generate_state(1)[0])
+    return int(stream_sequence(run_seed, Stream.DATA).generate_state(1)[0])
 
 
 @functools.lru_cache(maxsize=4)

@@ -37,8 +37,7 @@ from hwsim.kernels import optim as KO
 from hwsim.kernels.parallel_rows import row_chunks, threads_usable
 from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
-
-STREAM_NOISE, STREAM_ORDER, STREAM_INIT = 3, 4, 2
+from hwsim.seeds import Stream, stream_key, stream_rng
 
 RUN, SCRATCH, CONSTANT = "run", "scratch", "constant"
 # Every array (and setting) of a run, by kind, as (name, attribute path on the Simulation, kind):
@@ -93,11 +92,6 @@ SCRATCH_ARRAYS = tuple(path for _, path, kind in STATE_MEMBERS if kind == SCRATC
 _CURVE_INT = ("step", "cycle", "samples_seen")
 
 
-def stream_seed(seed: int, key: int) -> np.uint64:
-    """A 64-bit key for counter-based stream ``key`` of the run's seed tree."""
-    return np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(1, np.uint64)[0]
-
-
 def accuracy(y: np.ndarray, t: np.ndarray, kind: str) -> float:
     if kind == "argmax":
         return float(np.mean(np.argmax(y, axis=1) == np.argmax(t, axis=1)))
@@ -139,7 +133,7 @@ class Simulation:
         self.layout = layout_from_spec(sc.network, self.data.n_inputs, self.data.n_outputs,
                                        getattr(self.data, "image_shape", None))
         init = sc.network.init
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(STREAM_INIT,)))
+        rng = stream_rng(self.seed, Stream.INIT)
         self.theta = self.layout.init(rng, init.distribution, init.low, init.high, init.std,
                                       init.bias_low, init.bias_high)
         p = self.layout.n_params
@@ -189,8 +183,8 @@ class Simulation:
         rows = min(64, fw.tau_theta // fw.tau_x + 2) if queue else 0
         self.fold_window = np.zeros((rows, self.layout.sizes[1] + self.layout.sizes[0]))
         self.z1 = np.zeros(self.layout.sizes[1])   # node perturbation: W_1 x + b_1, reused per sample
-        self.seeds = np.array([self.generator.stream, stream_seed(self.seed, STREAM_NOISE),
-                               stream_seed(self.seed, STREAM_ORDER)], dtype=np.uint64)
+        self.seeds = np.array([self.generator.stream, stream_key(self.seed, Stream.COST_NOISE),
+                               stream_key(self.seed, Stream.ORDER)], dtype=np.uint64)
         self.g_int = np.zeros(p)
         self.istate = np.zeros(K.N_ISTATE, dtype=np.int64)
         self.istate[K.S_ORDER_EPOCH] = -1

@@ -6,7 +6,7 @@ Everything that is not the gradient is the chip's (hwsim.engine.simulation):
 * the initial weights: the caller passes the chip's ``theta0``;
 * the data order: sample number s (0, 1, 2, ...) is ``order[s % N]`` with ``order`` the
   permutation ``hwsim.kernels.rng.permutation_into(order_seed, s // N, order)``, exactly what
-  the MGD kernel presents with tau_x = 1 (``order_seed = stream_seed(seed, 4)``);
+  the MGD kernel presents with tau_x = 1 (``order_seed = stream_key(seed, Stream.ORDER)``, hwsim.seeds);
 * the implicit mini-batch: one update per ``batch`` consecutive samples of that stream, the
   gradient averaged over them (MGD with tau_x = 1 and tau_theta = batch); batches run across
   epoch boundaries as the chip's do, and a final incomplete batch is not applied;
@@ -119,7 +119,7 @@ def train_backprop(layout: NetworkLayout, theta0: np.ndarray, data, cost: str, n
     lr: the base learning rate (the schedule's ``base``).
     batch: samples averaged per update (MGD's implicit batch tau_theta / tau_x).
     optimizer, schedule: configs (or kind names); default plain SGD, constant rate.
-    order_seed: the chip's order stream key (hwsim.engine.simulation.stream_seed(seed, 4)).
+    order_seed: the chip's order stream key (hwsim.seeds.stream_key(seed, Stream.ORDER)).
     eval_every: a curve row at samples_seen = 0, then at the first update boundary at or past
       every multiple of ``eval_every`` samples, and at the end (default: only start and end).
     accuracy_fn: f(outputs, targets) -> accuracy, or 'argmax' | 'threshold' | 'r2' (the
