@@ -93,7 +93,7 @@ def summarise(sim: Simulation, spec: RunSpec) -> dict:
     if "energy" in summary["not_modelled"]:
         summary.update(energy_joules=None, energy_joules_to_target=None, energy_breakdown_joules=None)
     summary["warnings"] = spec_warnings(spec)
-    summary["time_breakdown_cycles"] = time_breakdown(sim.istate)
+    summary["time_breakdown_cycles"] = time_breakdown(sim.counts())
     summary["inference_latency_cycles"] = sim.timing.latency
     summary["initiation_interval_cycles"] = sim.timing.interval
     pulses = sim.devices.pulses

@@ -220,7 +220,8 @@ def test_cnn_node_perturbation_walsh_full_period_gives_the_gradient(activity):
 
 
 def test_conv_latency_scales_with_positions():
-    from hwsim.chip.timing import energy_breakdown, inference_timing
+    from hwsim.chip.energy import energy_breakdown
+    from hwsim.chip.timing import inference_timing
 
     spec = digits_cnn_spec()
     chip = spec.chip.model_copy(update={"array": spec.chip.array.model_copy(update={"tile_latency": 10})})
@@ -228,9 +229,7 @@ def test_conv_latency_scales_with_positions():
     t = inference_timing(chip, lay)
     # conv1: 36 positions, conv2: 4 positions, dense: 1; stages pipelined.
     assert (t.latency, t.interval) == (10 * (36 + 4 + 1), 10 * 36)
-    istate = np.zeros(32, dtype=np.int64)
-    from hwsim.kernels import mgd_block as K
-    istate[K.S_STEP] = 1
+    counts = {"step": 1, "baselines": 0, "pert_updates": 0, "writes": 0}
     e = energy_breakdown(chip.model_copy(update={"energy": chip.energy.model_copy(update={"mvm": 1.0})}),
-                         lay, istate, 0)
+                         lay, counts, 0)
     assert e["mvm"] == 36 + 4 + 1

@@ -137,45 +137,11 @@ def configure_timing(icfg, chip, layout, firmware) -> InferenceTiming:
     return timing
 
 
-def energy_breakdown(chip, layout, istate, pulses_total: int,
-                     n_perturbed: int | None = None) -> dict[str, float]:
-    """Joules per component from the run's action counters and the chip's energy table.
-
-    ``n_perturbed`` is the number of perturbation generators: one per weight and bias (P,
-    weight perturbation, the default), or one per neuron (K) under node perturbation; each
-    new perturbation costs each of them one value. The integrators are one per weight and
-    bias either way."""
-    from hwsim.kernels import mgd_block as K
-
-    arr, e = chip.array, chip.energy
-    stages = arrays(layout)
-    row_tiles = [math.ceil(f / arr.rows) for f, _, _ in stages]
-    col_tiles = [math.ceil(c / arr.cols) for _, c, _ in stages]
-    inferences = int(istate[K.S_STEP]) + int(istate[K.S_BASELINES])
-    steps = int(istate[K.S_STEP])
-    p = layout.n_params
-    # Per inference: every position of a stage is one MVM on each of its tiles.
-    mvms = inferences * sum(pos * r * c for (_, _, pos), r, c in zip(stages, row_tiles, col_tiles))
-    adcs = inferences * sum(pos * ch * r for (_, ch, pos), r in zip(stages, row_tiles))
-    dacs = inferences * sum(pos * f * c for (f, _, pos), c in zip(stages, col_tiles))
-    return {
-        "mvm": mvms * e.mvm,
-        "adc": adcs * e.adc,
-        "dac": dacs * e.dac,
-        "perturbation": int(istate[K.S_PERT_UPDATES]) * (p if n_perturbed is None else n_perturbed)
-        * e.perturbation,
-        "broadcast": steps * e.broadcast,
-        "integrators": steps * p * e.integrator,
-        "writes": (pulses_total + int(istate[K.S_WRITES])) * e.write,
-    }
-
-
-def time_breakdown(istate) -> dict[str, int]:
-    """Cycles by what the chip was doing; they add up to the cycles simulated."""
-    from hwsim.kernels import mgd_block as K
-
-    return {"inferring": int(istate[K.S_INFER_CYCLES]),
-            "measuring_baselines": int(istate[K.S_BASELINE_CYCLES]),
-            "waiting_for_inputs": int(istate[K.S_WAIT_CYCLES]),
-            "updating": int(istate[K.S_UPDATE_CYCLES]),
-            "stalled": int(istate[K.S_STALL_CYCLES])}
+def time_breakdown(counts) -> dict[str, int]:
+    """Cycles by what the chip was doing, from the run's named counters
+    (hwsim.engine.simulation.Simulation.counts); they add up to the cycles simulated."""
+    return {"inferring": counts["infer_cycles"],
+            "measuring_baselines": counts["baseline_cycles"],
+            "waiting_for_inputs": counts["wait_cycles"],
+            "updating": counts["update_cycles"],
+            "stalled": counts["stall_cycles"]}

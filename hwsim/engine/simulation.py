@@ -27,7 +27,8 @@ from hwsim.chip.circuits import configure_chip_path, generator_gains
 from hwsim.chip.devices import DeviceArray, device_params_from_spec, devices_in_play
 from hwsim.chip.periphery import Periphery
 from hwsim.chip.perturbation import PerturbationGenerator
-from hwsim.chip.timing import configure_timing, energy_breakdown, row_map
+from hwsim.chip.energy import energy_breakdown
+from hwsim.chip.timing import configure_timing, row_map
 from hwsim.data import build_dataset
 from hwsim.engine import observer
 from hwsim.firmware.mgd import kernel_config, optimizer_config
@@ -88,6 +89,9 @@ STATE_MEMBERS += (("crossing_int", "crossing.found_int", RUN), ("crossing_float"
                   *((f"marked_{name}", f"crossing.marked.{name}", RUN) for name, _ in KERNEL_MEMBERS))
 RUN_MEMBERS = tuple((name, path) for name, path, kind in STATE_MEMBERS if kind == RUN)
 SCRATCH_ARRAYS = tuple(path for _, path, kind in STATE_MEMBERS if kind == SCRATCH)
+COUNTER_NAMES = ("step", "cycles", "order_epoch", "sample", "baselines", "updates", "diverged",
+                 "infer_cycles", "baseline_cycles", "wait_cycles", "update_cycles", "stall_cycles",
+                 "pert_updates", "input_ready", "apply_at", "c0_on_apply", "writes", "samples", "window")
 # CurvePoint fields stored as integers in a checkpoint (the rest are floats).
 _CURVE_INT = ("step", "cycle", "samples_seen")
 
@@ -417,12 +421,16 @@ class Simulation:
             flush_window(g, window, istate, lay.w_off[0], lay.sizes[0], lay.sizes[1], 1, g, 0.0, False)
         return g
 
+    def counts(self) -> dict[str, int]:
+        """The kernel's counters by name (steps, cycles by kind, updates, writes, ...)."""
+        return {name: int(self.istate[getattr(K, "S_" + name.upper())]) for name in COUNTER_NAMES}
+
     @property
     def samples_seen(self) -> int:
         return int(self.istate[K.S_SAMPLES])
 
     def energy(self) -> dict[str, float]:
-        return energy_breakdown(self.run_spec.chip, self.layout, self.istate, int(self.devices.pulses.sum()),
+        return energy_breakdown(self.run_spec.chip, self.layout, self.counts(), int(self.devices.pulses.sum()),
                                 self.n_perturbed)
 
     # ------------------------------------------------------------------ processes
