@@ -12,17 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hwsim import __version__
-from hwsim.chip.timing import time_breakdown
 from hwsim.engine.checkpoint import (CHECKPOINT_FILE, DEFAULT_EVERY_SECONDS, CheckpointError,
                                      Checkpointer, CheckpointPolicy, poll_steps, restore, run_dir_lock)
 from hwsim.engine.simulation import Simulation
-from hwsim.kernels import mgd_block as K
 from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 from hwsim.results.rundir import OutputError, atomic_write, curve_frame, dump_json, slug, write_run
+from hwsim.results.summary import (MAX_MANIFEST_BYTES, backprop_summary, chip_summary,  # noqa: F401
+                                   manifest, read_manifest_file)
 from hwsim.spec import RunSpec, load_scenario  # noqa: F401  (re-exported)
-from hwsim.spec.advice import not_modelled, spec_warnings
 from hwsim.spec.limits import check_option, short
 
 
@@ -45,73 +43,8 @@ class RunResult:
 
 
 def summarise(sim: Simulation, spec: RunSpec) -> dict:
-    sc = spec.scenario
-    curve = sim.curve
-    reached = next((p for p in curve if p.test_accuracy >= sc.target_accuracy), None)
-    accs = [p.test_accuracy for p in curve if not math.isnan(p.test_accuracy)]
-    status = sim.status
-    if status == "running":
-        status = "budget_exhausted"
-    # Diverged and interrupted say how the run ended whatever it reached on the way (the
-    # *_to_target figures still record when it crossed the target); an interrupted run
-    # continues with --resume.
-    if status not in ("diverged", "interrupted") and reached is not None:
-        status = "reached_target"
-    summary = {
-        "status": status,
-        "target_accuracy": sc.target_accuracy,
-        "cycles_to_target": reached.cycle if reached else None,
-        "seconds_to_target": reached.cycle * spec.chip.clock_period if reached else None,
-        "energy_joules_to_target": reached.energy_joules if reached else None,
-        "steps_to_target": reached.step if reached else None,
-        "samples_to_target": reached.samples_seen if reached else None,
-        "final_test_accuracy": curve[-1].test_accuracy if curve else None,
-        "best_test_accuracy": max(accs) if accs else None,
-        "final_test_cost": curve[-1].test_cost if curve else None,
-        "steps_simulated": sim.step,
-        "cycles_simulated": sim.cycles,
-        "seconds_simulated": sim.cycles * spec.chip.clock_period,
-        "samples_seen": sim.samples_seen,
-        "updates": int(sim.istate[K.S_UPDATES]),
-        "baseline_measurements": int(sim.istate[K.S_BASELINES]),
-        "n_params": sim.layout.n_params,
-        "n_perturbed": sim.n_perturbed,
-        "observation_interval_steps": spec.firmware.evaluation.every_steps,
-        "clock_period_seconds": spec.chip.clock_period,
-        "wall_seconds": round(sim.wall_seconds, 3),
-        "seed": sim.seed,
-        "spec_hash": spec.spec_hash,
-        "hwsim_version": __version__,
-    }
-    # The cadence, and the *_to_target figures at the located crossing with their resolution.
-    summary.update(sim.observation_summary())
-    energy = sim.energy()
-    summary["energy_joules"] = sum(energy.values())
-    summary["energy_breakdown_joules"] = energy
-    # A chip without an energy table measures no joules: null, and listed as not modelled.
-    summary["not_modelled"] = not_modelled(spec.chip)
-    if "energy" in summary["not_modelled"]:
-        summary.update(energy_joules=None, energy_joules_to_target=None, energy_breakdown_joules=None)
-    summary["warnings"] = spec_warnings(spec)
-    summary["time_breakdown_cycles"] = time_breakdown(sim.counts())
-    summary["inference_latency_cycles"] = sim.timing.latency
-    summary["initiation_interval_cycles"] = sim.timing.interval
-    pulses = sim.devices.pulses
-    summary["device_pulses_total"] = int(pulses.sum())
-    summary["device_pulses_max"] = int(pulses.max(initial=0))
-    summary["device_pulses_mean"] = float(pulses.mean()) if pulses.size else 0.0
-    endurance = spec.chip.device.endurance
-    summary["endurance_used_max"] = (float(pulses.max(initial=0)) / endurance
-                                     if math.isfinite(endurance) else 0.0)
-    if sim.divergence is not None:
-        summary["divergence"] = sim.divergence
-    return summary
-
-
-def manifest(spec: RunSpec, seed: int, max_cycles: int | None) -> dict:
-    return {"hwsim_version": __version__, "spec_hash": spec.spec_hash, "seed": seed,
-            "max_cycles": max_cycles if max_cycles is not None else spec.scenario.max_cycles,
-            "resolved": spec.resolved(), "warnings": spec_warnings(spec)}
+    """summary.json of the MGD run ``sim`` (hwsim.results.summary.chip_summary)."""
+    return chip_summary(sim, spec).to_dict()
 
 
 def default_run_dir(spec: RunSpec, seed: int) -> Path:
@@ -227,10 +160,6 @@ def _problem(path, field: str, message: str):
     return Problem(str(path), None, None, field, message)
 
 
-#: A manifest holds the resolved specs: a few KiB. Anything far larger is not one.
-MAX_MANIFEST_BYTES = 16 * 2**20
-
-
 def read_manifest(run_dir: str | Path) -> dict:
     """The manifest.json of the run directory ``run_dir``, checked field by field; raises
     CheckpointError (naming the file and the field) when it is missing or damaged."""
@@ -246,36 +175,7 @@ def read_manifest(run_dir: str | Path) -> dict:
 
 
 def _read_manifest(path: Path) -> dict:
-    """DIR/manifest.json, every field checked (type, and the range of the spec field it
-    stands for): a CheckpointError naming the file and the field otherwise."""
-    import json
-
-    from hwsim.spec.limits import NotARegularFile, open_regular, range_text, short
-    from hwsim.spec.models import ScenarioSpec
-
-    restart = "the run cannot be resumed: start it again with 'hwsim run SCENARIO --out DIR'"
-    try:
-        with open_regular(path, MAX_MANIFEST_BYTES) as f:
-            man = json.loads(f.read(MAX_MANIFEST_BYTES + 1).decode())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = str(exc) if isinstance(exc, NotARegularFile) else f"unreadable ({short(str(exc))})"
-        raise CheckpointError([_problem(path, "manifest.json", f"{reason}; {restart}")]) from None
-    if not isinstance(man, dict):
-        raise CheckpointError([_problem(path, "manifest.json", f"not a JSON object (got "
-                                        f"{type(man).__name__}; expected the run's manifest); {restart}")])
-    need = {"hwsim_version": str, "spec_hash": str, "seed": int, "max_cycles": int, "resolved": dict}
-    for key, kind in need.items():
-        value = man.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise CheckpointError([_problem(path, key, f"missing or of the wrong type (got {short(value)}; "
-                                            f"expected {kind.__name__}): not an hwsim run directory's "
-                                            f"manifest; {restart}")])
-    for key in ("seed", "max_cycles"):      # the spec fields they stand for
-        if check_option(key, man[key], ScenarioSpec, key) is not None:
-            raise CheckpointError([_problem(path, key, f"out of range (got {short(man[key])}; expected "
-                                            f"{range_text(ScenarioSpec, key)}, as for the spec field "
-                                            f"{key}): the manifest was edited or damaged; {restart}")])
-    return man
+    return read_manifest_file(path)
 
 
 def _spec_from_manifest(man: dict, path: Path) -> RunSpec:
@@ -464,10 +364,10 @@ def probe_gradient(spec: RunSpec | str | Path, steps: int, seed: int | None = No
     sim = Simulation(spec, seed, max_cycles=10**15)
     if sample is not None:
         # Present the requested sample: pin the order table so step 0 reads it.
-        sim.order[:] = sample
-        sim.istate[K.S_ORDER_EPOCH] = 0
+        sim.state.order[:] = sample
+        sim.state.counters[0]["order_epoch"] = 0
     sim.advance(steps)
-    s = int(sim.istate[K.S_SAMPLE])
+    s = sim.counts()["sample"]
     true = batch.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s], spec.scenario.cost)
     est = sim.integrated_gradient()
     na, nb = np.linalg.norm(est), np.linalg.norm(true)
@@ -493,7 +393,6 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
     from hwsim.engine.simulation import CurvePoint, accuracy
     from hwsim.seeds import Stream, stream_key, stream_rng
     from hwsim.firmware.backprop import divergence, train_backprop
-    from hwsim.firmware.optimizers import OptimizerConfig, ScheduleConfig
 
     import time
 
@@ -515,48 +414,19 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
         steps = min(steps, sc.max_steps)
     n_samples = steps // fw.tau_x
     batch_size = max(1, fw.tau_theta // fw.tau_x)
-    o, ls = fw.optimizer, fw.learning_rate_schedule
-    schedule = ScheduleConfig(kind=ls.kind, step_size=ls.step_size, gamma=ls.gamma, decay=ls.decay,
-                              min_fraction=ls.min_fraction)
     theta, rows = train_backprop(
         layout, theta0, data, sc.cost, n_samples, fw.eta, batch=batch_size,
-        optimizer=OptimizerConfig(kind=o.kind, beta=o.beta, beta2=o.beta2, eps=o.eps),
-        schedule=schedule, order_seed=int(stream_key(seed, Stream.ORDER)),
+        optimizer=fw.optimizer, schedule=fw.learning_rate_schedule,
+        order_seed=int(stream_key(seed, Stream.ORDER)),
         eval_every=max(1, fw.evaluation.every_steps // fw.tau_x),
         accuracy_fn=lambda y, t: accuracy(y, t, sc.accuracy))
     # Samples seen are the shared axis with MGD; cycles and seconds do not apply.
     curve_points = [CurvePoint(r.samples_seen * fw.tau_x, math.nan, math.nan, r.samples_seen,
                                r.train_cost, r.test_cost, r.test_accuracy, math.nan, math.nan,
                                math.nan) for r in rows]
-    reached = next((r for r in rows if r.test_accuracy >= sc.target_accuracy), None)
-    accs = [r.test_accuracy for r in rows if not math.isnan(r.test_accuracy)]
-    blew_up = divergence(theta, rows)
-    summary = {
-        "status": "diverged" if blew_up else ("reached_target" if reached else "budget_exhausted"),
-        "algorithm": "backprop",
-        "target_accuracy": sc.target_accuracy,
-        "cycles_to_target": None, "seconds_to_target": None, "energy_joules_to_target": None,
-        "samples_to_target": reached.samples_seen if reached else None,
-        "updates_to_target": reached.updates if reached else None,
-        "final_test_accuracy": rows[-1].test_accuracy if rows else None,
-        "best_test_accuracy": max(accs) if accs else None,
-        "final_test_cost": rows[-1].test_cost if rows else None,
-        "samples_seen": rows[-1].samples_seen if rows else 0,
-        "updates": rows[-1].updates if rows else 0,
-        "batch": batch_size,
-        "n_params": layout.n_params,
-        "wall_seconds": round(time.perf_counter() - start, 3),
-        "seed": seed,
-        "spec_hash": spec.spec_hash,
-        "hwsim_version": __version__,
-    }
-    if blew_up:
-        # The chip run's block (step of the curve's axis; no cycles on this baseline), with
-        # the update and samples seen.
-        summary["divergence"] = {
-            "step": blew_up["samples_seen"] * fw.tau_x, "cycle": None, "seconds": None, **blew_up,
-            "hint": f"training blew up (NaN/inf in the {blew_up['quantity']}): lower firmware.eta "
-                    f"(the learning rate, now {fw.eta:g})"}
+    summary = backprop_summary(spec, seed, curve_points, rows, n_params=layout.n_params, batch=batch_size,
+                               blew_up=divergence(theta, rows),
+                               wall_seconds=time.perf_counter() - start).to_dict()
     curve = curve_frame(curve_points)
     run_dir = None
     if out is not None:

@@ -7,5 +7,6 @@ numpy loop, measured in the same process by ``hwsim bench``.
   probe      the child process that measures memory and the time to the first step
   report     the JSON -> markdown tables (``python -m hwsim.bench.report FILE.json``)
   profile    where the time goes in a workload (``python -m hwsim.bench.profile``)
-  commands   the ``hwsim bench`` subcommand
+
+The ``hwsim bench`` command itself is ``hwsim.cli.bench``.
 """

@@ -77,7 +77,6 @@ class PlainMGD:
     def from_simulation(cls, sim, same_streams: bool = False, seed: int = 0) -> "PlainMGD":
         """The plain loop of a hwsim Simulation's workload: its network, data, initial weights
         and firmware constants; with ``same_streams``, its perturbation and data-order streams."""
-        from hwsim.kernels import mgd_block as K
         from hwsim.kernels.rng import permutation_into
 
         lay, fw = sim.layout, sim.run_spec.firmware
@@ -88,13 +87,13 @@ class PlainMGD:
             raise ValueError("the plain loop handles dense ReLU networks with a linear output in "
                              "hwsim's flat layout only")
         if (fw.mode != "discrete" or fw.normalisation != "vector_norm" or fw.optimizer.kind != "sgd"
-                or sim.run_spec.scenario.cost != "mse" or sim.icfg[K.I_CHIP]):
+                or sim.run_spec.scenario.cost != "mse" or sim.config[0]["chip"]):
             raise ValueError("the plain loop is discrete MGD with SGD, vector_norm and MSE on the ideal chip")
         perturbation = order = None
         if same_streams:
             gen = sim.generator
             perturbation = gen.vector
-            order_seed, n = sim.seeds[K.S_ORDER], sim.data.x_train.shape[0]
+            order_seed, n = sim.config[0]["order_seed"], sim.data.x_train.shape[0]
 
             def order(epoch):
                 out = np.empty(n, dtype=np.int64)

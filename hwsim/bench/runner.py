@@ -88,12 +88,10 @@ def block_steps(fn, seconds: float) -> int:
 
 
 def _advance_exactly(sim):
-    from hwsim.kernels.mgd_block import S_DIVERGED
-
     def advance(n):
         done = sim.advance(n)
         if done != n:
-            d = int(sim.istate[S_DIVERGED])
+            d = sim.counts()["diverged"]
             why = f"the cost became non-finite at step {d}" if d >= 0 else "the cycle budget ran out"
             raise RuntimeError(f"the hwsim run stopped after {done} of {n} steps: {why}")
     return advance

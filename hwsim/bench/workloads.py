@@ -161,7 +161,7 @@ def run_spec(w: Workload, *, max_steps: int | None = None, every_steps: int = 10
 def build_simulation(w: Workload, seed: int = 0, **spec_options):
     """A hwsim Simulation of the workload at step 0, on the synthetic one-hot data set."""
     from hwsim.engine.simulation import Simulation
-    from hwsim.kernels import mgd_block as K
+    from hwsim.kernels.state import Data
 
     spec = run_spec(w, **spec_options)
     spec = spec.model_copy(update={"scenario": spec.scenario.model_copy(update={"accuracy": "argmax"})})
@@ -172,7 +172,9 @@ def build_simulation(w: Workload, seed: int = 0, **spec_options):
         if getattr(old, a).shape != getattr(data, a).shape:   # the kernel sized its buffers on these
             raise RuntimeError(f"benchmark data set {a} has shape {getattr(data, a).shape}, the "
                                f"simulation was built for {getattr(old, a).shape}")
-    if int(sim.icfg[K.I_N_SAMPLES]) != N_TRAIN or sim.icfg[K.I_CHIP] or int(sim.icfg[K.I_CPI]) != 1:
+    cfg = sim.config[0]
+    if int(cfg["n_samples"]) != N_TRAIN or cfg["chip"] or int(cfg["cpi"]) != 1:
         raise RuntimeError("benchmark simulation is not the ideal one-cycle chip on 1,024 samples")
     sim.data = data
+    sim.kernel_data = Data(data.x_train, data.y_train)
     return sim

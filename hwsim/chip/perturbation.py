@@ -83,3 +83,34 @@ class PerturbationGenerator:
         code, stream, amp, sp, period, ti, tf, tg = self.kernel_args()
         fill_perturbation(code, k, stream, amp, sp, period, ti, tf, tg, out)
         return out
+
+
+def generator_gains(chip, n_generators: int, seed: int) -> np.ndarray:
+    """Per-generator amplitude gain 1 + sigma xi, drawn once (generator mismatch)."""
+    sigma = chip.perturbation.mismatch
+    rng = stream_rng(seed, Stream.GENERATOR_GAIN)
+    return 1.0 + sigma * rng.standard_normal(n_generators) if sigma > 0 else np.ones(n_generators)
+
+
+def generator_config(chip, generator: PerturbationGenerator, gains: np.ndarray) -> dict:
+    """The generators' configuration (hwsim.kernels.perturb.emit runs them): the scheme's
+    code, its per-entry amplitude and tables' period, and the perturbation circuit
+    (mismatch, output resolution, injection into the weight devices)."""
+    pc = chip.perturbation
+    # Largest value a generator emits: its entry amplitude times the largest gain.
+    peak = generator.entry_amp * float(np.max(np.abs(gains)))
+    if generator.scheme == "gaussian":
+        peak *= 4.0  # +-4 sigma full scale
+    bits = pc.amplitude_bits
+    return {"scheme": generator.code, "period": generator.period, "entry_amp": generator.entry_amp,
+            "sparsity": generator.sparsity, "perturb_seed": generator.stream,
+            "gen_mismatch": int(pc.mismatch > 0), "gen_bits": int(bits is not None),
+            "gen_step": peak / (2 ** (bits - 1) - 1) if bits and bits > 1 else peak, "gen_limit": peak,
+            "inject_device": int(pc.injection == "weight_device"),
+            # a device step: the unit of a perturbation written into the weight devices
+            "dw_ctrl": chip.device.dw_min}
+
+
+def generators_ideal(chip) -> bool:
+    pc = chip.perturbation
+    return pc.injection != "weight_device" and not pc.mismatch > 0 and pc.amplitude_bits is None

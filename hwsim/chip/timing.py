@@ -117,24 +117,12 @@ def row_map(layout) -> tuple["np.ndarray", int]:
     return row_of, base
 
 
-def configure_timing(icfg, chip, layout, firmware) -> InferenceTiming:
-    """Fill the timing entries of the kernel's icfg; return the inference timing."""
-    from hwsim.kernels import mgd_block as K
-
-    timing = inference_timing(chip, layout)
-    icfg[K.I_CPI] = timing.interval
-    icfg[K.I_LATENCY] = timing.latency
-    icfg[K.I_BCAST_LATENCY] = chip.broadcast.latency
-    icfg[K.I_LOAD_CYCLES] = chip.input.load_cycles(layout.sizes[0])
-    icfg[K.I_DOUBLE_BUFFER] = int(chip.input.double_buffering)
-    icfg[K.I_DELAY_STEPS] = 0 if chip.integrator.delay_compensation else delay_steps(
-        timing.latency, timing.interval, chip.broadcast.latency)
-    icfg[K.I_PARALLELISM] = {"parallel": K.PARALLEL, "row_serial": K.ROW_SERIAL,
-                             "serial": K.SERIAL}[chip.update.parallelism]
-    icfg[K.I_PULSE_CYCLES] = pulse_cycles(chip)
-    icfg[K.I_UPDATE_OVERHEAD] = chip.update.overhead_cycles
-    icfg[K.I_BLOCKING] = int(chip.update.blocking)
-    return timing
+def inference_config(chip, timing: InferenceTiming) -> dict:
+    """The inference pipeline's configuration (hwsim.kernels.chip_time and the paths): the
+    initiation interval II (cycles per step), the latency L, the cycles of a baseline
+    inference, and the clock period in seconds (device time)."""
+    return {"cpi": timing.interval, "latency": timing.latency,
+            "baseline_cycles": chip.inference.baseline_cycles, "clock": chip.clock_period}
 
 
 def time_breakdown(counts) -> dict[str, int]:

@@ -3,7 +3,7 @@
 Targets are one-hot for classification (digits, MNIST-1D, MNIST, Fashion-MNIST, CIFAR-10;
 parity uses a single 0/1 output) and real vectors for the teacher regression. Generated
 splits are seeded; per-epoch shuffling happens on the chip
-(hwsim.kernels.mgd_block.sample_for_step) from the run's order stream. Image data sets say
+(hwsim.kernels.input_path.sample_for_step) from the run's order stream. Image data sets say
 their image shape (channels, height, width); each row of x is one image flattened C-major
 (``image.reshape(C * H * W)`` of a CHW image). Data read from files (hwsim.data.files) raise
 DataError when the files are missing or malformed; nothing is ever downloaded.

@@ -102,11 +102,8 @@ def constants_digest(sim) -> str:
     """sha256 of what is rebuilt from (specs, seed) rather than stored: the network layout,
     configuration, stream seeds, perturbation tables, generator gains, periphery and the
     devices' per-device constants. A different hwsim or numpy could draw them differently."""
-    lay, g, per, dv = sim.layout, sim.generator, sim.periphery, sim.devices
-    return _digest([lay.sizes_arr, lay.w_off, lay.b_off, lay.act_codes, lay.geom, lay.gidx,
-                    sim.icfg, sim.fcfg, sim.seeds, sim.ocfg_i, sim.ocfg_f, g.table_i, g.table_f,
-                    g.table_g, sim.gen_gain, per.pcfg_i, per.pcfg_f, per.neuron_par, per.n_off,
-                    dv.dev, dv.stuck, dv.icfg, dv.fcfg, dv.seeds, sim.row_of])
+    return _digest([*sim.net, sim.config, *sim.gens, *sim.periphery_k, sim.devices_k.dev, sim.devices_k.stuck,
+                    sim.devices_k.icfg, sim.devices_k.fcfg, sim.devices_k.seeds])
 
 
 # --------------------------------------------------------------------------- writing
@@ -402,11 +399,9 @@ def poll_steps(sim, every_cycles: int | None = None) -> int:
     """Steps between two resumable points at which checkpoints and stop requests are
     handled: about POLL_WORK parameter-steps, fewer when checkpoints are due by cycles.
     Block boundaries never change results, so this only trades latency for overhead."""
-    from hwsim.kernels import mgd_block as K
-
     steps = max(1, min(POLL_MAX_STEPS, POLL_WORK // max(1, sim.layout.n_params)))
     if every_cycles:
-        steps = max(1, min(steps, int(every_cycles) // max(1, int(sim.icfg[K.I_CPI]))))
+        steps = max(1, min(steps, int(every_cycles) // max(1, int(sim.config[0]["cpi"]))))
     return steps
 
 

@@ -136,7 +136,7 @@ def load_kernel_state(sim, state: dict) -> None:
 
     for name, path in KERNEL_MEMBERS:
         sim.member(path)[...] = state[name]      # in place: theta stays the devices' array
-    sim._zmeta[:] = -1   # the products cache is keyed by update count: recomputed, never stale
+    sim.scratch.zmeta[:] = -1   # the products cache is keyed by update count: recomputed, never stale
 
 
 def mark(sim) -> None:

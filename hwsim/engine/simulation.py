@@ -23,18 +23,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from hwsim.chip.circuits import configure_chip_path, generator_gains
+from hwsim.chip.broadcast import broadcast_config, broadcast_ideal
+from hwsim.chip.cost_unit import cost_unit_config, cost_unit_ideal
 from hwsim.chip.devices import DeviceArray, device_params_from_spec, devices_in_play
 from hwsim.chip.periphery import Periphery
-from hwsim.chip.perturbation import PerturbationGenerator
+from hwsim.chip.input_path import input_path_config
+from hwsim.chip.integrators import integrator_config, integrators_ideal
+from hwsim.chip.perturbation import PerturbationGenerator, generator_config, generator_gains, generators_ideal
 from hwsim.chip.energy import energy_breakdown
-from hwsim.chip.timing import configure_timing, row_map
+from hwsim.chip.timing import inference_config, inference_timing, row_map
+from hwsim.chip.update_controller import update_controller_config
 from hwsim.data import build_dataset
-from hwsim.engine import observer
-from hwsim.firmware.mgd import kernel_config, optimizer_config
+from hwsim.engine import observer, paths
+from hwsim.firmware.mgd import firmware_config
 from hwsim.kernels import devices as DK
-from hwsim.kernels import mgd_block as K
-from hwsim.kernels import optim as KO
+from hwsim.kernels import state as KS
+from hwsim.kernels.codes import COSTS, CONSTANT as CONSTANT_SCHEDULE, SGD
 from hwsim.kernels.parallel_rows import row_chunks, threads_usable
 from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
@@ -47,38 +51,22 @@ RUN, SCRATCH, CONSTANT = "run", "scratch", "constant"
 #   scratch: rewritten before it is read, or a cache the kernel keys and recomputes when
 #        missing: not saved, rebuilt empty by _reset_scratch (after unpickling too);
 #   constant: rebuilt from (specs, seed) and never changed by a run (pickled as it is).
-# A new kernel array goes here (tests/test_run_state.py fails on an undeclared one).
+# Derived from the kernel's bundle declarations (hwsim.kernels.state): a new kernel array is
+# declared there, in RunState, Scratch or a constant bundle (tests/test_run_state.py fails on
+# an array the run holds outside them).
 STATE_MEMBERS = (
-    # weights (the devices' stored states) and the devices' other state
-    ("theta", "devices.w", RUN), ("device_t_prog", "devices.t_prog", RUN),
-    ("device_pulses", "devices.pulses", RUN),
-    # integrators, node sums (and node products queued for the update), optimiser, pending
-    # non-blocking update, cached activity
-    ("g_int", "g_int", RUN), ("nacc", "nacc", RUN), ("fold_window", "fold_window", RUN),
-    ("opt_state", "opt_state", RUN), ("theta_old", "theta_old", RUN), ("h_base", "h_base", RUN),
-    ("z1", "z1", RUN),
-    # counters (step, cycle, data position, ...) and float state (C0, high-pass, cost sums)
-    ("istate", "istate", RUN), ("fstate", "fstate", RUN),
-    # data order of the current epoch (regenerable, but cached with its epoch in istate)
-    ("order", "order", RUN),
-    # the generators' current outputs (and the sign path's int8 copy), valid for the
-    # perturbation index in pert_k: regenerating them would count their pulses twice
-    ("pert", "_pert", RUN), ("pert_k", "_pert_k", RUN), ("psign", "_psign", RUN),
-    ("pert2", "_pert2", RUN), ("pert2_k", "_pert2_k", RUN), ("pert_scale", "_pert_scale", RUN),
-    # layer activities, drifted weight reads, node products, row pulse counts, the first
-    # stage's products cached by (updates, first sample, count) in _zmeta
-    ("h", "_h", SCRATCH), ("wbuf", "_wbuf", SCRATCH), ("wpert", "_wpert", SCRATCH),
-    ("h_pert", "_h_pert", SCRATCH), ("rowmax", "_rowmax", SCRATCH), ("zbatch", "_zbatch", SCRATCH),
-    ("zmeta", "_zmeta", SCRATCH),
+    # the run state bundle: weights, integrators, optimiser, generators' outputs, counters...
+    *((name, f"state.{name}", RUN) for name in KS.RunState._fields),
+    # the devices' run state (programming times, pulse counts); their constants
+    *((f"device_{name}", f"devices_k.{name}", RUN if name in KS.DEVICE_RUN_FIELDS else CONSTANT)
+      for name in KS.Devices._fields),
+    *((name, f"scratch.{name}", SCRATCH) for name in KS.Scratch._fields),
     # rows split over this machine's cores (a speed setting: results do not change)
     ("chunks", "_chunks", SCRATCH),
+    ("config", "config", CONSTANT), ("net", "net", CONSTANT), ("kernel_data", "kernel_data", CONSTANT),
+    ("gens", "gens", CONSTANT), ("periphery_k", "periphery_k", CONSTANT),
     ("data", "data", CONSTANT), ("layout", "layout", CONSTANT), ("generator", "generator", CONSTANT),
-    ("periphery", "periphery", CONSTANT), ("icfg", "icfg", CONSTANT), ("fcfg", "fcfg", CONSTANT),
-    ("ocfg_i", "ocfg_i", CONSTANT), ("ocfg_f", "ocfg_f", CONSTANT), ("seeds", "seeds", CONSTANT),
-    ("gen_gain", "gen_gain", CONSTANT), ("row_of", "row_of", CONSTANT),
-    ("device_constants", "devices.dev", CONSTANT), ("device_stuck", "devices.stuck", CONSTANT),
-    ("device_icfg", "devices.icfg", CONSTANT), ("device_fcfg", "devices.fcfg", CONSTANT),
-    ("device_seeds", "devices.seeds", CONSTANT),
+    ("periphery", "periphery", CONSTANT),
 )
 # The kernel's run members: what a replay of an observation interval copies and puts back.
 KERNEL_MEMBERS = tuple((name, path) for name, path, kind in STATE_MEMBERS if kind == RUN)
@@ -89,9 +77,6 @@ STATE_MEMBERS += (("crossing_int", "crossing.found_int", RUN), ("crossing_float"
                   *((f"marked_{name}", f"crossing.marked.{name}", RUN) for name, _ in KERNEL_MEMBERS))
 RUN_MEMBERS = tuple((name, path) for name, path, kind in STATE_MEMBERS if kind == RUN)
 SCRATCH_ARRAYS = tuple(path for _, path, kind in STATE_MEMBERS if kind == SCRATCH)
-COUNTER_NAMES = ("step", "cycles", "order_epoch", "sample", "baselines", "updates", "diverged",
-                 "infer_cycles", "baseline_cycles", "wait_cycles", "update_cycles", "stall_cycles",
-                 "pert_updates", "input_ready", "apply_at", "c0_on_apply", "writes", "samples", "window")
 # CurvePoint fields stored as integers in a checkpoint (the rest are floats).
 _CURVE_INT = ("step", "cycle", "samples_seen")
 
@@ -128,6 +113,7 @@ class Simulation:
     seed: int
     max_cycles: int | None = None
     max_block_steps: int | None = None   # force small blocks (tests of block-size invariance)
+    force_path: str | None = None        # run this kernel path (hwsim.engine.paths), e.g. "reference"
     curve: list = field(default_factory=list)
     trace: object = None                 # a hwsim.engine.trace.Trace: record every step's events
 
@@ -147,16 +133,6 @@ class Simulation:
         self.n_perturbed = self.layout.n_neurons if self.node else p
         self.generator = PerturbationGenerator(pt.scheme, self.n_perturbed, pt.amplitude, self.seed,
                                                sparsity=pt.sparsity, fdma_band=tuple(pt.fdma_band))
-        self.icfg, self.fcfg = kernel_config(self.run_spec, self.generator, self.n_perturbed,
-                                             self.data.x_train.shape[0])
-        self.icfg[K.I_NODE] = int(self.node)
-        self.icfg[K.I_SHORTCUTS] = 1
-        self.ocfg_i, self.ocfg_f = optimizer_config(fw)
-        # Optimiser state only for an optimiser that keeps one (plain SGD at a constant rate
-        # does not): large networks keep no P-sized array they do not use.
-        plain_sgd = self.ocfg_i[0] == KO.SGD and self.ocfg_i[1] == KO.CONSTANT
-        self.opt_state = np.zeros((2, 1 if plain_sgd else p))
-        self.icfg[K.I_NODE_FAITHFUL] = int(pt.node_activity == "faithful")
         chip = self.run_spec.chip
         params = device_params_from_spec(chip)
         self.periphery = Periphery(chip, self.layout, self.seed, params.read_sigma_add,
@@ -172,37 +148,59 @@ class Simulation:
         else:
             self.devices.w[:] = self.theta
         self.theta = self.devices.w
-        configure_chip_path(self.icfg, self.fcfg, chip, self.generator, self.gen_gain, writes, drift,
-                            self.periphery.is_ideal)
-        self.timing = configure_timing(self.icfg, chip, self.layout, self.run_spec.firmware)
-        self.row_of, self.n_rows = row_map(self.layout)
+        self.timing = inference_timing(chip, self.layout)
+        # The kernel configuration: each group from the builder of its component, once.
+        ideal = (not (writes or drift) and generators_ideal(chip) and cost_unit_ideal(chip)
+                 and broadcast_ideal(chip) and integrators_ideal(chip) and self.periphery.is_ideal)
+        self.config = KS.make_config({
+            "firmware": firmware_config(fw, self.n_perturbed),
+            "scenario": {"cost_code": COSTS[sc.cost], "n_samples": self.data.x_train.shape[0],
+                         "order_seed": stream_key(self.seed, Stream.ORDER)},
+            "generators": generator_config(chip, self.generator, self.gen_gain),
+            "input_path": input_path_config(chip, self.layout),
+            "inference": inference_config(chip, self.timing),
+            "cost_unit": cost_unit_config(chip, self.seed),
+            "broadcast": broadcast_config(chip),
+            "integrators": integrator_config(chip, self.timing),
+            "update_controller": update_controller_config(chip),
+            "devices": {"devices": int(writes), "drift": int(drift)},
+            "paths": {"chip": int(not ideal)},
+        })
+        self.path = paths.select_path(self.config, self.layout, self.force_path)
+        cfg = self.config[0]
+        # Optimiser state only for an optimiser that keeps one (plain SGD at a constant rate
+        # does not): large networks keep no P-sized array they do not use.
+        plain_sgd = cfg["opt_kind"] == SGD and cfg["lr_kind"] == CONSTANT_SCHEDULE
+        row_of, self.n_rows = row_map(self.layout)
         if chip.update.parallelism != "row_serial":
-            self.row_of = self.row_of[:1]          # only row-serial updates look rows up
-        self.theta_old = np.zeros(1 if chip.update.blocking else p)   # non-blocking updates only
+            row_of = row_of[:1]          # only row-serial updates look rows up
         width = int(self.layout.sizes_arr.max())
-        self.h_base = np.zeros((self.layout.n_layers + 1, width))  # node perturbation: activity at baseline
-        self.nacc = np.zeros(self.n_perturbed if self.node else 1)  # node sums not yet folded
-        # Node perturbation: first-layer products queued until the update (a row per sample).
-        queue = self.node and fw.mode == "discrete"
-        rows = min(64, fw.tau_theta // fw.tau_x + 2) if queue else 0
-        self.fold_window = np.zeros((rows, self.layout.sizes[1] + self.layout.sizes[0]))
-        self.z1 = np.zeros(self.layout.sizes[1])   # node perturbation: W_1 x + b_1, reused per sample
-        self.seeds = np.array([self.generator.stream, stream_key(self.seed, Stream.COST_NOISE),
-                               stream_key(self.seed, Stream.ORDER)], dtype=np.uint64)
-        self.g_int = np.zeros(p)
-        self.istate = np.zeros(K.N_ISTATE, dtype=np.int64)
-        self.istate[K.S_ORDER_EPOCH] = -1
-        self.istate[K.S_DIVERGED] = -1
-        self.fstate = np.zeros(K.N_FSTATE)
-        self.order = np.zeros(self.data.x_train.shape[0], dtype=np.int64)
-        # The generators' outputs, for no perturbation index yet (pert_k = -1).
-        self._pert = np.zeros(self.n_perturbed)
-        self._pert_k = np.full(1, -1, dtype=np.int64)
-        # The sign path's theta~ signs, padded to whole hash words of 64.
-        self._psign = np.zeros(-(-self.n_perturbed // 64) * 64, dtype=np.int8)
-        self._pert2 = np.zeros(self.n_perturbed)
-        self._pert2_k = np.full(1, -1, dtype=np.int64)
-        self._pert_scale = np.ones(2)
+        # Node perturbation on the node-fold path: first-layer products queued until the
+        # update (a row per sample).
+        rows = min(64, fw.tau_theta // fw.tau_x + 2) if self.path.name == "node_fold" else 0
+        self.net = KS.Network(self.layout.sizes_arr, self.layout.w_off, self.layout.b_off, self.periphery.n_off,
+                              self.layout.act_codes, self.layout.geom, self.layout.gidx, row_of)
+        self.kernel_data = KS.Data(self.data.x_train, self.data.y_train)
+        self.gens = KS.Generators(self.generator.table_i, self.generator.table_f, self.generator.table_g,
+                                  self.gen_gain)
+        self.periphery_k = KS.Periphery(self.periphery.pcfg_i, self.periphery.pcfg_f, self.periphery.neuron_par)
+        dv = self.devices
+        self.devices_k = KS.Devices(dv.dev, dv.stuck, dv.t_prog, dv.pulses, dv.icfg, dv.fcfg, dv.seeds)
+        self.state = KS.RunState(
+            theta=self.theta, g_int=np.zeros(p), opt_state=np.zeros((2, 1 if plain_sgd else p)),
+            nacc=np.zeros(self.n_perturbed if self.node else 1),
+            window=np.zeros((rows, self.layout.sizes[1] + self.layout.sizes[0])),
+            z1=np.zeros(self.layout.sizes[1]),
+            h_base=np.zeros((self.layout.n_layers + 1, width)),
+            theta_old=np.zeros(1 if chip.update.blocking else p),     # non-blocking updates only
+            # the generators' outputs, for no perturbation index yet (pert_k = -1)
+            pert=np.zeros(self.n_perturbed), pert_k=np.full(1, -1, dtype=np.int64),
+            # the sign path's signs, padded to whole hash words of 64
+            psign=np.zeros(-(-self.n_perturbed // 64) * 64 if self.path.name == "sign" else 64, dtype=np.int8),
+            pert2=np.zeros(self.n_perturbed), pert2_k=np.full(1, -1, dtype=np.int64),
+            pert_scale=np.ones(2), order=np.zeros(self.data.x_train.shape[0], dtype=np.int64),
+            counters=KS.new_counters(), floats=KS.new_floats())
+        self.g_int = self.state.g_int
         self.budget = int(self.max_cycles if self.max_cycles is not None else sc.max_cycles)
         self.step_budget = sc.max_steps if sc.max_steps is not None else 2**62
         self.clock_period = self.run_spec.chip.clock_period
@@ -218,31 +216,32 @@ class Simulation:
 
     # ------------------------------------------------------------------ scratch
     def _reset_scratch(self):
-        """(Re)build every scratch member of STATE_MEMBERS."""
+        """(Re)build the scratch bundle (hwsim.kernels.state.Scratch) and the row chunks."""
         width = int(self.layout.sizes_arr.max())
         fw = self.run_spec.firmware
         k1 = int(self.layout.sizes[1])
         # The first stage's products of the samples due before theta changes: a sample per
         # row, at most about 4 MB.
         rows = max(1, min(64, -(-fw.tau_theta // fw.tau_x) + 1, (4 << 20) // (8 * k1)))
+        shortcut = self.path.name != "reference"
         h = np.zeros((self.layout.n_layers + 1, width))
-        built = {
-            "_h": h,
-            "_wbuf": np.zeros(self.layout.n_params if self.icfg[K.I_DRIFT] else 1),
-            "_wpert": np.zeros(self.layout.n_params if self.node else 1),
-            "_h_pert": np.zeros_like(h),
-            "_rowmax": np.zeros(self.n_rows, dtype=np.int64),
-            "_zbatch": np.zeros((rows, k1)),
-            "_zmeta": np.full(3, -1, dtype=np.int64),
-            "_chunks": row_chunks(self.layout.sizes_arr),
-        }
-        assert set(built) == set(SCRATCH_ARRAYS), "STATE_MEMBERS and _reset_scratch disagree"
-        self.__dict__.update(built)
+        # Each path gets the buffers it reads; the others hold one element.
+        self.scratch = KS.Scratch(
+            h=h,
+            h_unpert=np.zeros_like(h) if self.path.name == "sign" else np.zeros((1, 1)),
+            wbuf=np.zeros(self.layout.n_params if self.config[0]["drift"] else 1),
+            wpert=np.zeros(self.layout.n_params if self.node and not shortcut else 1),
+            h_pert=np.zeros_like(h) if self.node and not shortcut else np.zeros((1, 1)),
+            rowmax=np.zeros(self.n_rows, dtype=np.int64),
+            zbatch=np.zeros((rows, k1) if shortcut else (1, k1)),
+            zmeta=np.full(3, -1, dtype=np.int64))
+        self._chunks = row_chunks(self.layout.sizes_arr) if self.path.name == "sign" or (
+            self.path.name == "node_fold") else 1
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for key in SCRATCH_ARRAYS:
-            state.pop(key, None)
+        state.pop("scratch", None)
+        state.pop("_chunks", None)
         return state
 
     def __setstate__(self, state):
@@ -319,11 +318,15 @@ class Simulation:
     # ------------------------------------------------------------------ kernel
     @property
     def step(self) -> int:
-        return int(self.istate[K.S_STEP])
+        return int(self.state.counters[0]["step"])
 
     @property
     def cycles(self) -> int:
-        return int(self.istate[K.S_CYCLES])
+        return int(self.state.counters[0]["cycles"])
+
+    @property
+    def _driver(self):
+        return paths.driver(self.path.name)
 
     def advance(self, n_steps: int, cycle_limit: int | None = None) -> int:
         """Run up to ``n_steps`` steps in kernel blocks (respecting max_block_steps), none
@@ -337,23 +340,12 @@ class Simulation:
                 n = min(n, self.max_block_steps)
             if self.trace is not None:
                 n = 1
-                before = self.istate.copy()
-            dv, per = self.devices, self.periphery
-            done = K.mgd_block(self.theta, self.g_int, self._pert, self._pert_k, self._h, self.order,
-                               self.data.x_train, self.data.y_train, self.layout.sizes_arr,
-                               self.layout.w_off, self.layout.b_off, per.n_off, self.layout.act_codes,
-                               self.layout.geom, self.layout.gidx, self.icfg, self.fcfg, self.seeds, self.generator.table_i,
-                               self.generator.table_f, self.generator.table_g, self.gen_gain,
-                               per.pcfg_i, per.pcfg_f, per.neuron_par, self._wbuf, dv.dev, dv.stuck,
-                               dv.t_prog, dv.pulses, dv.icfg, dv.fcfg, dv.seeds,
-                               self.theta_old, self._pert2, self._pert2_k, self.row_of, self._rowmax,
-                               self._wpert, self._h_pert, self.h_base,
-                               self.opt_state, self.ocfg_i, self.ocfg_f, self._pert_scale, self.nacc, self.z1,
-                               self._psign, self.fold_window, chunks, self._zbatch, self._zmeta,
-                               self.istate, self.fstate, n, limit)
+                before = self.counts()
+            done = self._driver(self.config, self.net, self.kernel_data, self.gens, self.periphery_k,
+                                self.devices_k, self.state, self.scratch, chunks, n, limit)
             total += done
             if self.trace is not None and done:
-                self.trace.record_step(int(before[K.S_STEP]), before, self.istate)
+                self.trace.record_step(before["step"], before, self.counts())
             if done < n:
                 break
         return total
@@ -369,13 +361,14 @@ class Simulation:
             if sc.observation.ideal_accuracy:
                 y_ideal = batch.forward_batch(self.layout, self.theta, self.data.x_test)
                 ideal_acc = accuracy(y_ideal, self.data.y_test, sc.accuracy)
-        count = self.fstate[K.S_COST_COUNT]
-        train_cost = float(self.fstate[K.S_COST_SUM] / count) if count else math.nan
-        self.fstate[K.S_COST_SUM] = 0.0
-        self.fstate[K.S_COST_COUNT] = 0.0
+        floats = self.state.floats[0]
+        count = floats["cost_count"]
+        train_cost = float(floats["cost_sum"] / count) if count else math.nan
+        floats["cost_sum"] = 0.0
+        floats["cost_count"] = 0.0
         angle = math.nan
         if self.run_spec.firmware.evaluation.gradient_angle and self.step > 0:
-            s = int(self.istate[K.S_SAMPLE])
+            s = self.counts()["sample"]
             true = batch.gradient(self.layout, self.theta, self.data.x_train[s], self.data.y_train[s], sc.cost)
             angle = angle_degrees(self.integrated_gradient(), true)
         point = CurvePoint(self.step, self.cycles, self.cycles * self.clock_period,
@@ -390,7 +383,7 @@ class Simulation:
         """The network's outputs for a batch as the chip computes them now: the devices read
         once (drift, and read noise unless the scenario turns it off for observation), then
         the periphery (converters, tiles, neuron variation)."""
-        if not self.icfg[K.I_CHIP]:
+        if not self.config[0]["chip"]:
             return batch.forward_batch(self.layout, self.theta, x)
         weights = self.theta
         if self.reads_devices:
@@ -407,27 +400,27 @@ class Simulation:
 
     def integrated_gradient(self) -> np.ndarray:
         """G_int as the integrators hold it, with node sums not yet folded multiplied out."""
-        g = self.g_int.copy()
-        if self.node:
-            from hwsim.kernels.mgd_block import _fold_nodes, flush_window
+        g = self.state.g_int.copy()
+        if self.path.name == "node_fold":
+            from hwsim.kernels.paths.node_fold import flush_window, fold_nodes
 
-            window, istate = self.fold_window.copy(), self.istate.copy()
-            if self.nacc.any():
+            st = self.state
+            window, counters = st.window.copy(), st.counters.copy()
+            if st.nacc.any():
                 faithful = self.run_spec.firmware.perturbation.node_activity == "faithful"
-                _fold_nodes(g, self.nacc.copy(), self.h_base, self.layout.sizes_arr, self.layout.w_off,
-                            self.layout.b_off, self.periphery.n_off, self.layout.geom, self.layout.gidx,
-                            not faithful, window, istate, 1)
+                fold_nodes(g, st.nacc.copy(), st.h_base, self.net, not faithful, window, counters[0], 1)
             lay = self.layout
-            flush_window(g, window, istate, lay.w_off[0], lay.sizes[0], lay.sizes[1], 1, g, 0.0, False)
+            flush_window(g, window, counters[0], lay.w_off[0], lay.sizes[0], lay.sizes[1], 1, g, 0.0, False)
         return g
 
     def counts(self) -> dict[str, int]:
         """The kernel's counters by name (steps, cycles by kind, updates, writes, ...)."""
-        return {name: int(self.istate[getattr(K, "S_" + name.upper())]) for name in COUNTER_NAMES}
+        counters = self.state.counters[0]
+        return {name: int(counters[name]) for name in KS.COUNTERS.names}
 
     @property
     def samples_seen(self) -> int:
-        return int(self.istate[K.S_SAMPLES])
+        return self.counts()["samples"]
 
     def energy(self) -> dict[str, float]:
         return energy_breakdown(self.run_spec.chip, self.layout, self.counts(), int(self.devices.pulses.sum()),
@@ -471,7 +464,7 @@ class Simulation:
             yield env.timeout(self.cycles - before)
             due = self.step >= next_obs or (obs_cycle is not None and self.cycles >= obs_cycle)
             ended = short or done == 0 or self.step >= self.step_budget
-            diverged = self.istate[K.S_DIVERGED] >= 0 or ((ended or due) and bool(self.non_finite()))
+            diverged = self.state.counters[0]["diverged"] >= 0 or ((ended or due) and bool(self.non_finite()))
             if done == 0 and not diverged and self.curve and self.curve[-1].step == self.step:
                 self.status = "budget_exhausted"   # nothing ran since the last observation
                 return
@@ -538,12 +531,13 @@ class Simulation:
         bad = []
         if not np.isfinite(self.theta).all():
             bad.append("weights")
-        if not (np.isfinite(self.g_int).all() and np.isfinite(self.nacc).all()
-                and np.isfinite(self.fold_window).all()):
+        st = self.state
+        if not (np.isfinite(st.g_int).all() and np.isfinite(st.nacc).all()
+                and np.isfinite(st.window).all()):
             bad.append("integrators")
-        if not np.isfinite(self.opt_state).all():
+        if not np.isfinite(st.opt_state).all():
             bad.append("optimiser_state")
-        if self.istate[K.S_DIVERGED] >= 0:
+        if st.counters[0]["diverged"] >= 0:
             bad.append("cost")
         return bad
 
@@ -553,7 +547,8 @@ class Simulation:
         # The deepest cause first: non-finite weights make the cost non-finite, not the reverse.
         what = bad[0] if bad else "cost"
         fw = self.run_spec.firmware
-        step = int(self.istate[K.S_DIVERGED]) if self.istate[K.S_DIVERGED] >= 0 else self.step
+        diverged = int(self.state.counters[0]["diverged"])
+        step = diverged if diverged >= 0 else self.step
         self.divergence = {
             "step": step,
             "cycle": self.cycles,

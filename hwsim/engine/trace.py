@@ -16,14 +16,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hwsim.kernels import mgd_block as K
-
-# (event name, component lane, istate counter) in the order the kernel lays them out.
-PHASES = (("load input", "input loader", K.S_WAIT_CYCLES),
-          ("infer", "inference pipeline", K.S_INFER_CYCLES),
-          ("baseline", "inference pipeline", K.S_BASELINE_CYCLES),
-          ("stall", "update controller", K.S_STALL_CYCLES),
-          ("update", "update controller", K.S_UPDATE_CYCLES))
+# (event name, component lane, counter) in the order a step's phases take the chip
+# (hwsim.kernels.state.COUNTERS; a step's counters come from Simulation.counts()).
+PHASES = (("load input", "input loader", "wait_cycles"),
+          ("infer", "inference pipeline", "infer_cycles"),
+          ("baseline", "inference pipeline", "baseline_cycles"),
+          ("stall", "update controller", "stall_cycles"),
+          ("update", "update controller", "update_cycles"))
 LANES = ("input loader", "inference pipeline", "update controller", "observer")
 MAX_EVENTS = 2_000_000
 
@@ -33,17 +32,17 @@ class Trace:
     events: list = field(default_factory=list)   # (name, lane, start_cycle, duration, step)
 
     def record_step(self, step: int, before, after) -> None:
-        t = int(before[K.S_CYCLES])
+        t = int(before["cycles"])
         for name, lane, counter in PHASES:
             dur = int(after[counter] - before[counter])
             if dur > 0:
                 self.events.append((name, lane, t, dur, step))
                 t += dur
-        if after[K.S_UPDATES] > before[K.S_UPDATES] and after[K.S_UPDATE_CYCLES] == before[K.S_UPDATE_CYCLES]:
-            if after[K.S_APPLY_AT] > t:
+        if after["updates"] > before["updates"] and after["update_cycles"] == before["update_cycles"]:
+            if after["apply_at"] > t:
                 # Non-blocking: the controller writes while inference carries on.
                 self.events.append(("update (background)", "update controller", t,
-                                    int(after[K.S_APPLY_AT]) - t, step))
+                                    int(after["apply_at"]) - t, step))
             else:
                 self.events.append(("update", "update controller", t, 0, step))
 

@@ -10,7 +10,8 @@ Everything that is not the gradient is the chip's (hwsim.engine.simulation):
 * the implicit mini-batch: one update per ``batch`` consecutive samples of that stream, the
   gradient averaged over them (MGD with tau_x = 1 and tau_theta = batch); batches run across
   epoch boundaries as the chip's do, and a final incomplete batch is not applied;
-* the optimisers and schedules: hwsim.kernels.optim through OptimizerConfig / ScheduleConfig.
+* the optimisers and schedules: hwsim.kernels.optim through the firmware's OptimizerSpec /
+  ScheduleSpec (hwsim.firmware.optimizers derives the kernel arguments).
   The schedule clock is the number of updates already applied (0 at the first update) and
   its horizon ``total`` is the number of updates of the run.
 
@@ -25,12 +26,13 @@ from typing import Callable
 
 import numpy as np
 
-from hwsim.firmware.optimizers import OptimizerConfig, OptimizerState, ScheduleConfig
+from hwsim.firmware.optimizers import OptimizerState, schedule_params
 from hwsim.kernels import optim as KO
 from hwsim.kernels.rng import permutation_into
 
 from hwsim.network.batch import cost_batch, forward_batch, loss_and_gradient
 from hwsim.network.layout import NetworkLayout
+from hwsim.spec.models import OptimizerSpec, ScheduleSpec
 
 
 @dataclass
@@ -46,7 +48,7 @@ class BackpropPoint:
 
 class SampleOrder:
     """The chip's training-sample order (tau_x = 1): index of sample number s, regenerated
-    per epoch from the counter-based order stream, as hwsim.kernels.mgd_block.sample_for_step."""
+    per epoch from the counter-based order stream, as hwsim.kernels.input_path.sample_for_step."""
 
     def __init__(self, order_seed, n_train: int):
         if n_train < 1:
@@ -89,25 +91,25 @@ def _accuracy_function(accuracy_fn) -> Callable[[np.ndarray, np.ndarray], float]
     return accuracy_fn
 
 
-def _as_optimizer(optimizer) -> OptimizerConfig:
+def _as_optimizer(optimizer) -> OptimizerSpec:
     if optimizer is None:
-        return OptimizerConfig()
+        return OptimizerSpec()
     if isinstance(optimizer, str):
-        return OptimizerConfig(kind=optimizer)
+        return OptimizerSpec(kind=optimizer)
     return optimizer
 
 
-def _as_schedule(schedule) -> ScheduleConfig:
+def _as_schedule(schedule) -> ScheduleSpec:
     if schedule is None:
-        return ScheduleConfig()
+        return ScheduleSpec()
     if isinstance(schedule, str):
-        return ScheduleConfig(kind=schedule)
+        return ScheduleSpec(kind=schedule)
     return schedule
 
 
 def train_backprop(layout: NetworkLayout, theta0: np.ndarray, data, cost: str, n_samples: int,
-                   lr: float, batch: int = 1, optimizer: OptimizerConfig | str | None = None,
-                   schedule: ScheduleConfig | str | None = None, order_seed=0,
+                   lr: float, batch: int = 1, optimizer: OptimizerSpec | str | None = None,
+                   schedule: ScheduleSpec | str | None = None, order_seed=0,
                    eval_every: int | None = None,
                    accuracy_fn: Callable[[np.ndarray, np.ndarray], float] | str | None = "argmax",
                    ) -> tuple[np.ndarray, list[BackpropPoint]]:
@@ -118,7 +120,9 @@ def train_backprop(layout: NetworkLayout, theta0: np.ndarray, data, cost: str, n
     n_samples: training samples to consume; n_samples // batch updates are applied.
     lr: the base learning rate (the schedule's ``base``).
     batch: samples averaged per update (MGD's implicit batch tau_theta / tau_x).
-    optimizer, schedule: configs (or kind names); default plain SGD, constant rate.
+    optimizer, schedule: the firmware's OptimizerSpec / ScheduleSpec (or kind names); default
+      plain SGD, constant rate. A schedule's horizon is this run's number of updates (its own
+      ``horizon`` is not used).
     order_seed: the chip's order stream key (hwsim.seeds.stream_key(seed, Stream.ORDER)).
     eval_every: a curve row at samples_seen = 0, then at the first update boundary at or past
       every multiple of ``eval_every`` samples, and at the end (default: only start and end).
@@ -141,7 +145,8 @@ def train_backprop(layout: NetworkLayout, theta0: np.ndarray, data, cost: str, n
     if theta.shape != (layout.n_params,):
         raise ValueError(f"theta0 must be shaped ({layout.n_params},), got {theta.shape}")
     n_updates = n_samples // batch
-    s_kind, s_base, s_total, s_p1, s_p2 = sched.kernel_args(lr, max(n_updates, 1))
+    s_base = float(lr)
+    s_kind, s_total, s_p1, s_p2 = schedule_params(sched, total=max(n_updates, 1))
     state = OptimizerState(layout.n_params)
     order = SampleOrder(order_seed, data.x_train.shape[0])
     delta = np.empty(layout.n_params)

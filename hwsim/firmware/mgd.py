@@ -1,11 +1,10 @@
-"""Turn the firmware and chip specs into the MGD kernel's configuration arrays."""
+"""The MGD firmware's settings as the kernel's configuration (hwsim.kernels.state), and the
+firmware-level checks of hwsim.spec.advice. The algorithm itself runs in hwsim.kernels.paths."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from hwsim.kernels import mgd_block as K
-from hwsim.network.batch import COSTS
+from hwsim.firmware.optimizers import schedule_params
+from hwsim.kernels.codes import MODES, OPTIMIZERS
 
 
 def gradient_scale(firmware, n_params: int) -> float:
@@ -25,47 +24,24 @@ def gradient_scale(firmware, n_params: int) -> float:
     return scale
 
 
-def kernel_config(run_spec, generator, n_params: int, n_samples: int):
-    """(icfg, fcfg) arrays for hwsim.kernels.mgd_block.mgd_block."""
-    fw, chip, sc = run_spec.firmware, run_spec.chip, run_spec.scenario
-    icfg = np.zeros(K.N_ICFG, dtype=np.int64)
-    icfg[K.I_MODE] = 0 if fw.mode == "discrete" else 1
-    icfg[K.I_SCHEME] = generator.code
-    icfg[K.I_TAU_P] = fw.tau_p
-    icfg[K.I_TAU_X] = fw.tau_x
-    icfg[K.I_TAU_THETA] = fw.tau_theta
-    icfg[K.I_COST] = COSTS[sc.cost]
-    icfg[K.I_CPI] = chip.inference.step_cycles  # overwritten with the derived II by the engine
-    icfg[K.I_BASELINE_CYCLES] = chip.inference.baseline_cycles
-    icfg[K.I_BASELINE_NOISY] = int(chip.cost_unit.baseline_noisy)
-    icfg[K.I_PERIOD] = generator.period
-    icfg[K.I_N_SAMPLES] = n_samples
-    fcfg = np.zeros(K.N_FCFG, dtype=np.float64)
-    fcfg[K.F_ENTRY_AMP] = generator.entry_amp
-    fcfg[K.F_SPARSITY] = generator.sparsity
-    fcfg[K.F_ETA] = fw.eta
-    fcfg[K.F_CLIP] = fw.cost_change_clip
-    fcfg[K.F_HP_A] = fw.tau_hp / (fw.tau_hp + 1.0)
-    fcfg[K.F_NOISE_SIGMA] = chip.cost_unit.noise_sigma
-    fcfg[K.F_G_SCALE] = gradient_scale(fw, n_params)
-    fcfg[K.F_LEAK] = fw.tau_theta / (fw.tau_theta + 1.0)
-    fcfg[K.F_CLOCK] = chip.clock_period
-    # Circuits off unless the chip says otherwise (the chip path sets them, see chip_circuits).
-    fcfg[K.F_INT_SAT] = float("inf")
-    return icfg, fcfg
-
-
-def optimizer_config(firmware):
-    """(ocfg_i, ocfg_f) for the kernel: optimiser and the two schedules (hwsim.kernels.optim)."""
-    from hwsim.kernels.optim import OPTIMIZERS
-
-    opt = firmware.optimizer
-    lr_code, lr_total, lr_p1, lr_p2 = firmware.learning_rate_schedule.kernel_params()
-    amp_code, amp_total, amp_p1, amp_p2 = firmware.amplitude_schedule.kernel_params()
-    ocfg_i = np.array([OPTIMIZERS[opt.kind], lr_code, amp_code], dtype=np.int64)
-    ocfg_f = np.array([opt.beta, opt.beta2, opt.eps, lr_total, lr_p1, lr_p2,
-                       amp_total, amp_p1, amp_p2], dtype=np.float64)
-    return ocfg_i, ocfg_f
+def firmware_config(firmware, n_perturbed: int) -> dict:
+    """The firmware's configuration of the kernel (hwsim.kernels.state, group "firmware"):
+    mode, time constants, perturbation target, learning rate, AC coupling, normalisation, and
+    the optimiser with its learning-rate and amplitude schedules (hwsim.kernels.optim)."""
+    fw = firmware
+    pt, opt = fw.perturbation, fw.optimizer
+    lr_code, lr_total, lr_p1, lr_p2 = schedule_params(fw.learning_rate_schedule)
+    amp_code, amp_total, amp_p1, amp_p2 = schedule_params(fw.amplitude_schedule)
+    return {"mode": MODES[fw.mode], "tau_p": fw.tau_p, "tau_x": fw.tau_x, "tau_theta": fw.tau_theta,
+            "node": int(pt.target == "nodes"), "node_faithful": int(pt.node_activity == "faithful"),
+            "eta": fw.eta, "clip": fw.cost_change_clip,
+            "hp_a": fw.tau_hp / (fw.tau_hp + 1.0),            # analog high-pass coefficient
+            "g_scale": gradient_scale(fw, n_perturbed),
+            "leak": fw.tau_theta / (fw.tau_theta + 1.0),      # analog integrator low-pass
+            "opt_kind": OPTIMIZERS[opt.kind], "lr_kind": lr_code, "amp_kind": amp_code,
+            "beta1": opt.beta, "beta2": opt.beta2, "opt_eps": opt.eps,
+            "lr_total": lr_total, "lr_p1": lr_p1, "lr_p2": lr_p2,
+            "amp_total": amp_total, "amp_p1": amp_p1, "amp_p2": amp_p2}
 
 
 def analog_signal_warnings(firmware) -> list[str]:

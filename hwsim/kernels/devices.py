@@ -87,11 +87,11 @@ from numba import njit
 
 from hwsim.kernels.rng import normal, uniform
 
-IDEAL, QUANTISED, CONSTANT_STEP, LINEAR_STEP, SOFT_BOUNDS, EXP_STEP, POW_STEP = range(7)
-LAW_CODES = {"ideal": IDEAL, "quantised": QUANTISED, "constant_step": CONSTANT_STEP,
-             "linear_step": LINEAR_STEP, "soft_bounds": SOFT_BOUNDS, "exp_step": EXP_STEP,
-             "pow_step": POW_STEP}
-PULSED_LAWS = (CONSTANT_STEP, LINEAR_STEP, SOFT_BOUNDS, EXP_STEP, POW_STEP)
+from hwsim.kernels.codes import (CONSTANT_STEP, EXP_STEP, IDEAL, LAWS, LINEAR_STEP,  # noqa: E402,F401
+                                 POW_STEP, PULSED_LAWS, QUANTISED, ROUND_DETERMINISTIC,
+                                 ROUND_STOCHASTIC, SOFT_BOUNDS)
+
+LAW_CODES = LAWS
 
 # dev rows: per-device constants drawn once when the array is built
 D_W_MIN, D_W_MAX, D_DW_UP, D_DW_DOWN, D_NU = range(5)
@@ -99,7 +99,6 @@ N_DEV = 5
 # icfg: integer configuration
 I_LAW, I_LEVELS, I_ROUNDING, I_MAX_PULSES = range(4)
 N_ICFG = 4
-ROUND_DETERMINISTIC, ROUND_STOCHASTIC = 0, 1
 # fcfg: float configuration
 F_DW_CTRL, F_GAMMA_UP, F_GAMMA_DOWN, F_C2C, F_PROG_SIGMA, F_READ_ADD, F_READ_PROP, F_T0 = range(8)
 N_FCFG = 8
@@ -314,3 +313,15 @@ def drift_weights(w, dev, stuck, t_prog, t0, t, out):
     """Write into ``out`` the drifted weights at time t (the read path without its noise)."""
     for i in range(w.shape[0]):
         out[i] = w[i] if stuck[i] != 0 else drifted(w[i], dev[D_NU, i], t_prog[i], t, t0)
+
+
+@njit(cache=True, inline="always")
+def weights_for_inference(theta, theta_old, devices, wbuf, old_weights, drift, t_now):
+    """The weights an inference sees: the snapshot while a non-blocking update is being
+    written, else the devices (drifted to ``t_now`` into ``wbuf`` when they drift)."""
+    if old_weights:
+        return theta_old
+    if drift:
+        drift_weights(theta, devices.dev, devices.stuck, devices.t_prog, devices.fcfg[F_T0], t_now, wbuf)
+        return wbuf
+    return theta

@@ -3,22 +3,22 @@
 import numpy as np
 from numba import njit
 
+from hwsim.kernels.codes import MSE, NO_PERT, NODE_PERT, RELU, SIGMOID, TANH, WEIGHT_PERT
 from hwsim.kernels.geometry import DENSE, G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS, POOL
 from hwsim.kernels.rng import normal
 
 
 @njit(cache=True, inline="always")
 def activate(z, code):
-    if code == 1:
+    if code == SIGMOID:
         return 1.0 / (1.0 + np.exp(-z))
-    if code == 2:
+    if code == TANH:
         return np.tanh(z)
-    if code == 3:
+    if code == RELU:
         return z if z > 0.0 else 0.0
     return z
 
 
-NO_PERT, WEIGHT_PERT, NODE_PERT = 0, 1, 2
 # Floating-point flags of the MVM routines: sums may be reassociated (and multiply-adds fused)
 # so that the compiler vectorises the dot products (about 10x faster than one running sum).
 # The order is fixed in the compiled code, so results are the same on every run on a machine;
@@ -160,7 +160,7 @@ def forward(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, geom, g
 @njit(cache=True)
 def cost(y, t, n_out, cost_code):
     """mse: mean (y - t)^2; cross entropy: -sum t log softmax(y)."""
-    if cost_code == 0:
+    if cost_code == MSE:
         s = 0.0
         for j in range(n_out):
             d = y[j] - t[j]

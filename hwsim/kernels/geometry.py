@@ -5,6 +5,7 @@ Kinds, and the columns of ``geom`` (one row per stage): kind, fan-in F, position
 offset, input stride per output channel, output channels.
 """
 
-DENSE, CONV, POOL = 0, 1, 2
+from hwsim.kernels.codes import CONV, DENSE, POOL  # noqa: F401  (the kinds' codes)
+
 G_KIND, G_FAN, G_POS, G_GOFF, G_IN_STRIDE, G_CH_OUT = range(6)
 N_GEOM = 6

@@ -45,12 +45,10 @@ over parameters inside one call, computing Adam's bias corrections once per upda
 import numpy as np
 from numba import njit
 
-SGD, MOMENTUM, NESTEROV, ADAM = 0, 1, 2, 3
-OPTIMIZERS = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM}
-N_STATE = 2  # rows of the per-parameter state array
+from hwsim.kernels.codes import (ADAM, CONSTANT, COSINE, INVERSE_TIME, MOMENTUM, NESTEROV,  # noqa: F401
+                                 OPTIMIZERS, SCHEDULES, SGD, STEP)
 
-CONSTANT, STEP, COSINE, INVERSE_TIME = 0, 1, 2, 3
-SCHEDULES = {"constant": CONSTANT, "step": STEP, "cosine": COSINE, "inverse_time": INVERSE_TIME}
+N_STATE = 2  # rows of the per-parameter state array
 
 
 @njit(cache=True)

@@ -10,7 +10,7 @@ Why the results cannot depend on the number of chunks or threads: a chunk writes
 owns, every output is summed by one chunk with the same compiled code, and each integrator
 gains the same terms in step order whichever chunk owns it (tests/test_parallel_rows.py).
 
-The sign path (hwsim.kernels.mgd_block) is weight perturbation with random signs (cdma,
+The sign path (hwsim.kernels.paths.sign) is weight perturbation with random signs (cdma,
 sparsity 1) on the ideal chip in discrete mode, dense network. Its step is O(P): the signs of
 theta~(k), the perturbed first layer sum_j s_ij x_j, G += C~ a s. A step is one parallel
 region per large stage (the first carries the signs and the integration); small stages run
@@ -220,7 +220,7 @@ def _flush_region(chunks, g_int, window, m, w0, n0, k1, theta, eta, descend):
 
 @njit(cache=True)
 def flush_rows(chunks, g_int, window, m, w0, n0, k1, theta, eta, descend):
-    """Add the m queued first-stage products of node perturbation (hwsim.kernels.mgd_block's
+    """Add the m queued first-stage products of node perturbation (hwsim.kernels.paths.node_fold's
     window: per row, the node sums then the input): row i of W_1's integrators gains, sample
     after sample in queue order, node sum x input (the order immediate folding would use).
     With ``descend``, the update of those rows in the same pass: theta -= eta G, G = 0."""

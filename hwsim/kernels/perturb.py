@@ -7,15 +7,20 @@ Scheme codes (see hwsim.chip.perturbation for the spec names):
   3 fdma      A * sin(2 pi f_i k + phi_i), A = amplitude*sqrt(2/P)
   4 gaussian  i.i.d. N(0, amplitude^2/P)
 Tables (permutation, rows, frequencies, phases) are fixed per run and built from the seed.
+The perturb phase of a step (``perturb``) draws theta~ through the generators' circuit
+(``emit``, ``perturbation_circuit``: mismatch, resolution, injection into the devices);
+hwsim.chip.perturbation builds the tables and the configuration.
 """
 
 import numpy as np
 from numba import njit
 
+from hwsim.kernels.codes import CDMA, CONSTANT, FDMA, GAUSSIAN, SCHEMES, TDMA, WALSH
+from hwsim.kernels.forward import quantise
+from hwsim.kernels.optim import schedule_value
 from hwsim.kernels.rng import hash_key, hash_word, normal, uniform
 
-TDMA, CDMA, WALSH, FDMA, GAUSSIAN = 0, 1, 2, 3, 4
-SCHEME_CODES = {"tdma": TDMA, "cdma": CDMA, "walsh": WALSH, "fdma": FDMA, "gaussian": GAUSSIAN}
+SCHEME_CODES = SCHEMES
 
 _SIX = np.uint64(6)
 _ONE = np.uint64(1)
@@ -143,3 +148,50 @@ def fill_perturbation(scheme, k, seed, entry_amp, sparsity, period, table_i, tab
     else:  # GAUSSIAN
         for i in range(p):
             out[i] = entry_amp * normal(seed, k, i)
+
+
+@njit(cache=True)
+def perturbation_circuit(pert, gen_gain, mismatch, bits, step, limit, inject_device, dw_ctrl, pulses,
+                         count_pulses):
+    """What the generators actually inject: per-generator gain error, output resolution, and,
+    when theta~ is written into the weight devices, whole device steps (each step written and
+    later erased is two pulses of wear)."""
+    for i in range(pert.shape[0]):
+        v = pert[i]
+        if mismatch:
+            v *= gen_gain[i]
+        if bits:
+            v = quantise(v, step, limit)
+        if inject_device:
+            n_steps = np.floor(abs(v) / dw_ctrl + 0.5)
+            v = np.copysign(n_steps * dw_ctrl, v)
+            if count_pulses:
+                pulses[i] += 2 * int(n_steps)
+        pert[i] = v
+
+
+@njit(cache=True)
+def emit(cfg, gens, k, buf, pulses, count_pulses):
+    """theta~(k) as the generators emit it into ``buf``: the scheme's code at the scheduled
+    amplitude, through the perturbation circuit (``gens``: the generators' tables and gains);
+    returns the amplitude's schedule factor."""
+    amp_s = 1.0
+    if cfg.amp_kind != CONSTANT:
+        amp_s = schedule_value(cfg.amp_kind, 1.0, k, cfg.amp_total, cfg.amp_p1, cfg.amp_p2)
+    fill_perturbation(cfg.scheme, k, cfg.perturb_seed, cfg.entry_amp * amp_s, cfg.sparsity, cfg.period,
+                      gens.tab_i, gens.tab_f, gens.tab_g, buf)
+    if cfg.gen_mismatch or cfg.gen_bits or cfg.inject_device:
+        perturbation_circuit(buf, gens.gain, cfg.gen_mismatch, cfg.gen_bits, cfg.gen_step, cfg.gen_limit,
+                             cfg.inject_device, cfg.dw_ctrl, pulses, count_pulses)
+    return amp_s
+
+
+@njit(cache=True, inline="always")
+def perturb(cfg, gens, st, pulses, k):
+    """The perturb phase: a new theta~ when the perturbation index k changes (every tau_p
+    steps); returns whether one was drawn."""
+    if st.pert_k[0] == k:
+        return False
+    st.pert_scale[0] = emit(cfg, gens, k, st.pert, pulses, True)
+    st.pert_k[0] = k
+    return True

@@ -30,8 +30,7 @@ import numpy as np
 from hwsim.kernels.geometry import (CONV, DENSE, G_CH_OUT, G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS,
                                     N_GEOM, POOL)
 
-ACTIVATIONS = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
-KINDS = {"dense": DENSE, "conv": CONV, "maxpool": POOL}
+from hwsim.kernels.codes import ACTIVATIONS, STAGE_KINDS as KINDS  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -250,3 +249,11 @@ def layout_from_spec(network, n_inputs: int, n_outputs: int, image_shape=None) -
         stages.append(s)
         shape = s.out_shape
     return NetworkLayout(tuple(stages))
+
+
+def scenario_layout(scenario) -> NetworkLayout:
+    """The layout of a ``ScenarioSpec``'s network on its data set (ValueError when the layers
+    do not fit the data). A function here, not a method of the spec, so that the spec layer
+    stays schema only; ``.n_params`` and ``.n_neurons`` of the result are P and K."""
+    n_in, n_out = scenario.dataset.shape
+    return layout_from_spec(scenario.network, n_in, n_out, getattr(scenario.dataset, "image_shape", None))
