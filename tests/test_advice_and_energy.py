@@ -17,6 +17,7 @@ from hwsim.api import run
 from hwsim.chip.timing import inference_timing, update_phase_bound
 from hwsim.cli import main
 from hwsim.engine.simulation import Simulation
+from hwsim.network.layout import scenario_layout
 from hwsim.results.report import format_si
 from hwsim.spec import load_scenario
 from hwsim.spec.advice import spec_warnings, timing_warnings
@@ -63,7 +64,7 @@ def test_update_warning_is_the_measured_update_phase(parallelism, law, pulses):
     p = Simulation(spec, seed=0).layout.n_params
     slots = {"parallel": 1, "row_serial": INPUT_ROWS, "serial": p}[parallelism] * pulses
     closed_form = DRAIN + OVERHEAD + slots * PULSE
-    layout = spec.scenario.layout()
+    layout = scenario_layout(spec.scenario)
     assert update_phase_bound(spec.chip, layout, inference_timing(spec.chip, layout)) == closed_form
     assert promised(spec) == closed_form
     s = run(spec, seed=0).summary

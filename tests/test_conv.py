@@ -10,7 +10,7 @@ from hwsim.api import probe_gradient
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels import forward as FK
 from hwsim.network import batch as net
-from hwsim.network.layout import NetworkLayout, conv, dense, maxpool
+from hwsim.network.layout import NetworkLayout, conv, dense, maxpool, scenario_layout
 
 # Digits as 1 x 8 x 8 images: conv 3x3 (8x8 -> 6x6), pool 2 (-> 3x3), conv 2x2 (-> 2x2), dense.
 SMALL_CNN = [{"type": "conv", "channels": 3, "kernel": 3}, {"type": "maxpool", "size": 2},
@@ -225,7 +225,7 @@ def test_conv_latency_scales_with_positions():
 
     spec = digits_cnn_spec()
     chip = spec.chip.model_copy(update={"array": spec.chip.array.model_copy(update={"tile_latency": 10})})
-    lay = spec.scenario.layout()
+    lay = scenario_layout(spec.scenario)
     t = inference_timing(chip, lay)
     # conv1: 36 positions, conv2: 4 positions, dense: 1; stages pipelined.
     assert (t.latency, t.interval) == (10 * (36 + 4 + 1), 10 * 36)

@@ -23,6 +23,7 @@ from hwsim.cli import main
 from hwsim.data import DataError, build_dataset
 from hwsim.data import files
 from hwsim.data.datasets import one_hot
+from hwsim.network.layout import scenario_layout
 from hwsim.spec.errors import SpecError
 from hwsim.spec.models import DATASETS, ScenarioSpec
 
@@ -81,7 +82,7 @@ def test_file_datasets_validate_without_their_files(tmp_path, monkeypatch, capsy
         path.write_text(f"kind: scenario\ndataset: {{name: {name}, n_train: 100}}\n"
                         "network: {hidden: [8]}\n")
         assert main(["validate", str(path)]) == 0, capsys.readouterr()
-        assert ScenarioSpec(dataset={"name": name}).layout().sizes[-1] == 10
+        assert scenario_layout(ScenarioSpec(dataset={"name": name})).sizes[-1] == 10
 
 
 def test_mnist1d_spec_rejects_uneven_classes_and_empty_splits():

@@ -10,6 +10,7 @@ import pytest
 
 from data_files import write_idx
 from hwsim.api import run
+from hwsim.network.layout import scenario_layout
 from hwsim.spec.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ def test_every_scenario_of_the_issue_exists_and_validates():
     assert EXPECTED <= set(SCENARIOS)
     for name in SCENARIOS:
         spec = load(name)
-        assert spec.scenario.layout().n_params > 0
+        assert scenario_layout(spec.scenario).n_params > 0
 
 
 def test_parity_reaches_a_perfect_score():

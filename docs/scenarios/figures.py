@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hwsim.api import run  # noqa: E402
+from hwsim.network.layout import scenario_layout  # noqa: E402
 from hwsim.spec.loader import load_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +147,7 @@ def cnn_structure():
     """What the CNN scenarios put on the chip: per stage, parameters, nodes and MVMs."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     for ax, name in zip(axes, ("fashion_mnist_cnn", "cifar10_cnn")):
-        rows = spec(name).scenario.layout().describe()
+        rows = scenario_layout(spec(name).scenario).describe()
         labels = [f"{r['kind']}\n{r['out'][0]}x{r['out'][1]}x{r['out'][2]}" for r in rows]
         x = np.arange(len(rows))
         ax.bar(x - 0.27, [r["params"] for r in rows], 0.27, label="parameters (WP: K)")

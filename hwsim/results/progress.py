@@ -24,10 +24,11 @@ def bar_wanted(quiet: bool, stream=None) -> bool:
 def budget_cycles(spec, max_cycles: int | None = None) -> int:
     """The most cycles a run can take: its cycle budget, or its step budget in cycles."""
     from hwsim.chip.timing import inference_timing
+    from hwsim.network.layout import scenario_layout
 
     budget = max_cycles if max_cycles is not None else spec.scenario.max_cycles
     if spec.scenario.max_steps is not None:
-        interval = inference_timing(spec.chip, spec.scenario.layout()).interval
+        interval = inference_timing(spec.chip, scenario_layout(spec.scenario)).interval
         budget = min(budget, spec.scenario.max_steps * interval)
     return int(budget)
 

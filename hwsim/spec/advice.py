@@ -55,7 +55,9 @@ def spec_warnings(run) -> list[str]:
     chip, fw, sc = run.chip, run.firmware, run.scenario
     step = device_step(chip)
     if chip.perturbation.injection == "weight_device" and step is not None:
-        p = sc.n_params()
+        from hwsim.network.layout import scenario_layout
+
+        p = scenario_layout(sc).n_params
         pt = fw.perturbation
         amp = entry_amplitude(pt.scheme, pt.amplitude, p, pt.sparsity)
         if amp < step:
@@ -75,9 +77,10 @@ def spec_warnings(run) -> list[str]:
 def timing_warnings(run) -> list[str]:
     """The time constants against the chip's latencies (the timing model of docs/chip_model.md)."""
     from hwsim.chip.timing import inference_timing, update_phase_bound
+    from hwsim.network.layout import scenario_layout
 
     chip, fw, sc = run.chip, run.firmware, run.scenario
-    layout = sc.layout()
+    layout = scenario_layout(sc)
     timing = inference_timing(chip, layout)
     out = []
     load = chip.input.load_cycles(layout.sizes[0])

@@ -123,23 +123,32 @@ def preset_names(kind: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-
-
-def _problem(doc: SourceDoc, loc: tuple, message: str, dotted: str | None = None) -> Problem:
+def problem(doc: SourceDoc, loc: tuple, message: str, dotted: str | None = None) -> Problem:
+    """A Problem at ``loc`` of ``doc`` (its file, line and column), named ``dotted`` (default:
+    ``loc`` joined with dots). Public: the sweep and tune files report through it too."""
     file, line, col = doc.locate(loc)
     return Problem(file, line, col, dotted if dotted is not None else
                    (".".join(str(p) for p in loc) or "(top level)"), message)
 
 
+def _layout(scenario: ScenarioSpec):
+    """The scenario's network layout. Resolving time constants and the checks that span the
+    three specs need it (cycles per inference, P, K): the one place the spec layer calls down
+    into hwsim.network."""
+    from hwsim.network.layout import scenario_layout
+
+    return scenario_layout(scenario)
+
+
 # --------------------------------------------------------------------------- kinds and extends
 
-_KIND_HINTS = {
-    "chip": {"clock_period", "inference", "cost_unit"},
-    "firmware": {"algorithm", "mode", "perturbation", "tau_p", "tau_x", "tau_theta", "tau_hp", "eta",
-                 "normalisation", "cost_change_clip", "evaluation"},
-    "scenario": {"dataset", "network", "cost", "accuracy", "target_accuracy", "max_cycles", "seed",
-                 "overrides", "stop_at_target", "chip", "firmware"},
-}
+def kind_hints() -> dict[str, set[str]]:
+    """For each kind, the top-level fields that only its model has (``kind``, ``name``,
+    ``description`` and the chip's and firmware's ``perturbation`` tell nothing apart): a file
+    without ``kind:`` outside the preset folders is of the kind whose fields it uses most."""
+    fields = {kind: set(model.model_fields) for kind, model in KINDS.items()}
+    return {kind: own - set().union(*(f for k, f in fields.items() if k != kind))
+            for kind, own in fields.items()}
 
 
 def detect_kind(doc: SourceDoc) -> str | None:
@@ -150,7 +159,7 @@ def detect_kind(doc: SourceDoc) -> str | None:
         return kind
     if kind is not None:
         choices = [*KINDS, RUN_KIND]
-        raise SpecError([_problem(doc, ("kind",), f"unknown kind (got {short(kind)}; expected one of "
+        raise SpecError([problem(doc, ("kind",), f"unknown kind (got {short(kind)}; expected one of "
                                                   f"{', '.join(choices)}){did_you_mean(kind, choices)}")])
     if {"scenario", "chip", "firmware"} <= set(data) and all(
             isinstance(data[k], dict) for k in ("scenario", "chip", "firmware")):
@@ -159,7 +168,7 @@ def detect_kind(doc: SourceDoc) -> str | None:
     for k, name in PRESET_DIRS.items():
         if folder == name:
             return k
-    scores = {k: len(hints & set(data)) for k, hints in _KIND_HINTS.items()}
+    scores = {k: len(hints & set(data)) for k, hints in kind_hints().items()}
     best = max(scores.values())
     winners = [k for k, v in scores.items() if v == best]
     return winners[0] if best > 0 and len(winners) == 1 else None
@@ -192,7 +201,7 @@ def read_spec(path: str | Path, kind: str | None = None, _chain: tuple[str, ...]
     doc = read_yaml(path)
     found = detect_kind(doc)
     if kind is not None and found is not None and found != kind:
-        raise SpecError([_problem(doc, ("kind",), f"wrong kind of file (got kind {found!r}; expected a "
+        raise SpecError([problem(doc, ("kind",), f"wrong kind of file (got kind {found!r}; expected a "
                                                   f"{kind} file)")])
     kind = kind or found
     if "extends" not in doc.data:
@@ -200,25 +209,25 @@ def read_spec(path: str | Path, kind: str | None = None, _chain: tuple[str, ...]
     ref = doc.data.pop("extends")
     here = str(Path(doc.path).resolve())
     if not isinstance(ref, str) or not ref.strip():
-        raise SpecError([_problem(doc, ("extends",), f"wrong type (got {short(ref)}; expected a preset "
+        raise SpecError([problem(doc, ("extends",), f"wrong type (got {short(ref)}; expected a preset "
                                                      "name or a path to a YAML file)")])
     if kind is None or kind == RUN_KIND:
-        raise SpecError([_problem(doc, ("extends",), "cannot tell which kind of preset to extend (got no "
+        raise SpecError([problem(doc, ("extends",), "cannot tell which kind of preset to extend (got no "
                                                      "'kind:'; expected kind: chip, firmware or scenario)")])
     parent_path = find_spec_file(ref, kind, Path(doc.path).resolve().parent)
     if parent_path is None:
-        raise SpecError([_problem(doc, ("extends",), not_found_message(ref, kind, Path(doc.path).resolve().parent))])
+        raise SpecError([problem(doc, ("extends",), not_found_message(ref, kind, Path(doc.path).resolve().parent))])
     chain = _chain + (here,)
     target = str(parent_path.resolve())
     if target in chain:
         loop = " -> ".join(Path(p).name for p in chain[chain.index(target):] + (target,))
-        raise SpecError([_problem(doc, ("extends",), f"extends loops back on itself (got {loop}; "
+        raise SpecError([problem(doc, ("extends",), f"extends loops back on itself (got {loop}; "
                                                      "expected a chain that ends in a file without extends)")])
     if len(chain) > 32:
-        raise SpecError([_problem(doc, ("extends",), "extends chain too long (got more than 32 levels)")])
+        raise SpecError([problem(doc, ("extends",), "extends chain too long (got more than 32 levels)")])
     parent_kind, parent = read_spec(parent_path, None, chain)
     if parent_kind is not None and parent_kind != kind:
-        raise SpecError([_problem(doc, ("extends",), f"wrong kind of preset (got {short(ref)}, a {parent_kind} "
+        raise SpecError([problem(doc, ("extends",), f"wrong kind of preset (got {short(ref)}, a {parent_kind} "
                                                      f"file; expected a {kind} file)")])
     return kind, _merge_docs(parent, doc)
 
@@ -453,13 +462,16 @@ def _percent_hint(err: dict, model: type[BaseModel], loc: tuple, data: Any) -> s
     return ""
 
 
-def _problems_from(exc: ValidationError, doc: SourceDoc, model: type[BaseModel], prefix: str) -> list[Problem]:
+def problems_from(exc: ValidationError, doc: SourceDoc, model: type[BaseModel], prefix: str) -> list[Problem]:
+    """pydantic's errors on ``doc`` as Problems at their YAML lines, each saying what it got,
+    what was expected and, for a misspelt name, what was meant. Public: the sweep and tune
+    files validate through it too."""
     out = []
     seen = set()
     for err in exc.errors():
         loc = _clean_loc(tuple(err["loc"]), doc.data)
         dotted = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or "(top level)"
-        p = _problem(doc, loc, _message(err, model, loc, doc.data), dotted)
+        p = problem(doc, loc, _message(err, model, loc, doc.data), dotted)
         if p not in seen:
             seen.add(p)
             out.append(p)
@@ -472,14 +484,16 @@ def validate_doc(kind: str, doc: SourceDoc, prefix: str = "") -> BaseModel:
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        raise SpecError(_problems_from(exc, doc, model, prefix)) from None
+        raise SpecError(problems_from(exc, doc, model, prefix)) from None
 
 
-def perturbation_period(scenario: ScenarioSpec, firmware: FirmwareSpec) -> int | None:
-    """Perturbation indices in one period of the code (tdma: P; walsh: N_H), None if aperiodic."""
+def perturbation_period(scenario: ScenarioSpec, firmware: FirmwareSpec, layout=None) -> int | None:
+    """Perturbation indices in one period of the code (tdma: P; walsh: N_H), None if aperiodic.
+    ``layout``: the scenario's (hwsim.network.layout.scenario_layout), when the caller has it."""
     from hwsim.chip.perturbation import walsh_order
 
-    p = scenario.n_params() if firmware.perturbation.target == "weights" else scenario.n_neurons()
+    layout = layout if layout is not None else _layout(scenario)
+    p = layout.n_params if firmware.perturbation.target == "weights" else layout.n_neurons
     scheme = firmware.perturbation.scheme
     if scheme == "tdma":
         return p
@@ -489,13 +503,15 @@ def perturbation_period(scenario: ScenarioSpec, firmware: FirmwareSpec) -> int |
 
 
 def resolve_firmware(fw: FirmwareSpec, chip: ChipSpec, scenario: ScenarioSpec, doc: SourceDoc,
-                     prefix: str = "firmware") -> tuple[FirmwareSpec, list[Problem]]:
-    """Turn tau_* written in cycles, time or 'full_period' into whole steps on this chip."""
+                     prefix: str = "firmware", layout=None) -> tuple[FirmwareSpec, list[Problem]]:
+    """Turn tau_* written in cycles, time or 'full_period' into whole steps on this chip.
+    ``layout``: the scenario's, when the caller has it."""
     problems: list[Problem] = []
     from hwsim.chip.timing import inference_timing
 
-    cpi, clock = inference_timing(chip, scenario.layout()).interval, chip.clock_period
-    period = perturbation_period(scenario, fw)
+    layout = layout if layout is not None else _layout(scenario)
+    cpi, clock = inference_timing(chip, layout).interval, chip.clock_period
+    period = perturbation_period(scenario, fw, layout)
     values: dict[str, Any] = {}
     for name in TIME_CONSTANTS:
         raw = getattr(fw, name)
@@ -505,7 +521,7 @@ def resolve_firmware(fw: FirmwareSpec, chip: ChipSpec, scenario: ScenarioSpec, d
                                           full_period=full, integer=name != "tau_hp")
             check_tau_range(name, steps)
         except ValueError as exc:
-            problems.append(_problem(doc, (name,), str(exc), f"{prefix}.{name}" if prefix else name))
+            problems.append(problem(doc, (name,), str(exc), f"{prefix}.{name}" if prefix else name))
             continue
         values[name] = steps
     if problems:
@@ -523,16 +539,19 @@ def _validate(docs: dict[str, SourceDoc]) -> RunSpec:
             problems.extend(exc.problems)
     if "scenario" in built:
         problems.extend(network_checks(built["scenario"], docs["scenario"]))
+    layout = None
     if len(built) == 3 and not problems:
-        fw, extra = resolve_firmware(built["firmware"], built["chip"], built["scenario"], docs["firmware"])
+        layout = _layout(built["scenario"])     # once, for every check below
+        fw, extra = resolve_firmware(built["firmware"], built["chip"], built["scenario"], docs["firmware"],
+                                     layout=layout)
         problems.extend(extra)
         built["firmware"] = fw
     if problems:
         raise SpecError(problems)
     run = RunSpec(**built)
-    cross = cross_checks(run, docs)
+    cross = cross_checks(run, docs, layout)
     if not cross:
-        cross = memory_checks(run, docs["scenario"])
+        cross = memory_checks(run, docs["scenario"], layout)
     if cross:
         raise SpecError(cross)
     return run
@@ -548,17 +567,17 @@ def network_checks(sc: ScenarioSpec, doc: SourceDoc) -> list[Problem]:
     last = net.layers[-1]
     if last.units is not None and last.units != n_out:
         i = len(net.layers) - 1
-        out.append(_problem(doc, ("network", "layers", i, "units"),
+        out.append(problem(doc, ("network", "layers", i, "units"),
                             f"the output layer does not match the data set (got {last.units} units; "
                             f"expected {n_out}, or null to take it from {sc.dataset.name})",
                             f"network.layers.{i}.units"))
     try:
-        sc.layout()
+        _layout(sc)
     except ValueError as exc:
         image = getattr(sc.dataset, "image_shape", None)
         shape = f"{sc.dataset.name} gives {'x'.join(map(str, image))} (channels x height x width) images" \
             if image is not None else f"{sc.dataset.name} is not an image data set"
-        out.append(_problem(doc, ("network", "layers"), f"{exc} ({shape}); expected layers that "
+        out.append(problem(doc, ("network", "layers"), f"{exc} ({shape}); expected layers that "
                             "fit the input: smaller kernels or fewer pooling layers, or dense "
                             "layers only", "network.layers"))
     return out
@@ -575,7 +594,7 @@ def run_memory_estimate(run: RunSpec, layout=None) -> tuple[int, int]:
     from hwsim.chip.devices import devices_in_play
 
     sc, fw, chip = run.scenario, run.firmware, run.chip
-    layout = layout if layout is not None else sc.layout()
+    layout = layout if layout is not None else _layout(sc)
     p = layout.n_params
     node = fw.perturbation.target == "nodes"
     perturbed = layout.n_neurons if node else p
@@ -610,13 +629,14 @@ def run_memory_estimate(run: RunSpec, layout=None) -> tuple[int, int]:
     return network, data
 
 
-def memory_checks(run: RunSpec, doc: SourceDoc) -> list[Problem]:
+def memory_checks(run: RunSpec, doc: SourceDoc, layout=None) -> list[Problem]:
     """Refuse a run whose network and data set would not fit the memory budget
-    (hwsim.spec.limits.memory_budget), at the field that makes them large."""
+    (hwsim.spec.limits.memory_budget), at the field that makes them large. ``layout``: the
+    scenario's, when the caller has it."""
     from hwsim.spec.limits import format_bytes, memory_problem
 
     sc = run.scenario
-    layout = sc.layout()
+    layout = layout if layout is not None else _layout(sc)
     network, data = run_memory_estimate(run, layout)
     p = layout.n_params
     what = (f"this run ({p:,} parameters: {format_bytes(network)}; the {sc.dataset.name} data set: "
@@ -628,14 +648,14 @@ def memory_checks(run: RunSpec, doc: SourceDoc) -> list[Problem]:
         where = ("dataset",)
         fix = "use fewer samples (n_train, n_samples), or raise HWSIM_MEMORY_LIMIT if the machine has the memory"
     message = memory_problem(network + data, what, fix)
-    return [_problem(doc, where, message)] if message else []
+    return [problem(doc, where, message)] if message else []
 
 
 #: Smallest perturbation amplitude, fixed or scheduled: the gradient is divided by its square.
 MIN_AMPLITUDE = 1e-100
 
 
-def _amplitude_schedule_problems(run: RunSpec, doc: SourceDoc) -> list[Problem]:
+def _amplitude_schedule_problems(run: RunSpec, doc: SourceDoc, layout=None) -> list[Problem]:
     """The amplitude schedule must keep the amplitude at or above MIN_AMPLITUDE up to the last
     perturbation index the budget allows (step, cosine and inverse_time only ever fall)."""
     import math
@@ -646,7 +666,8 @@ def _amplitude_schedule_problems(run: RunSpec, doc: SourceDoc) -> list[Problem]:
     sched = fw.amplitude_schedule
     if sched.kind == "constant":
         return []
-    steps = sc.max_cycles // max(1, inference_timing(run.chip, sc.layout()).interval)
+    layout = layout if layout is not None else _layout(sc)
+    steps = sc.max_cycles // max(1, inference_timing(run.chip, layout).interval)
     if sc.max_steps is not None:
         steps = min(steps, sc.max_steps)
     k = steps // fw.tau_p                      # the last perturbation index of the run
@@ -663,7 +684,7 @@ def _amplitude_schedule_problems(run: RunSpec, doc: SourceDoc) -> list[Problem]:
     if log_amp >= math.log(MIN_AMPLITUDE):
         return []
     reached = f"{math.exp(log_amp):.3g}" if log_amp > -700 else "0"
-    return [_problem(doc, ("amplitude_schedule",),
+    return [problem(doc, ("amplitude_schedule",),
                      f"the amplitude schedule takes the perturbation amplitude to {reached} by the end "
                      f"of the run (got {sched.kind} from {fw.perturbation.amplitude:g} over up to {k:,} "
                      f"perturbation indices; expected at least {MIN_AMPLITUDE:g}: the gradient is divided "
@@ -671,13 +692,16 @@ def _amplitude_schedule_problems(run: RunSpec, doc: SourceDoc) -> list[Problem]:
                      "shorten the run", "firmware.amplitude_schedule")]
 
 
-def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
-    """Checks that span fields or files."""
+def cross_checks(run: RunSpec, docs: dict[str, SourceDoc], layout=None) -> list[Problem]:
+    """Checks that span fields or files. The knowledge of a data set (its task, what its
+    inputs and outputs are) is on its model class (hwsim.spec.scenario); the checks stay here
+    because only the loader can aim a problem at a field's line. ``layout``: the scenario's,
+    when the caller has it."""
     out: list[Problem] = []
     sc = run.scenario
 
     def at(kind, loc, msg):
-        out.append(_problem(docs[kind], loc, msg, ".".join(((kind,) if kind != "scenario" else ()) + loc)))
+        out.append(problem(docs[kind], loc, msg, ".".join(((kind,) if kind != "scenario" else ()) + loc)))
 
     dev, arr = run.chip.device, run.chip.array
     if (dev.conductance is None) != (arr.gain is None):
@@ -699,16 +723,17 @@ def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
     if sc.accuracy == "threshold" and sc.cost == "cross_entropy":
         at("scenario", ("accuracy",), "threshold accuracy needs the mse cost (got cost cross_entropy, "
                                       "which uses argmax; expected accuracy: argmax or cost: mse)")
-    if sc.dataset.name == "teacher" and sc.accuracy != "r2":
-        at("scenario", ("accuracy",), f"the teacher data set is a regression (got {short(sc.accuracy)}; "
+    ds = sc.dataset
+    if ds.REGRESSION and sc.accuracy != "r2":
+        at("scenario", ("accuracy",), f"the {ds.name} data set is a regression (got {short(sc.accuracy)}; "
                                       "expected accuracy: r2)")
-    if sc.dataset.name != "teacher" and sc.accuracy == "r2":
-        at("scenario", ("accuracy",), f"r2 is for regression (got r2 on {sc.dataset.name}, a classification "
+    if not ds.REGRESSION and sc.accuracy == "r2":
+        at("scenario", ("accuracy",), f"r2 is for regression (got r2 on {ds.name}, a classification "
                                       "task; expected argmax, or threshold for parity)")
-    if sc.dataset.name == "parity" and sc.accuracy == "argmax":
-        at("scenario", ("accuracy",), "parity has a single output (got argmax; expected accuracy: threshold)")
-    if sc.dataset.name == "parity" and sc.cost == "cross_entropy":
-        at("scenario", ("cost",), "parity has a single output (got cross_entropy, which needs two or more; "
+    if ds.SINGLE_OUTPUT and sc.accuracy == "argmax":
+        at("scenario", ("accuracy",), f"{ds.name} has a single output (got argmax; expected accuracy: threshold)")
+    if ds.SINGLE_OUTPUT and sc.cost == "cross_entropy":
+        at("scenario", ("cost",), f"{ds.name} has a single output (got cross_entropy, which needs two or more; "
                                   "expected cost: mse)")
     out_act = sc.network.output_activation
     if sc.network.layers is not None and sc.network.layers[-1].activation is not None:
@@ -718,10 +743,7 @@ def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
            f"cross_entropy applies softmax to the outputs itself (got {short(out_act)}; "
            "expected output_activation: linear)")
     n_in, n_out = sc.dataset.shape
-    what = {"digits": ("pixels", "classes"), "parity": ("bits", "output"),
-            "teacher": ("inputs", "outputs"), "mnist1d": ("values", "classes"),
-            "mnist": ("pixels", "classes"), "fashion_mnist": ("pixels", "classes"),
-            "cifar10": ("values (32x32 pixels x 3 colours)", "classes")}.get(sc.dataset.name, ("inputs", "classes"))
+    what = (sc.dataset.INPUTS_ARE, sc.dataset.OUTPUTS_ARE)
     if sc.network.inputs is not None and sc.network.inputs != n_in:
         at("scenario", ("network", "inputs"), f"the network does not match the data set (got "
                                               f"{sc.network.inputs} inputs; expected {n_in}: {sc.dataset.name} "
@@ -730,7 +752,7 @@ def cross_checks(run: RunSpec, docs: dict[str, SourceDoc]) -> list[Problem]:
         at("scenario", ("network", "outputs"), f"the network does not match the data set (got "
                                                f"{sc.network.outputs} outputs; expected {n_out}: "
                                                f"{sc.dataset.name} has {n_out} {what[1]})")
-    out.extend(_amplitude_schedule_problems(run, docs["firmware"]))
+    out.extend(_amplitude_schedule_problems(run, docs["firmware"], layout))
     return out
 
 
@@ -743,13 +765,13 @@ def _run_docs(doc: SourceDoc) -> tuple[dict[str, SourceDoc], list[Problem]]:
     allowed = ["kind", "scenario", "chip", "firmware"]
     for key in doc.data:
         if key not in allowed:
-            problems.append(_problem(doc, (key,), f"unknown field (got {short(key)}; expected one of "
+            problems.append(problem(doc, (key,), f"unknown field (got {short(key)}; expected one of "
                                                   f"{', '.join(allowed)}){did_you_mean(key, allowed)}"))
     docs = {}
     for part in ("scenario", "chip", "firmware"):
         value = doc.data.get(part, {})
         if not isinstance(value, dict):
-            problems.append(_problem(doc, (part,), f"wrong type (got {short(value)}; expected the resolved "
+            problems.append(problem(doc, (part,), f"wrong type (got {short(value)}; expected the resolved "
                                                    f"{part} as a mapping of fields)"))
             value = {}
         n = 1
@@ -779,12 +801,12 @@ def _scenario_docs(scen: SourceDoc, overrides: dict[str, Any], chip: str | None,
         ref = scen.data.get(kind, ScenarioSpec.model_fields[kind].default)
         docs[kind] = SourceDoc(scen.path, {})
         if not isinstance(ref, str) or not ref.strip():
-            problems.append(_problem(scen, (kind,), f"wrong type (got {short(ref)}; expected a {kind} "
+            problems.append(problem(scen, (kind,), f"wrong type (got {short(ref)}; expected a {kind} "
                                                     "preset name or a path to a YAML file)"))
             continue
         found = find_spec_file(ref, kind, base_dir)
         if found is None:
-            problems.append(_problem(scen, (kind,), not_found_message(ref, kind, base_dir)))
+            problems.append(problem(scen, (kind,), not_found_message(ref, kind, base_dir)))
             continue
         try:
             found_kind, docs[kind] = read_spec(found)
@@ -792,11 +814,11 @@ def _scenario_docs(scen: SourceDoc, overrides: dict[str, Any], chip: str | None,
             problems.extend(exc.problems)
             continue
         if found_kind is not None and found_kind != kind:
-            problems.append(_problem(scen, (kind,), f"wrong kind of file (got {short(ref)}, a {found_kind} file; "
+            problems.append(problem(scen, (kind,), f"wrong kind of file (got {short(ref)}, a {found_kind} file; "
                                                     f"expected a {kind} file)"))
     own = scen.data.pop("overrides", None) or {}
     if not isinstance(own, dict):
-        problems.append(_problem(scen, ("overrides",), f"wrong type (got {short(own)}; expected a mapping "
+        problems.append(problem(scen, ("overrides",), f"wrong type (got {short(own)}; expected a mapping "
                                                        "of dotted.path: value)"))
         own = {}
     if not problems:
@@ -822,7 +844,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *,
     """
     kind, doc = read_spec(path)
     if kind not in ("scenario", RUN_KIND):
-        raise SpecError([_problem(doc, ("kind",), f"not a scenario (got a {kind or 'unrecognised'} file; "
+        raise SpecError([problem(doc, ("kind",), f"not a scenario (got a {kind or 'unrecognised'} file; "
                                                   "expected kind: scenario): use 'hwsim validate' or "
                                                   "'hwsim show' for chip and firmware files")])
     return _load_run(kind, doc, dict(overrides or {}), chip, firmware)

@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel
 
+from hwsim.network.layout import scenario_layout
 from hwsim.spec.errors import Problem, SpecError
 from hwsim.spec.limits import check_option
 from hwsim.spec.loader import (RunSpec, _apply_overrides, _cli_origin, _scenario_docs, _split_override,
                                cross_checks, find_spec_file, load_scenario, memory_checks, network_checks,
                                read_spec, resolve_firmware, validate_doc)
-from hwsim.spec.models import ScenarioSpec
 from hwsim.spec.yaml_source import SourceDoc
 from hwsim.sweep.spec import (REFERENCE_PATHS, SEED_PATHS, SweepSpec, check_path, normalise_path, raw_paths,
                               read_sweep)
@@ -236,18 +236,6 @@ def _at_sweep(prob: Problem, doc, located: dict, values: dict, positions: dict |
 # --------------------------------------------------------------------------- resolving points
 
 
-class _LaidOutScenario(ScenarioSpec):
-    """A validated scenario whose network is laid out once: the checks of a point ask for the
-    layout several times, it takes about a millisecond, and many points share one scenario."""
-
-    _layout: Any = PrivateAttr(default=None)
-
-    def layout(self):
-        if self._layout is None:
-            self._layout = super().layout()
-        return self._layout
-
-
 class _LookedAt(BaseException):
     """A check used a swept number (so its outcome may differ from point to point). A
     BaseException, so that no ``except Exception`` in a check can swallow it."""
@@ -325,7 +313,7 @@ class _Model:
     network_problems: list = field(default_factory=list)     # the scenario's: network_checks
     dump: dict | None = None           # model_dump(mode="json")
     hash_text: str = ""                # its JSON as the spec hash writes it (the scenario's without the seed)
-    laid_out: Any = None               # the scenario as a _LaidOutScenario, for the checks
+    layout: Any = None                 # the scenario's network layout, built once for the checks
 
 
 def _frozen(value) -> tuple:
@@ -343,13 +331,15 @@ def _hash_text(content: dict) -> str:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
 
-def _spanning_checks(scenario, chip, firmware, docs: dict) -> tuple[list[Problem], Any]:
-    """What _validate does once the three models are valid: (problems, resolved firmware)."""
-    fw, extra = resolve_firmware(firmware, chip, scenario, docs["firmware"])
+def _spanning_checks(scenario, chip, firmware, docs: dict, layout=None) -> tuple[list[Problem], Any]:
+    """What _validate does once the three models are valid: (problems, resolved firmware).
+    ``layout``: the scenario's, when it is known (laying out takes about a millisecond, and
+    many points share one scenario); None lays it out here (a swept number then shows)."""
+    fw, extra = resolve_firmware(firmware, chip, scenario, docs["firmware"], layout=layout)
     if extra:
         return extra, None
     checked = RunSpec.model_construct(scenario=scenario, chip=chip, firmware=fw)
-    return cross_checks(checked, docs) or memory_checks(checked, docs["scenario"]), fw
+    return cross_checks(checked, docs, layout) or memory_checks(checked, docs["scenario"], layout), fw
 
 
 class PointResolver:
@@ -450,7 +440,7 @@ class PointResolver:
             self._spanning[spanning_key] = self._spanning_once(built, docs, rest)
         once = self._spanning[spanning_key]
         if once is None:
-            problems, fw = _spanning_checks(scenario.laid_out, chip.model, firmware, docs)
+            problems, fw = _spanning_checks(scenario.model, chip.model, firmware, docs, scenario.layout)
         else:
             problems, updates = once
             fw = firmware.model_copy(update=updates) if not problems else None
@@ -474,12 +464,11 @@ class PointResolver:
                 models[target] = _with_value(models[target], parts, _SWEPT)
                 if models[target] is None:
                     return None
-        scenario = built["scenario"].laid_out
-        if models["scenario"] is not built["scenario"].model:
-            scenario = _LaidOutScenario.model_construct(models["scenario"].model_fields_set,
-                                                        **models["scenario"].__dict__)
+        # A scenario holding a swept number is laid out inside the checks (so that its use shows).
+        same = models["scenario"] is built["scenario"].model
         try:
-            problems, fw = _spanning_checks(scenario, models["chip"], models["firmware"], docs)
+            problems, fw = _spanning_checks(models["scenario"], models["chip"], models["firmware"], docs,
+                                            built["scenario"].layout if same else None)
         except _LookedAt:
             return None
         if problems:
@@ -505,8 +494,7 @@ class PointResolver:
             hashed = {k: v for k, v in out.dump.items() if k != "seed"} if kind == "scenario" else out.dump
             out.hash_text = _hash_text(hashed)
             if kind == "scenario":
-                out.laid_out = _LaidOutScenario.model_construct(out.model.model_fields_set,
-                                                                **out.model.__dict__)
+                out.layout = scenario_layout(out.model)
         self._models[key] = out
         return out
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from hwsim.spec.errors import SpecError, did_you_mean
 from hwsim.spec.limits import MAX_SEED, short
-from hwsim.spec.loader import _problem, _problems_from, find_spec_file
+from hwsim.spec.loader import find_spec_file, problem, problems_from
 from hwsim.spec.models import KINDS, Spec, F
 from hwsim.spec.yaml_source import SourceDoc, read_yaml
 
@@ -279,42 +279,42 @@ def read_sweep(path: str | Path) -> tuple[SweepSpec, SourceDoc]:
     doc = read_yaml(path)
     kind = doc.data.get("kind")
     if kind != "sweep":
-        raise SpecError([_problem(doc, ("kind",), f"not a sweep file (got kind {short(kind)}; expected "
+        raise SpecError([problem(doc, ("kind",), f"not a sweep file (got kind {short(kind)}; expected "
                                                   "kind: sweep)")])
-    problems = [_problem(doc, loc, message, p) for loc, p in raw_paths(doc.data)
+    problems = [problem(doc, loc, message, p) for loc, p in raw_paths(doc.data)
                 if (message := check_path(p)) is not None]
     try:
         spec = SweepSpec.model_validate(doc.data)
     except ValidationError as exc:
-        raise SpecError(problems + _problems_from(exc, doc, SweepSpec, "")) from None
+        raise SpecError(problems + problems_from(exc, doc, SweepSpec, "")) from None
     seen: dict[str, tuple] = {}
     for loc, path in raw_paths(doc.data):
         key = normalise_path(path)
         if loc[0] == "overrides":
             if key in seen:
-                problems.append(_problem(doc, loc, f"set in overrides and swept (got {path} in both; "
+                problems.append(problem(doc, loc, f"set in overrides and swept (got {path} in both; "
                                                    "expected one of the two)", path))
             elif key in SEED_PATHS:
-                problems.append(_problem(doc, loc, f"the run seed is not an override (got {path}; "
+                problems.append(problem(doc, loc, f"the run seed is not an override (got {path}; "
                                                    "expected seeds: [N])", path))
             continue
         if key in seen:
             first = ".".join(map(str, seen[key]))
-            problems.append(_problem(doc, loc, f"swept twice (got {path} here and at {first}; expected one "
+            problems.append(problem(doc, loc, f"swept twice (got {path} here and at {first}; expected one "
                                                "axis per path)", path))
             continue
         seen[key] = loc
         if key in SEED_PATHS and spec.seeds is not None:
-            problems.append(_problem(doc, loc, "the seed is swept twice (got a seed axis here and seeds:; "
+            problems.append(problem(doc, loc, "the seed is swept twice (got a seed axis here and seeds:; "
                                                "expected one of the two)", path))
         if key in ("chip", "firmware") and getattr(spec, key) is not None:
-            problems.append(_problem(doc, loc, f"the {key} is swept here and fixed by the sweep's {key}: "
+            problems.append(problem(doc, loc, f"the {key} is swept here and fixed by the sweep's {key}: "
                                                f"(got both; expected one of the two)", path))
     base = Path(doc.path).resolve().parent
     if find_spec_file(spec.scenario, "scenario", base) is None:
         from hwsim.spec.loader import not_found_message
 
-        problems.append(_problem(doc, ("scenario",), not_found_message(spec.scenario, "scenario", base)))
+        problems.append(problem(doc, ("scenario",), not_found_message(spec.scenario, "scenario", base)))
     if problems:
         raise SpecError(problems)
     return spec, doc

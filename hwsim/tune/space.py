@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError, model_validator
 
 from hwsim.spec.errors import Problem, SpecError, did_you_mean
-from hwsim.spec.loader import _problem, _problems_from, project_root
+from hwsim.spec.loader import problem, problems_from, project_root
 from hwsim.spec.models import F, Spec
 from hwsim.spec.yaml_source import SourceDoc, read_yaml
 
@@ -165,17 +165,17 @@ def read_space(path: str | Path) -> tuple[SpaceSpec, SourceDoc]:
                     f"the {path} is chosen with --{path}, not searched (got {path} in {section}; expected a "
                     f"field such as firmware.eta)")
                 if message is not None:
-                    problems.append(_problem(doc, (section, path), message, str(path)))
+                    problems.append(problem(doc, (section, path), message, str(path)))
     params, fixed = doc.data.get("params"), doc.data.get("fixed")
     if isinstance(params, dict) and isinstance(fixed, dict):
         for path in params:
             if path in fixed:
-                problems.append(_problem(doc, ("fixed", path), f"both searched and fixed (got {path} in params "
+                problems.append(problem(doc, ("fixed", path), f"both searched and fixed (got {path} in params "
                                                                "and fixed; expected one of the two)", str(path)))
     try:
         spec = SpaceSpec.model_validate(doc.data)
     except ValidationError as exc:
-        raise SpecError(problems + _problems_from(exc, doc, SpaceSpec, "")) from None
+        raise SpecError(problems + problems_from(exc, doc, SpaceSpec, "")) from None
     if problems:
         raise SpecError(problems)
     return spec, doc

@@ -106,13 +106,14 @@ def test_docs_examples_match_the_loader(tmp_path):
         raise AssertionError("1 GHz must be rejected as a clock period")
     spec = load_scenario(ROOT / "scenarios" / "quickstart.yaml", chip="rram_crossbar", firmware="finite_difference",
                          overrides={"firmware.tau_p": 1, "firmware.tau_theta": "full_period"})
-    from hwsim.spec.commands import dump_resolved
+    from hwsim.cli.spec import dump_resolved
     from hwsim.chip.timing import inference_timing
+    from hwsim.network.layout import scenario_layout
 
     line = next(l for l in docs.splitlines() if l.startswith("  tau_theta: 2410  # steps = "))
     assert line in dump_resolved(spec).splitlines()
     # The cycles are the step's own (the tile model's interval), not cycles_per_inference.
-    step = inference_timing(spec.chip, spec.scenario.layout()).interval
+    step = inference_timing(spec.chip, scenario_layout(spec.scenario)).interval
     assert step != spec.chip.inference.cycles_per_inference and f"= {2410 * step} cycles" in line
     error = next(l for l in docs.splitlines() if l.startswith("s.yaml:5:3: firmware.tau_x: not a whole"))
     broken = (ROOT / "tests" / "spec" / "broken_expected.yaml").read_text()

@@ -8,6 +8,7 @@ import re
 import pytest
 import yaml
 
+from hwsim.network.layout import scenario_layout
 from hwsim.spec.loader import load_scenario, load_spec
 from hwsim.spec.models import KINDS
 from hwsim.spec.schema import schema_for, schema_text
@@ -65,7 +66,7 @@ def test_finite_difference_period_is_p_times_tau_p():
     spec = load_scenario(ROOT / "scenarios" / "quickstart.yaml", firmware="finite_difference",
                          overrides={"firmware.tau_p": 3, "firmware.tau_x": "full_period",
                                     "firmware.tau_theta": "full_period"})
-    p = spec.scenario.n_params()
+    p = scenario_layout(spec.scenario).n_params
     assert p == 64 * 32 + 32 + 32 * 10 + 10
     assert spec.firmware.tau_theta == 3 * p and spec.firmware.tau_x == 3 * p
 
