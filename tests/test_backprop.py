@@ -16,7 +16,7 @@ from hwsim.data.datasets import Dataset, digits
 from hwsim.engine.simulation import Simulation
 from hwsim.seeds import Stream, stream_key
 from hwsim.firmware.backprop import SampleOrder, loss_and_gradient, train_backprop
-from hwsim.firmware.optimizers import OptimizerConfig, ScheduleConfig
+from hwsim.spec.models import OptimizerSpec, ScheduleSpec
 from hwsim.kernels import mgd_block as K
 from hwsim.network import batch as net
 from hwsim.network.layout import dense_layout
@@ -122,15 +122,15 @@ def test_plain_sgd_matches_the_definition_across_epoch_boundaries():
 
 
 @pytest.mark.parametrize("kind", ["momentum", "nesterov", "adam"])
-@pytest.mark.parametrize("sched", [ScheduleConfig("step", step_size=3, gamma=0.5),
-                                   ScheduleConfig("cosine", min_fraction=0.1),
-                                   ScheduleConfig("inverse_time", decay=0.2)])
+@pytest.mark.parametrize("sched", [ScheduleSpec(kind="step", step_size=3, gamma=0.5),
+                                   ScheduleSpec(kind="cosine", min_fraction=0.1, horizon=1000),
+                                   ScheduleSpec(kind="inverse_time", decay=0.2)])
 def test_optimisers_and_schedules_match_the_numpy_twins(kind, sched):
     data = teacher_data()
     layout = dense_layout((4, 5, 2), ("sigmoid", "linear"))
     theta0 = layout.init(np.random.default_rng(1), "normal", 0, 0, 0.5)
     seed = stream_key(2, Stream.ORDER)
-    opt = OptimizerConfig(kind, beta=0.8, beta2=0.99, eps=1e-8)
+    opt = OptimizerSpec(kind=kind, beta=0.8, beta2=0.99, eps=1e-8)
     n_updates, batch, lr = 12, 3, 0.05
     theta, _ = train_backprop(layout, theta0, data, "mse", n_updates * batch, lr, batch=batch,
                               optimizer=opt, schedule=sched, order_seed=seed, accuracy_fn="r2")

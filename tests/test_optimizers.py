@@ -9,7 +9,8 @@ import pytest
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
 import naive_optim
-from hwsim.firmware.optimizers import OptimizerConfig, OptimizerState, ScheduleConfig
+from hwsim.firmware.optimizers import OptimizerState, optimizer_params, schedule_params, schedule_value
+from hwsim.spec.models import OptimizerSpec, ScheduleSpec
 from hwsim.kernels import optim as KO
 
 KINDS = ("sgd", "momentum", "nesterov", "adam")
@@ -79,7 +80,7 @@ def test_momentum_with_beta_zero_is_plain_sgd_exactly(kind):
     np.testing.assert_array_equal(sgd, -lrs[:, None] * grads)
     # and through the Python state object
     st = OptimizerState(grads.shape[1])
-    cfg = OptimizerConfig(kind=kind, beta=0.0)
+    cfg = OptimizerSpec(kind=kind, beta=0.0)
     np.testing.assert_array_equal(np.array([st.step(g, lr, cfg) for g, lr in zip(grads, lrs)]), sgd)
 
 
@@ -170,7 +171,8 @@ def test_kernel_rejects_bad_kind_and_adam_t_zero():
 # ----------------------------------------------------------------------------- schedules
 
 def sched(kind, base, t, total=0.0, **kw):
-    code, base, total, p1, p2 = ScheduleConfig(kind=kind, **kw).kernel_args(base, total)
+    spec = ScheduleSpec(kind=kind, horizon=total if kind == "cosine" else None, **kw)
+    code, total, p1, p2 = schedule_params(spec)
     return KO.schedule_value(code, base, t, total, p1, p2)
 
 
@@ -207,40 +209,40 @@ def test_schedule_kernel_equals_numpy_twin(kind, total, kw):
     np.testing.assert_allclose(fast, twin, rtol=1e-13)
     np.testing.assert_array_equal(fast_int, fast[:400])
     assert np.all(np.diff(fast[:400]) <= 0) or np.all(np.diff(fast[:400]) >= 0)  # monotone
-    assert ScheduleConfig(kind=kind, **kw).value(0.8, 5.0, total) == fast[5]
+    assert schedule_value(ScheduleSpec(kind=kind, **kw, horizon=total or None), 0.8, 5.0) == fast[5]
 
 
 # ----------------------------------------------------------------------------- configs, state
 
-def test_optimizer_config_validation_and_kernel_args():
-    assert OptimizerConfig().kernel_args() == (KO.SGD, 0.9, 0.999, 1e-8)
-    assert OptimizerConfig("adam", beta=0.8, beta2=0.99, eps=1e-6).kernel_args() == (KO.ADAM, 0.8, 0.99, 1e-6)
-    assert OptimizerConfig("nesterov").code == 2 and OptimizerConfig("momentum").code == 1
-    assert not OptimizerConfig("sgd").stateful and OptimizerConfig("adam").stateful
+def test_optimizer_params_from_the_spec():
+    assert optimizer_params(OptimizerSpec()) == (KO.SGD, 0.9, 0.999, 1e-8)
+    assert optimizer_params(OptimizerSpec(kind="adam", beta=0.8, beta2=0.99, eps=1e-6)) == (KO.ADAM, 0.8, 0.99, 1e-6)
+    assert optimizer_params(OptimizerSpec(kind="nesterov"))[0] == 2
+    assert optimizer_params(OptimizerSpec(kind="momentum"))[0] == 1
+    # The spec is the one validation of these settings (no second, hand-written one).
     for bad in (dict(kind="rmsprop"), dict(beta=1.0), dict(beta=-0.1), dict(beta2=1.0),
-                dict(eps=0.0), dict(eps=float("nan")), dict(beta=True), dict(beta="0.9")):
+                dict(eps=0.0), dict(eps=float("nan"))):
         with pytest.raises(ValueError):
-            OptimizerConfig(**bad)
-    with pytest.raises(Exception):
-        OptimizerConfig().beta = 0.5  # frozen
+            OptimizerSpec(**bad)
 
 
-def test_schedule_config_validation_and_kernel_args():
-    assert ScheduleConfig().kernel_args(0.1) == (KO.CONSTANT, 0.1, 0.0, 0.0, 0.0)
-    assert ScheduleConfig("step", step_size=5, gamma=0.5).kernel_args(0.1) == (KO.STEP, 0.1, 0.0, 5.0, 0.5)
-    assert ScheduleConfig("cosine", min_fraction=0.2).kernel_args(1.0, 10) == (KO.COSINE, 1.0, 10.0, 0.2, 0.0)
-    assert ScheduleConfig("inverse_time", decay=0.3).kernel_args(2.0) == (KO.INVERSE_TIME, 2.0, 0.0, 0.3, 0.0)
+def test_schedule_params_from_the_spec():
+    assert schedule_params(ScheduleSpec()) == (KO.CONSTANT, 0.0, 0.0, 0.0)
+    assert schedule_params(ScheduleSpec(kind="step", step_size=5, gamma=0.5)) == (KO.STEP, 0.0, 5.0, 0.5)
+    assert schedule_params(ScheduleSpec(kind="cosine", min_fraction=0.2, horizon=10)) == (KO.COSINE, 10.0, 0.2, 0.0)
+    assert schedule_params(ScheduleSpec(kind="inverse_time", decay=0.3)) == (KO.INVERSE_TIME, 0.0, 0.3, 0.0)
+    # A caller's horizon replaces the spec's (the backprop baseline's is its number of updates).
+    assert schedule_params(ScheduleSpec(kind="cosine", horizon=10), total=7) == (KO.COSINE, 7.0, 0.0, 0.0)
     for bad in (dict(kind="linear"), dict(step_size=0), dict(gamma=0.0), dict(decay=-1.0),
-                dict(min_fraction=1.5), dict(min_fraction=-0.1), dict(step_size=float("inf"))):
+                dict(min_fraction=1.5), dict(min_fraction=-0.1), dict(step_size=float("inf")),
+                dict(kind="cosine")):  # no horizon
         with pytest.raises(ValueError):
-            ScheduleConfig(**bad)
-    with pytest.raises(ValueError):
-        ScheduleConfig("cosine").kernel_args(1.0)  # no horizon
+            ScheduleSpec(**bad)
 
 
 def test_optimizer_state_counts_updates_and_survives_pickle():
     grads = gradient_sequence(8, n_steps=30)
-    cfg = OptimizerConfig("adam", beta=0.85)
+    cfg = OptimizerSpec(kind="adam", beta=0.85)
     whole = OptimizerState(grads.shape[1])
     ref = np.array([whole.step(g, 0.01, cfg) for g in grads])
     assert whole.t == 30
