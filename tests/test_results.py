@@ -128,3 +128,83 @@ def test_a_trace_into_a_fifo_exits_2_and_leaves_the_fifo(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "a FIFO" in err and "Traceback" not in err
     assert os.path.stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+# --------------------------------------------------------------------------- the run record
+
+
+def test_mgd_and_backprop_summaries_share_one_schema_in_one_order(tmp_path):
+    from helpers import tiny_scenario
+
+    mgd_path = tmp_path / "mgd.yaml"
+    mgd_path.write_text(tiny_scenario(every_steps=100, max_cycles=4000))
+    bp_path = tmp_path / "bp.yaml"
+    bp_path.write_text(tiny_scenario(every_steps=100, max_cycles=4000)
+                       .replace("firmware: mgd_discrete", "firmware: backprop_sgd"))
+    mgd = hwsim.run(mgd_path, seed=0, out=tmp_path / "m").summary
+    bp = hwsim.run(bp_path, seed=0, out=tmp_path / "b").summary
+    own = {"algorithm", "updates_to_target", "batch"}
+    assert "algorithm" not in mgd and bp["algorithm"] == "backprop"
+    assert set(bp) - set(mgd) == own and not own & set(mgd)
+    # Shared keys come in the MGD order, so the two files read alike.
+    shared = [k for k in bp if k not in own]
+    assert shared == [k for k in mgd if k in set(shared)]
+    # A baseline has no chip: chip-time and energy to the target are null, not absent or 0.
+    assert all(bp[k] is None for k in ("cycles_to_target", "seconds_to_target", "energy_joules_to_target"))
+    assert bp["samples_seen"] == json.loads((tmp_path / "b" / "summary.json").read_text())["samples_seen"] > 0
+    assert json.loads((tmp_path / "m" / "summary.json").read_text()) == json.loads(json.dumps(mgd))
+
+
+def test_the_summary_reads_the_chips_counters_by_name(sweep_dir):
+    from hwsim.api import summarise
+    from hwsim.engine.simulation import Simulation
+
+    spec = hwsim.load_scenario(sweep_dir.parent / "tiny.yaml")
+    sim = Simulation(spec, 1)
+    sim.run()
+    s, counts = summarise(sim, spec), sim.counts()
+    assert (s["steps_simulated"], s["cycles_simulated"], s["samples_seen"], s["updates"],
+            s["baseline_measurements"]) == (counts["step"], counts["cycles"], counts["samples"],
+                                            counts["updates"], counts["baselines"])
+    assert s["updates"] > 0 and sum(s["time_breakdown_cycles"].values()) == s["cycles_simulated"]
+    # ideal_digital has no energy table: its joules are null and listed as not modelled, not 0 J.
+    assert "energy" in s["not_modelled"] and s["energy_joules"] is s["energy_breakdown_joules"] is None
+
+
+def test_absent_fields_are_left_out_and_none_is_written_as_null():
+    from hwsim.results.summary import ABSENT, Summary
+
+    names = [f for f in Summary.__dataclass_fields__ if f not in ("backprop", "hwsim_version")]
+    summary = Summary(**{name: ABSENT for name in names}).to_dict()
+    assert summary == {"hwsim_version": hwsim.__version__}
+    summary = Summary(**{name: None for name in names}).to_dict()
+    assert set(summary) == set(names) | {"hwsim_version"} and summary["divergence"] is None
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("seed", "3", "int"), ("seed", True, "int"), ("max_cycles", 1.5, "int"),
+    ("spec_hash", 5, "str"), ("resolved", [], "dict"), ("hwsim_version", None, "str")])
+def test_a_damaged_manifest_names_the_file_and_the_field(tmp_path, key, value, expected):
+    from hwsim.engine.checkpoint import CheckpointError
+    from hwsim.results.summary import read_manifest_file
+
+    good = {"hwsim_version": "1", "spec_hash": "ab", "seed": 3, "max_cycles": 1000, "resolved": {}}
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(good))
+    assert read_manifest_file(path) == good
+    path.write_text(json.dumps({**good, key: value}))
+    with pytest.raises(CheckpointError) as exc:
+        read_manifest_file(path)
+    text = str(exc.value)
+    assert f"{path}: {key}: missing or of the wrong type" in text and f"expected {expected})" in text, text
+
+
+def test_a_manifest_seed_out_of_the_spec_range_is_refused(tmp_path):
+    from hwsim.engine.checkpoint import CheckpointError
+    from hwsim.results.summary import read_manifest_file
+
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"hwsim_version": "1", "spec_hash": "ab", "seed": -1, "max_cycles": 10,
+                                "resolved": {}}))
+    with pytest.raises(CheckpointError, match="seed: out of range"):
+        read_manifest_file(path)
