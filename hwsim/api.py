@@ -15,7 +15,6 @@ import pandas as pd
 from hwsim.engine.checkpoint import (CHECKPOINT_FILE, DEFAULT_EVERY_SECONDS, CheckpointError,
                                      Checkpointer, CheckpointPolicy, poll_steps, restore, run_dir_lock)
 from hwsim.engine.simulation import Simulation
-from hwsim.kernels import mgd_block as K
 from hwsim.network import batch
 from hwsim.network.layout import layout_from_spec
 from hwsim.results.rundir import OutputError, atomic_write, curve_frame, dump_json, slug, write_run
@@ -365,10 +364,10 @@ def probe_gradient(spec: RunSpec | str | Path, steps: int, seed: int | None = No
     sim = Simulation(spec, seed, max_cycles=10**15)
     if sample is not None:
         # Present the requested sample: pin the order table so step 0 reads it.
-        sim.order[:] = sample
-        sim.istate[K.S_ORDER_EPOCH] = 0
+        sim.state.order[:] = sample
+        sim.state.counters[0]["order_epoch"] = 0
     sim.advance(steps)
-    s = int(sim.istate[K.S_SAMPLE])
+    s = sim.counts()["sample"]
     true = batch.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s], spec.scenario.cost)
     est = sim.integrated_gradient()
     na, nb = np.linalg.norm(est), np.linalg.norm(true)
@@ -394,7 +393,6 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
     from hwsim.engine.simulation import CurvePoint, accuracy
     from hwsim.seeds import Stream, stream_key, stream_rng
     from hwsim.firmware.backprop import divergence, train_backprop
-    from hwsim.firmware.optimizers import OptimizerConfig, ScheduleConfig
 
     import time
 
@@ -416,13 +414,10 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
         steps = min(steps, sc.max_steps)
     n_samples = steps // fw.tau_x
     batch_size = max(1, fw.tau_theta // fw.tau_x)
-    o, ls = fw.optimizer, fw.learning_rate_schedule
-    schedule = ScheduleConfig(kind=ls.kind, step_size=ls.step_size, gamma=ls.gamma, decay=ls.decay,
-                              min_fraction=ls.min_fraction)
     theta, rows = train_backprop(
         layout, theta0, data, sc.cost, n_samples, fw.eta, batch=batch_size,
-        optimizer=OptimizerConfig(kind=o.kind, beta=o.beta, beta2=o.beta2, eps=o.eps),
-        schedule=schedule, order_seed=int(stream_key(seed, Stream.ORDER)),
+        optimizer=fw.optimizer, schedule=fw.learning_rate_schedule,
+        order_seed=int(stream_key(seed, Stream.ORDER)),
         eval_every=max(1, fw.evaluation.every_steps // fw.tau_x),
         accuracy_fn=lambda y, t: accuracy(y, t, sc.accuracy))
     # Samples seen are the shared axis with MGD; cycles and seconds do not apply.
