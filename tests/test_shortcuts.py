@@ -1,14 +1,18 @@
-"""Every exact shortcut of the MGD kernel equals the reference path on the same inputs
-(icfg[I_SHORTCUTS] = 0 runs the reference): the sign path for random-sign weight
-perturbation (int8 signs, the first layer's unperturbed product reused per sample) and the
-node-perturbation fold (node sums multiplied out when the presynaptic activity changes)."""
+"""Every shortcut path of the MGD kernel equals the reference path on the same inputs
+(hwsim.engine.paths; ``force_path="reference"`` runs the reference): the sign path for
+random-sign weight perturbation (int8 signs, the first layer's unperturbed product reused per
+sample) and the node-perturbation fold (node sums multiplied out when the presynaptic activity
+changes). Stated tolerance: 1e-10 relative on weights and G_int (the sums are the same terms,
+grouped alike; in practice they agree to the bit), exact on every counter; and the path
+selection itself, with its reasons."""
 
 import numpy as np
 import pytest
 
 from helpers import make_spec
+from hwsim.engine import paths
 from hwsim.engine.simulation import Simulation
-from hwsim.kernels import mgd_block as K
+from hwsim.kernels.state import COUNTERS
 
 CASES = {
     "sign path, tanh": dict(network={"hidden": [9, 5], "activation": "tanh"},
@@ -38,8 +42,8 @@ def pair(case, **firmware):
     chip = kw.pop("chip", None)
     eta = kw.pop("eta", 0.3)
     spec = make_spec(chip=chip, tau_p=2, tau_x=3, tau_theta=7, eta=eta, **kw, **firmware)
-    fast, ref = Simulation(spec, seed=4, max_cycles=10**9), Simulation(spec, seed=4, max_cycles=10**9)
-    ref.icfg[K.I_SHORTCUTS] = 0
+    fast = Simulation(spec, seed=4, max_cycles=10**9)
+    ref = Simulation(spec, seed=4, max_cycles=10**9, force_path="reference")
     return fast, ref
 
 
@@ -51,13 +55,15 @@ def test_shortcut_equals_the_reference_path(case):
         ref.advance(block)
         np.testing.assert_allclose(fast.theta, ref.theta, rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(fast.integrated_gradient(), ref.integrated_gradient(), rtol=1e-10, atol=1e-13)
-        counters = np.arange(K.N_ISTATE) != K.S_WINDOW   # the queue is the shortcut's own
-        np.testing.assert_array_equal(fast.istate[counters], ref.istate[counters])
-        assert fast.fstate[K.S_C0] == pytest.approx(ref.fstate[K.S_C0], rel=1e-12)
+        names = [n for n in COUNTERS.names if n != "window"]   # the queue is the shortcut's own
+        np.testing.assert_array_equal(fast.state.counters[names], ref.state.counters[names])
+        assert fast.state.floats[0]["c0"] == pytest.approx(ref.state.floats[0]["c0"], rel=1e-12)
+    assert fast.path.name == ("sign" if case.startswith("sign path") else "node_fold")
+    assert ref.path.name == "reference"
     if case.startswith("sign path"):
-        assert fast._psign.any() and not ref._psign.any()    # the shortcut ran, the reference did not
+        assert fast.state.psign.any()
     else:
-        assert fast.z1.any() and not ref.z1.any()            # (the fold keeps the first layer's product)
+        assert fast.state.z1.any() and not ref.state.z1.any()   # (the fold keeps the first layer's product)
 
 
 def test_node_fold_queue_that_fills_before_the_update_equals_the_reference():
@@ -66,9 +72,9 @@ def test_node_fold_queue_that_fills_before_the_update_equals_the_reference():
     spec = make_spec(network={"hidden": [6], "activation": "tanh"},
                      perturbation={"scheme": "cdma", "amplitude": 0.05, "target": "nodes"},
                      tau_p=1, tau_x=1, tau_theta=200, eta=0.3)
-    fast, ref = Simulation(spec, seed=2, max_cycles=10**9), Simulation(spec, seed=2, max_cycles=10**9)
-    ref.icfg[K.I_SHORTCUTS] = 0
-    assert fast.fold_window.shape[0] == 64
+    fast = Simulation(spec, seed=2, max_cycles=10**9)
+    ref = Simulation(spec, seed=2, max_cycles=10**9, force_path="reference")
+    assert fast.path.name == "node_fold" and fast.state.window.shape[0] == 64
     for block in (70, 130, 333):
         fast.advance(block)
         ref.advance(block)
@@ -86,3 +92,27 @@ def test_sign_table_gives_the_generators_cdma_signs():
         for k in (0, 1, 7, 10**9 + 7):
             fill_signs(k, np.uint64(gen.stream), signs)
             np.testing.assert_array_equal(signs[:p], np.sign(gen.vector(k)).astype(np.int8))
+
+
+@pytest.mark.parametrize("settings, path, reason", [
+    (dict(perturbation={"scheme": "cdma"}), "sign", None),
+    (dict(perturbation={"scheme": "walsh"}), "reference", "a scheme other than cdma"),
+    (dict(perturbation={"scheme": "cdma", "sparsity": 4.0}), "reference", "sparsity other than 1"),
+    (dict(perturbation={"scheme": "cdma"}, mode="analog", tau_x=10), "reference", "analog mode"),
+    (dict(perturbation={"scheme": "cdma"}, chip={"cost_unit": {"adc_bits": 8}}), "reference",
+     "modelled circuits"),
+    (dict(perturbation={"scheme": "cdma", "target": "nodes"}), "node_fold", None),
+    (dict(perturbation={"scheme": "cdma", "target": "nodes"}, chip={"broadcast": {"noise_sigma": 0.01}}),
+     "reference", "modelled circuits"),
+])
+def test_the_path_is_chosen_once_with_its_reason(settings, path, reason):
+    spec = make_spec(**settings)
+    sim = Simulation(spec, seed=0)
+    assert sim.path.name == path
+    if reason is not None:
+        shortcut = "node_fold" if settings["perturbation"].get("target") == "nodes" else "sign"
+        assert reason in sim.path.not_applicable[shortcut], sim.path.not_applicable
+    with pytest.raises(ValueError, match="does not apply"):
+        other = "node_fold" if path != "node_fold" else "sign"
+        Simulation(spec, seed=0, force_path=other)
+    assert Simulation(spec, seed=0, force_path="reference").path.name == "reference"
