@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -79,6 +81,17 @@ RUN_MEMBERS = tuple((name, path) for name, path, kind in STATE_MEMBERS if kind =
 SCRATCH_ARRAYS = tuple(path for _, path, kind in STATE_MEMBERS if kind == SCRATCH)
 # CurvePoint fields stored as integers in a checkpoint (the rest are floats).
 _CURVE_INT = ("step", "cycle", "samples_seen")
+
+
+def _compile_notice(path: str) -> threading.Timer:
+    """A timer that tells stderr the kernels are compiling, unless cancelled within 0.5 s."""
+    def tell():
+        print(f"hwsim: compiling the {path} kernel path (once after installing or upgrading hwsim; "
+              "later runs load it from numba's cache)...", file=sys.stderr, flush=True)
+    timer = threading.Timer(0.5, tell)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def accuracy(y: np.ndarray, t: np.ndarray, kind: str) -> float:
@@ -341,8 +354,16 @@ class Simulation:
             if self.trace is not None:
                 n = 1
                 before = self.counts()
-            done = self._driver(self.config, self.net, self.kernel_data, self.gens, self.periphery_k,
-                                self.devices_k, self.state, self.scratch, chunks, n, limit)
+            driver = self._driver
+            # The first call in a process with nothing compiled may compile (about a minute on
+            # a cold cache): say so once if it takes more than a moment (a cache load does not).
+            notice = None if driver.signatures else _compile_notice(self.path.name)
+            try:
+                done = driver(self.config, self.net, self.kernel_data, self.gens, self.periphery_k,
+                              self.devices_k, self.state, self.scratch, chunks, n, limit)
+            finally:
+                if notice is not None:
+                    notice.cancel()
             total += done
             if self.trace is not None and done:
                 self.trace.record_step(before["step"], before, self.counts())
