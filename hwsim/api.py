@@ -244,7 +244,7 @@ def _execute(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, 
             for stale in out.glob(".*.tmp"):   # left by a process killed while writing here
                 stale.unlink(missing_ok=True)
             if fresh:
-                _start_dir(out, manifest(spec, seed, max_cycles), overwrite)
+                _start_dir(out, {**manifest(spec, seed, max_cycles), **sim.path.record()}, overwrite)
             checkpointer = Checkpointer(out, sim, spec_hash=spec.spec_hash, seed=seed, budget=sim.budget,
                                         policy=policy)
         start = time.perf_counter()

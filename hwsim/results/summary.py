@@ -116,6 +116,8 @@ class Summary:
     divergence: dict | _Absent = ABSENT
     backprop: BackpropFigures | None = None
     hwsim_version: str = field(default=__version__)
+    # The code path that ran: the MGD kernel path (hwsim.engine.paths) or "backprop".
+    kernel_path: str | _Absent = ABSENT
 
     def to_dict(self) -> dict:
         """summary.json as a dict, keys in the order the file has always had them."""
@@ -151,6 +153,7 @@ class Summary:
                    device_pulses_total=self.device_pulses_total, device_pulses_max=self.device_pulses_max,
                    device_pulses_mean=self.device_pulses_mean, endurance_used_max=self.endurance_used_max)
         out["divergence"] = self.divergence
+        out["kernel_path"] = self.kernel_path
         return {key: value for key, value in out.items() if value is not ABSENT}
 
 
@@ -223,7 +226,8 @@ def chip_summary(sim, spec) -> Summary:
         device_pulses_total=pulses_total, device_pulses_max=int(pulses.max(initial=0)),
         device_pulses_mean=float(pulses.mean()) if pulses.size else 0.0,
         endurance_used_max=float(pulses.max(initial=0)) / endurance if math.isfinite(endurance) else 0.0,
-        divergence=ABSENT if sim.divergence is None else sim.divergence)
+        divergence=ABSENT if sim.divergence is None else sim.divergence,
+        kernel_path=sim.path.name)
 
 
 def backprop_summary(spec, seed: int, curve, rows, *, n_params: int, batch: int,
@@ -260,7 +264,8 @@ def backprop_summary(spec, seed: int, curve, rows, *, n_params: int, batch: int,
         inference_latency_cycles=ABSENT, initiation_interval_cycles=ABSENT, device_pulses_total=ABSENT,
         device_pulses_max=ABSENT, device_pulses_mean=ABSENT, endurance_used_max=ABSENT,
         divergence=divergence,
-        backprop=BackpropFigures(updates_to_target=reached_row.updates if reached_row else None, batch=batch))
+        backprop=BackpropFigures(updates_to_target=reached_row.updates if reached_row else None, batch=batch),
+        kernel_path="backprop")
 
 
 # --------------------------------------------------------------------------- manifest.json
