@@ -87,7 +87,7 @@ def _digest(arrays) -> str:
     h = hashlib.sha256()
     for a in arrays:
         a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(f"{dtype_text(a.dtype)}{a.shape}".encode())
         h.update(memoryview(a).cast("B"))
     return h.hexdigest()
 
@@ -154,7 +154,7 @@ def write_checkpoint(path: str | Path, sim, *, spec_hash: str, seed: int, budget
                     hw = _HashingWriter(m)
                     np.lib.format.write_array(hw, value if value.flags.c_contiguous else value.copy(),
                                               allow_pickle=False)
-                header["members"][name] = {"dtype": value.dtype.str, "shape": list(value.shape),
+                header["members"][name] = {"dtype": dtype_text(value.dtype), "shape": list(value.shape),
                                            "sha256": hw.sha.hexdigest()}
             zf.writestr(HEADER, json.dumps(header, indent=1).encode())
 
@@ -262,7 +262,7 @@ def _check_layout(path: Path, header: dict, expect: dict) -> None:
     for name, current in expect.items():
         meta = members[name]
         if isinstance(current, np.ndarray):
-            want_dtype, want = current.dtype.str, list(current.shape)
+            want_dtype, want = dtype_text(current.dtype), list(current.shape)
             if name.startswith("curve_"):      # the observer's history: one row per observation
                 ok = len(meta["shape"]) == 2 and meta["shape"][1] == want[1]
                 want_text = f"{want_dtype}[n, {want[1]}]"
@@ -312,10 +312,27 @@ def _parse_header(path: Path, raw: bytes, fix: str) -> dict:
     return header
 
 
+def dtype_text(dtype: np.dtype) -> str:
+    """A dtype as the header writes it: numpy's type string, or for a record (the kernel's
+    counters, hwsim.kernels.state) its field list, which the type string ("|V152") loses."""
+    if dtype.fields is None:
+        return dtype.str
+    return repr(np.lib.format.dtype_to_descr(dtype))
+
+
+def parse_dtype(text: str) -> np.dtype:
+    """The dtype of ``dtype_text`` (a field list is read as a Python literal, never evaluated)."""
+    if text.startswith("["):
+        import ast
+
+        return np.lib.format.descr_to_dtype(ast.literal_eval(text))
+    return np.dtype(text)
+
+
 def _member_dtype(path: Path, name: str, meta: dict, fix: str) -> np.dtype:
     try:
-        dtype = np.dtype(meta["dtype"])
-    except (TypeError, ValueError, SyntaxError):
+        dtype = parse_dtype(meta["dtype"])
+    except (TypeError, ValueError, SyntaxError, KeyError, IndexError, RecursionError, MemoryError):
         raise _error(path, name, f"unknown dtype {short(meta['dtype'])} in the header; {fix}") from None
     if dtype.hasobject:
         raise _error(path, name, f"holds Python objects (dtype {short(meta['dtype'])}); refused; {fix}")
@@ -333,7 +350,7 @@ def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: s
         raise _error(path, name, f"checksum mismatch (the data changed after it was written); {fix}")
     value = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
     if value.dtype != dtype or list(value.shape) != meta["shape"]:
-        raise _error(path, name, f"holds {value.dtype.str}{list(value.shape)}, its header says "
+        raise _error(path, name, f"holds {dtype_text(value.dtype)}{list(value.shape)}, its header says "
                                  f"{meta['dtype']}{meta['shape']}; {fix}")
     return value
 
