@@ -215,25 +215,23 @@ def mgd_steps_chip(sim, n_steps):
     scale = gradient_scale(fw, sim.n_perturbed)
     a_hp = fw.tau_hp / (fw.tau_hp + 1.0)
     leak = fw.tau_theta / (fw.tau_theta + 1.0)
-    noise_seed, order_seed = int(sim.seeds[1]), int(sim.seeds[2])
+    cfg = sim.config[0]
+    noise_seed, order_seed = int(cfg["noise_seed"]), int(cfg["order_seed"])
     n_train = sim.data.x_train.shape[0]
     cu, bc, it = chip.cost_unit, chip.broadcast, chip.integrator
-    from hwsim.kernels import mgd_block as K
-
-    drifts = bool(sim.icfg[K.I_DRIFT])
+    drifts = bool(cfg["drift"])
 
     def quiet(a):
         """The device array read without noise (drift only): noise is added per partial sum."""
         a2 = copy.copy(a)
         a2.params = dataclasses.replace(a.params, read_sigma_add=0.0, read_sigma_prop=0.0)
         return a2
-    writes = bool(sim.icfg[K.I_DEVICES])
+    writes = bool(cfg["devices"])
     pulsed = writes and sim.devices.params.law != "ideal"
     c0 = c_prev = ct_prev = 0.0
-    cycles = int(sim.istate[K.S_CYCLES])
-    updates = int(sim.istate[K.S_UPDATES])
+    cycles, updates = sim.counts()["cycles"], sim.counts()["updates"]
     pert, last_k = None, None
-    # Timing (hwsim/chip/timing.py), from the chip spec rather than the kernel's icfg.
+    # Timing (hwsim/chip/timing.py), from the chip spec rather than the kernel's config.
     ii, lat = sim.timing.interval, sim.timing.latency
     bl = chip.broadcast.latency
     load = chip.input.load_cycles(sim.layout.sizes[0])
@@ -377,7 +375,7 @@ def mgd_steps_chip(sim, n_steps):
                     writes_cycles = int(n_writes.sum()) * pulse
                 else:
                     rows = np.zeros(sim.n_rows, dtype=np.int64)
-                    np.maximum.at(rows, sim.row_of, n_writes)
+                    np.maximum.at(rows, sim.net.row_of, n_writes)
                     writes_cycles = int(rows.sum()) * pulse
             phase = lat - ii + bl + up.overhead_cycles + writes_cycles
             if up.blocking:

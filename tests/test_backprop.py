@@ -17,7 +17,8 @@ from hwsim.engine.simulation import Simulation
 from hwsim.seeds import Stream, stream_key
 from hwsim.firmware.backprop import SampleOrder, loss_and_gradient, train_backprop
 from hwsim.spec.models import OptimizerSpec, ScheduleSpec
-from hwsim.kernels import mgd_block as K
+from hwsim.kernels.input_path import sample_for_step
+from hwsim.kernels.state import new_counters
 from hwsim.network import batch as net
 from hwsim.network.layout import dense_layout
 
@@ -76,10 +77,9 @@ def test_cross_entropy_needs_a_linear_output():
 def test_sample_order_is_the_chips(n_train):
     seed = stream_key(5, Stream.ORDER)
     count = 3 * n_train + 5
-    istate = np.zeros(K.N_ISTATE, dtype=np.int64)
-    istate[K.S_ORDER_EPOCH] = -1
+    counters = new_counters()
     order = np.zeros(n_train, dtype=np.int64)
-    chip = [K.sample_for_step(n, 1, n_train, seed, order, istate) for n in range(count)]
+    chip = [sample_for_step(n, 1, n_train, seed, order, counters[0]) for n in range(count)]
     so = SampleOrder(seed, n_train)
     np.testing.assert_array_equal(so.indices(0, count), chip)
     for start, length in [(0, 1), (n_train - 1, 3), (2 * n_train + 1, 4), (1, count - 1)]:

@@ -10,7 +10,6 @@ import naive
 from helpers import SCHEMES, make_spec
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels import forward as FK
-from hwsim.kernels import mgd_block as K
 
 LAWS = ("ideal", "quantised", "constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step")
 
@@ -55,7 +54,8 @@ CASES = list(itertools.product(LAWS, SCHEMES, ("discrete", "analog")))
 @pytest.mark.parametrize("law,scheme,mode", CASES, ids=[f"{l}-{s}-{m}" for l, s, m in CASES])
 def test_chip_path_matches_numpy_twin(law, scheme, mode):
     sim = Simulation(chip_spec(law, scheme, mode), seed=7, max_cycles=10**12)
-    assert sim.icfg[K.I_CHIP] and sim.icfg[K.I_DEVICES] and sim.icfg[K.I_DRIFT]
+    cfg = sim.config[0]
+    assert cfg["chip"] and cfg["devices"] and cfg["drift"]
     assert sim.periphery.pcfg_i[FK.P_READ_NOISE]
     assert_matches_twin(sim, 41)
 
@@ -65,14 +65,14 @@ def test_weight_device_injection_rounds_to_whole_steps_and_counts_wear():
                      perturbation={"injection": "weight_device"})
     sim = Simulation(spec, seed=1, max_cycles=10**12)
     assert_matches_twin(sim, 30)
-    steps = sim._pert / 0.01
+    steps = sim.state.pert / 0.01
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)  # whole device steps only
 
 
 def test_ideal_chip_spec_takes_the_ideal_path():
     """Default chip sections change nothing: the fast ideal path runs, bit for bit as before."""
     sim = Simulation(make_spec(), seed=0)
-    assert not sim.icfg[K.I_CHIP]
+    assert not sim.config[0]["chip"]
 
 
 def test_every_circuit_alone_switches_to_the_chip_path():
@@ -82,7 +82,7 @@ def test_every_circuit_alone_switches_to_the_chip_path():
                  {"perturbation": {"mismatch": 0.1}}, {"cost_unit": {"adc_bits": 8}},
                  {"broadcast": {"noise_sigma": 0.1}}, {"integrator": {"leak_tau": "100 ns"}}):
         sim = Simulation(make_spec(chip=chip), seed=0)
-        assert sim.icfg[K.I_CHIP], chip
+        assert sim.config[0]["chip"], chip
 
 
 def test_observer_sees_the_chip_and_can_record_ideal_accuracy():

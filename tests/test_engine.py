@@ -10,7 +10,6 @@ from helpers import SCHEMES, make_spec
 from hwsim.api import run, summarise
 from hwsim.engine.simulation import Simulation
 from hwsim.firmware.mgd import analog_signal_warnings
-from hwsim.kernels import mgd_block as K
 from hwsim.spec import load_scenario
 
 
@@ -46,8 +45,8 @@ def test_pickled_simulation_resumes_identically():
     resumed.advance(333 - 121)
     np.testing.assert_array_equal(straight.theta, resumed.theta)
     np.testing.assert_array_equal(straight.g_int, resumed.g_int)
-    np.testing.assert_array_equal(straight.istate, resumed.istate)
-    np.testing.assert_array_equal(straight.fstate, resumed.fstate)
+    np.testing.assert_array_equal(straight.state.counters, resumed.state.counters)
+    np.testing.assert_array_equal(straight.state.floats, resumed.state.floats)
 
 
 def test_same_seed_same_run_different_seed_different_run():
@@ -93,7 +92,7 @@ def test_time_to_target_is_first_observation_at_target():
 def test_huge_learning_rate_diverges_with_the_cycle_and_a_hint():
     spec = small_spec().with_overrides({"scenario.max_cycles": 100000, "scenario.cost": "mse"})
     sim = Simulation(spec, seed=0)
-    sim.fcfg[K.F_ETA] = 1e200  # beyond what a spec accepts: the first update overflows
+    sim.config[0]["eta"] = 1e200  # beyond what a spec accepts: the first update overflows
     sim.run()
     s = summarise(sim, spec)
     assert s["status"] == "diverged"

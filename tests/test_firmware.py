@@ -39,12 +39,12 @@ def test_backprop_baseline_runs_from_the_same_start_and_data_order(tmp_path, cap
 
     zero = run_backprop(spec.with_overrides({"max_steps": 10}), seed=0)  # one sample, one update
     assert zero.summary["updates"] == 1
-    first = int(chip.istate[0])  # step 0
-    assert first == 0 and int(stream_key(0, Stream.ORDER)) == int(chip.seeds[2])
+    first = chip.counts()["step"]
+    assert first == 0 and int(stream_key(0, Stream.ORDER)) == int(chip.config[0]["order_seed"])
     assert not np.array_equal(zero.weights, chip.theta)   # it moved by exactly one SGD step
     from hwsim.firmware.backprop import SampleOrder, loss_and_gradient
 
-    idx = SampleOrder(int(chip.seeds[2]), chip.data.x_train.shape[0]).indices(0, 1)
+    idx = SampleOrder(int(chip.config[0]["order_seed"]), chip.data.x_train.shape[0]).indices(0, 1)
     _, g = loss_and_gradient(chip.layout, chip.theta, chip.data.x_train[idx], chip.data.y_train[idx],
                              "cross_entropy")
     np.testing.assert_allclose(zero.weights, chip.theta - 0.05 * g, rtol=1e-12, atol=1e-15)

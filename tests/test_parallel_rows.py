@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from helpers import make_spec
 from hwsim.chip.perturbation import PerturbationGenerator
 from hwsim.engine.simulation import Simulation
-from hwsim.kernels import mgd_block as K
 from hwsim.kernels.perturb import fill_signs, fill_signs_range
 from hwsim.kernels.parallel_rows import MIN_PARALLEL_WEIGHTS, first_product, flush_rows, integrate, sign_forward
 from hwsim.network.layout import dense_layout
@@ -188,21 +187,21 @@ def test_sign_path_results_do_not_depend_on_the_chunks():
         sim = Simulation(spec, seed=3, max_cycles=10**9)
         sim._chunks = chunks
         sims.append(sim)
-    ref = Simulation(spec, seed=3, max_cycles=10**9)
-    ref.icfg[K.I_SHORTCUTS] = 0
+    ref = Simulation(spec, seed=3, max_cycles=10**9, force_path="reference")
+    assert ref.path.name == "reference"
     for block in (1, 6, 50, 313):
         for sim in sims + [ref]:
             sim.advance(block)
         for sim in sims[1:]:
             np.testing.assert_array_equal(sim.theta, sims[0].theta)
             np.testing.assert_array_equal(sim.g_int, sims[0].g_int)
-            np.testing.assert_array_equal(sim.z1, sims[0].z1)
-            np.testing.assert_array_equal(sim.istate, sims[0].istate)
-            np.testing.assert_array_equal(sim.fstate, sims[0].fstate)
+            np.testing.assert_array_equal(sim.state.z1, sims[0].state.z1)
+            np.testing.assert_array_equal(sim.state.counters, sims[0].state.counters)
+            np.testing.assert_array_equal(sim.state.floats, sims[0].state.floats)
         np.testing.assert_allclose(sims[0].theta, ref.theta, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(sims[0].g_int, ref.g_int, rtol=1e-9, atol=1e-10)
-        np.testing.assert_array_equal(sims[0].istate, ref.istate)
-    assert (sims[0]._psign != 0).any()     # the sign path ran
+        np.testing.assert_array_equal(sims[0].state.counters, ref.state.counters)
+    assert sims[0].path.name == "sign" and (sims[0].state.psign != 0).any()     # the sign path ran
     assert sims[0].step == 370 and np.abs(sims[0].theta - Simulation(spec, seed=3).theta).max() > 0
 
 

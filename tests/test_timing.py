@@ -9,7 +9,6 @@ import pytest
 from helpers import make_spec
 from hwsim.api import run
 from hwsim.engine.simulation import Simulation
-from hwsim.kernels import mgd_block as K
 
 N = 100  # steps
 
@@ -91,16 +90,16 @@ def test_non_blocking_inference_uses_the_old_weights_until_the_update_lands():
     chip = {"update": {"overhead_cycles": 6, "blocking": False}}
     sim = Simulation(timed(chip), seed=0)
     sim.advance(10)                      # the first window ends: update written until cycle 16
-    assert sim.istate[K.S_APPLY_AT] == 16
-    assert not np.array_equal(sim.theta, sim.theta_old)
-    snapshot = sim.theta_old.copy()
+    assert sim.counts()["apply_at"] == 16
+    assert not np.array_equal(sim.theta, sim.state.theta_old)
+    snapshot = sim.state.theta_old.copy()
     sim.advance(5)                       # steps 10..14 at cycles 10..14 run on the snapshot
-    np.testing.assert_array_equal(sim.theta_old, snapshot)
-    assert sim.istate[K.S_BASELINES] == 3  # x changed at steps 0, 5, 10; theta not yet
+    np.testing.assert_array_equal(sim.state.theta_old, snapshot)
+    assert sim.counts()["baselines"] == 3  # x changed at steps 0, 5, 10; theta not yet
     sim.advance(1)                       # step 15: a new sample, a new baseline
-    assert sim.istate[K.S_BASELINES] == 4
+    assert sim.counts()["baselines"] == 4
     sim.advance(1)                       # step 16 starts at cycle 16: new weights, new baseline
-    assert sim.istate[K.S_BASELINES] == 5 and sim.istate[K.S_C0_ON_APPLY] == 0
+    assert sim.counts()["baselines"] == 5 and sim.counts()["c0_on_apply"] == 0
 
 
 def test_time_shared_tiles():
@@ -182,13 +181,13 @@ def test_broadcast_latency_without_compensation_decorrelates_fdma_as_predicted()
         steps = int(math.ceil(4.0 / sim.generator.frequency_spacing))
         sim.advance(steps)
         from hwsim.network import batch
-        s = int(sim.istate[K.S_SAMPLE])
+        s = sim.counts()["sample"]
         g = batch.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s], "mse")
         return sim, sim.g_int.copy(), g
 
     sim, g_comp, g = probe(True)
     _, g_late, _ = probe(False)
-    d = int(sim.icfg[K.I_DELAY_STEPS]) or 3
+    d = int(sim.config[0]["delay_steps"]) or 3
     c = np.cos(2 * np.pi * sim.generator.table_f * d)
     cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
     assert cos(g_comp, g) > 0.99
