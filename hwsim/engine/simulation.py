@@ -357,7 +357,7 @@ class Simulation:
             driver = self._driver
             # The first call in a process with nothing compiled may compile (about a minute on
             # a cold cache): say so once if it takes more than a moment (a cache load does not).
-            notice = None if driver.signatures else _compile_notice(self.path.name)
+            notice = None if getattr(driver, "signatures", True) else _compile_notice(self.path.name)
             try:
                 done = driver(self.config, self.net, self.kernel_data, self.gens, self.periphery_k,
                               self.devices_k, self.state, self.scratch, chunks, n, limit)

@@ -34,7 +34,7 @@ def firmware_config(firmware, n_perturbed: int) -> dict:
     amp_code, amp_total, amp_p1, amp_p2 = schedule_params(fw.amplitude_schedule)
     return {"mode": MODES[fw.mode], "tau_p": fw.tau_p, "tau_x": fw.tau_x, "tau_theta": fw.tau_theta,
             "node": int(pt.target == "nodes"), "node_faithful": int(pt.node_activity == "faithful"),
-            "eta": fw.eta, "clip": fw.cost_change_clip,
+            "eta": fw.eta, "cost_change_clip": fw.cost_change_clip,
             "hp_a": fw.tau_hp / (fw.tau_hp + 1.0),            # analog high-pass coefficient
             "g_scale": gradient_scale(fw, n_perturbed),
             "leak": fw.tau_theta / (fw.tau_theta + 1.0),      # analog integrator low-pass

@@ -18,7 +18,7 @@ def broadcast(cfg, ct, n):
             ct += cfg.bcast_noise * normal(cfg.noise_seed, n, BROADCAST_NOISE)
         if cfg.bcast_bits:
             ct = quantise(ct, cfg.bcast_step, cfg.bcast_range)
-    clip = cfg.clip
+    clip = cfg.cost_change_clip
     if ct > clip:
         ct = clip
     elif ct < -clip:

@@ -36,7 +36,7 @@ I8, F8, U8 = np.int64, np.float64, np.uint64
 CONFIG_GROUPS = {
     # firmware (hwsim.firmware.mgd): the MGD algorithm's settings
     "firmware": (("mode", I8), ("tau_p", I8), ("tau_x", I8), ("tau_theta", I8), ("node", I8),
-                 ("node_faithful", I8), ("eta", F8), ("clip", F8), ("hp_a", F8), ("g_scale", F8),
+                 ("node_faithful", I8), ("eta", F8), ("cost_change_clip", F8), ("hp_a", F8), ("g_scale", F8),
                  ("leak", F8), ("opt_kind", I8), ("lr_kind", I8), ("amp_kind", I8), ("beta1", F8),
                  ("beta2", F8), ("opt_eps", F8), ("lr_total", F8), ("lr_p1", F8), ("lr_p2", F8),
                  ("amp_total", F8), ("amp_p1", F8), ("amp_p2", F8)),
@@ -143,7 +143,7 @@ def make_config(parts: dict) -> np.ndarray:
     if set(parts) != set(CONFIG_GROUPS):
         raise ValueError(f"config groups: missing {sorted(set(CONFIG_GROUPS) - set(parts))}, "
                          f"unknown {sorted(set(parts) - set(CONFIG_GROUPS))}")
-    config = np.zeros(1, dtype=CONFIG)
+    config = record(CONFIG)
     for group, fields in CONFIG_GROUPS.items():
         values = parts[group]
         names = {name for name, _ in fields}
@@ -155,12 +155,19 @@ def make_config(parts: dict) -> np.ndarray:
     return config
 
 
+def record(dtype: np.dtype) -> np.recarray:
+    """A zeroed record of ``dtype`` (a structured array of length 1, viewed as a recarray so
+    that ``r[0].field`` reads and writes the field in Python too: the kernels run unchanged
+    under NUMBA_DISABLE_JIT=1, as the coverage job of .ci/run does)."""
+    return np.zeros(1, dtype=dtype).view(np.recarray)
+
+
 def new_counters() -> np.ndarray:
-    counters = np.zeros(1, dtype=COUNTERS)
+    counters = record(COUNTERS)
     counters[0]["order_epoch"] = -1
     counters[0]["diverged"] = -1
     return counters
 
 
 def new_floats() -> np.ndarray:
-    return np.zeros(1, dtype=FLOATS)
+    return record(FLOATS)
