@@ -10,7 +10,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hwsim.spec.commands import dump_resolved
+from hwsim.cli.spec import dump_resolved
 from hwsim.spec.errors import SpecError
 from hwsim.spec.loader import load_spec
 from spec_helpers import preset_files

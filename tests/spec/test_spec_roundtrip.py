@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from hwsim.spec.commands import dump_resolved
+from hwsim.cli.spec import dump_resolved
 from hwsim.spec.errors import SpecError
 from hwsim.spec.loader import load_scenario, load_spec
 from spec_helpers import ROOT, preset_files

@@ -1,53 +1,52 @@
-"""Spec commands of the CLI (validate, schema, list, show): registered by add_commands."""
+"""The spec commands: ``hwsim validate``, ``schema``, ``list`` and ``show``, and the resolved
+dump ``show`` prints (``dump_resolved``).
+
+Design: the spec library (``hwsim.spec``) reads and checks files; this module only reports
+on them, so it may reach up to the sweep and tuning-space readers (``validate`` detects those
+kinds too) without the spec library depending on them. The spec modules load pydantic, so
+they are imported inside the handlers: ``import hwsim.cli`` stays light (see ``hwsim.cli``).
+"""
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 
 import yaml
 
-from hwsim.spec.errors import Problem, SpecError
+from hwsim.cli.common import add_debug_option, add_set_option
 
 
 def add_commands(subparsers, commands: dict) -> None:
     """Add this module's subcommands to the CLI parser and their handlers to ``commands``."""
-
-    def debug(p):
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-
-    def sets(p):
-        p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
-                       help="override a dotted path, e.g. --set firmware.eta=0.5 (repeatable)")
-
     p = subparsers.add_parser("validate", help="check chip, firmware, scenario, sweep and tuning-space files "
                                                "(kind detected)")
     p.add_argument("files", nargs="+", metavar="FILE", help="spec files to check")
-    sets(p)
-    debug(p)
+    add_set_option(p)
+    add_debug_option(p)
     commands["validate"] = cmd_validate
 
     p = subparsers.add_parser("schema", help="print the JSON Schema of a spec kind")
     p.add_argument("kind", choices=["chip", "firmware", "scenario"])
-    debug(p)
+    add_debug_option(p)
     commands["schema"] = cmd_schema
 
     p = subparsers.add_parser("list", help="list the chip, firmware, scenario and tuning-space presets")
-    debug(p)
+    add_debug_option(p)
     commands["list"] = cmd_list
 
     p = subparsers.add_parser("show", help="print the fully resolved spec, every default filled in")
     p.add_argument("file", metavar="FILE", help="chip, firmware or scenario file")
     p.add_argument("--chip", help="scenarios: chip preset name or path (replaces the scenario's)")
     p.add_argument("--firmware", help="scenarios: firmware preset name or path (replaces the scenario's)")
-    sets(p)
-    debug(p)
+    add_set_option(p)
+    add_debug_option(p)
     commands["show"] = cmd_show
 
 
 def cmd_validate(args) -> int:
-    from hwsim.spec.loader import load_spec, parse_set_options
+    from hwsim.spec.errors import Problem, SpecError
+    from hwsim.spec import load_spec, parse_set_options
     from hwsim.spec.yaml_source import read_yaml
 
     overrides = parse_set_options(args.sets)
@@ -93,7 +92,6 @@ def cmd_schema(args) -> int:
 
 def cmd_list(args) -> int:
     from hwsim.spec.loader import PRESET_DIRS, project_root
-
     from hwsim.tune.space import SPACE_DIR
 
     root = project_root()
@@ -107,6 +105,7 @@ def cmd_list(args) -> int:
 
 
 def _description(path) -> str:
+    from hwsim.spec.errors import SpecError
     from hwsim.spec.yaml_source import read_yaml
 
     try:
@@ -118,7 +117,7 @@ def _description(path) -> str:
 
 
 def cmd_show(args) -> int:
-    from hwsim.spec.loader import load_scenario, load_spec, parse_set_options
+    from hwsim.spec import load_scenario, load_spec, parse_set_options
 
     overrides = parse_set_options(args.sets)
     if args.chip is not None or args.firmware is not None:
@@ -140,7 +139,7 @@ def dump_resolved(spec, source: str | None = None) -> str:
     a run's manifest, which loads back to the same RunSpec and spec hash. Time constants carry
     a comment with their value in steps, cycles and seconds.
     """
-    from hwsim.spec.loader import RunSpec
+    from hwsim.spec import RunSpec
 
     head = [f"# Resolved from {source}: every default filled in." if source else
             "# Resolved spec: every default filled in."]
@@ -148,9 +147,10 @@ def dump_resolved(spec, source: str | None = None) -> str:
         data = {"kind": "run", **spec.resolved()}
         head.append(f"# spec hash {spec.spec_hash} (seed {spec.scenario.seed} recorded beside it)")
         from hwsim.chip.timing import inference_timing
+        from hwsim.network.layout import scenario_layout
 
         # A step lasts the chip's inference interval on this network (tiles included).
-        step = (inference_timing(spec.chip, spec.scenario.layout()).interval, spec.chip.clock_period)
+        step = (inference_timing(spec.chip, scenario_layout(spec.scenario)).interval, spec.chip.clock_period)
     else:
         data = spec.model_dump(mode="json")
         step = None
@@ -180,17 +180,11 @@ def _annotate_taus(text: str, step: tuple[int, float] | None) -> str:
             elif step is None:
                 line += "  # steps (one perturbed inference each; cycles and seconds depend on the chip)"
             else:
+                # pandas and matplotlib come with it: only a dump with a chip needs it
+                from hwsim.results.report import format_si
+
                 cycles = steps * step[0]
-                line += (f"  # steps = {cycles:g} cycles = {format_seconds(cycles * step[1])}")
+                line += (f"  # steps = {cycles:g} cycles = {format_si(cycles * step[1], 's')}")
         out.append(line)
     return "\n".join(out) + "\n"
 
-
-def format_seconds(seconds: float) -> str:
-    """'1.5 us' style: the largest SI prefix that keeps the number at or above 1."""
-    if seconds == 0 or seconds != seconds:
-        return f"{seconds:g} s"
-    for factor, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f")):
-        if abs(seconds) >= factor:
-            return f"{seconds / factor:.4g} {prefix}s"
-    return f"{seconds:.4g} s"

@@ -1,4 +1,5 @@
-"""Sweep commands of the CLI (sweep, report): registered by add_commands.
+"""The sweep commands: ``hwsim sweep`` (run a sweep file's points, resuming) and ``hwsim
+report`` (plots and an HTML page of a run or sweep folder); the sweep library is hwsim.sweep.
 
 Exit codes of ``hwsim sweep``: 0 every point finished (a diverged point is a result),
 2 bad input, 4 some points failed (each one's error is in its error.json and in the table),
@@ -8,15 +9,11 @@ Exit codes of ``hwsim sweep``: 0 every point finished (a diverged point is a res
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
-import signal
-import threading
 from pathlib import Path
 
-EXIT_POINTS_FAILED = 4
-EXIT_INTERRUPTED = 130
+from hwsim.cli.common import (EXIT_INTERRUPTED, EXIT_POINTS_FAILED, CliError, add_debug_option, add_set_option,
+                              add_where_options, check_writable, sigterm_as_ctrl_c)
 
 
 def add_commands(subparsers, commands: dict) -> None:
@@ -25,28 +22,21 @@ def add_commands(subparsers, commands: dict) -> None:
                                             "finished points are not run again)")
     p.add_argument("sweep", metavar="SWEEP", help="sweep YAML file (kind: sweep; see docs/sweeps.md)")
     p.add_argument("--out", help="sweep folder (default: runs/sweep-<name>; the same folder resumes)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, metavar="N",
-                       help="worker processes of the local Dask cluster (default: one per core)")
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run on an existing Dask cluster, e.g. tcp://host:8786 (see docs/sweeps.md)")
-    where.add_argument("--serial", action="store_true", help="run the points one by one in this process")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
-                   help="override a dotted path on every point, e.g. --set max_cycles=20000 (repeatable)")
+    add_where_options(p, "points")
+    add_set_option(p, help="override a dotted path on every point, e.g. --set max_cycles=20000 (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="list the points and which are finished; run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-point lines")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_debug_option(p)
     commands["sweep"] = cmd_sweep
 
     p = subparsers.add_parser("report", help="plots (PNG) and a self-contained HTML report of a run "
                                              "or sweep folder")
     p.add_argument("dir", metavar="DIR", help="run or sweep folder")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_debug_option(p)
     commands["report"] = cmd_report
 
 
 def cmd_sweep(args) -> int:
-    from hwsim.cli import CliError, _check_writable
     from hwsim.results.progress import SweepProgress, bar_wanted
     from hwsim.results.tables import point_dir, point_state
     from hwsim.spec import parse_set_options
@@ -55,7 +45,7 @@ def cmd_sweep(args) -> int:
 
     plan = plan_sweep(args.sweep, parse_set_options(args.sets))
     out = Path(args.out) if args.out else default_sweep_dir(plan)
-    _check_writable(out)
+    check_writable(out)
     runs = plan.unique_points()
     state = {p.key: point_state(point_dir(out, p.key)) for p in runs}
     finished = sum(s == "finished" for s in state.values())
@@ -69,7 +59,7 @@ def cmd_sweep(args) -> int:
     progress = SweepProgress("bar" if bar_wanted(args.quiet) else "off" if args.quiet else "lines")
     term = {}
     try:
-        with _sigterm_as_ctrl_c(term):
+        with sigterm_as_ctrl_c(term):
             outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler,
                                 serial=args.serial, progress=progress)
     except SweepError as exc:
@@ -91,27 +81,6 @@ def cmd_sweep(args) -> int:
               f"the table's error column and in points/<key>/error.json; rerunning retries them")
         return EXIT_POINTS_FAILED
     return 0
-
-
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c(state: dict):
-    """The first SIGTERM (a batch system's stop) stops the sweep as a first Ctrl-C does: the
-    points not yet finished are cancelled, the finished ones and the tables kept; a second
-    one kills at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        state["signal"] = signum
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_overview(table, columns: list[str]) -> None:
@@ -145,7 +114,6 @@ def _print_warnings(table) -> None:
 
 
 def cmd_report(args) -> int:
-    from hwsim.cli import CliError
     from hwsim.results.report import PLOTS_DIR, write_report
 
     try:

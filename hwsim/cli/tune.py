@@ -1,4 +1,4 @@
-"""The ``hwsim tune`` command: registered by add_commands.
+"""The ``hwsim tune`` command (the study itself is hwsim.tune): registered by add_commands.
 
 Exit codes, as ``hwsim sweep``: 0 every trial finished (a trial that misses the target or
 diverges is a scored result), 2 bad input, 4 some trials failed with an error (scored, the
@@ -8,11 +8,11 @@ finished trials are kept; the same command resumes), 143 stopped by SIGTERM.
 
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
-from hwsim.sweep.commands import EXIT_INTERRUPTED, EXIT_POINTS_FAILED, _sigterm_as_ctrl_c
+from hwsim.cli.common import (EXIT_INTERRUPTED, EXIT_POINTS_FAILED, CliError, add_debug_option, add_set_option,
+                              add_where_options, check_writable, sigterm_as_ctrl_c)
 from hwsim.tune import OBJECTIVE_UNITS, OBJECTIVES
 
 MAX_TRIALS = 100_000
@@ -31,27 +31,21 @@ def add_commands(subparsers, commands: dict) -> None:
                    help="trials in the study (default 40); a larger N continues a finished study")
     p.add_argument("--objective", choices=list(OBJECTIVES), default="cycles",
                    help="what to minimise to the target: chip cycles, seconds or joules (default cycles)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, metavar="N",
-                       help="worker processes of the local Dask cluster (default: one per core)")
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run on an existing Dask cluster, e.g. tcp://host:8786 (see docs/sweeps.md)")
-    where.add_argument("--serial", action="store_true", help="run the trials one by one in this process")
+    add_where_options(p, "trials")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seed of the sampler (default 0); the runs use the scenario's seed")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
-                   help="override a dotted path on every trial, e.g. --set max_cycles=200000 (repeatable)")
+    add_set_option(p, help="override a dotted path on every trial, e.g. --set max_cycles=200000 (repeatable)")
     p.add_argument("--out", help="study folder (default: runs/tune-<scenario>-<objective>; the same folder "
                                  "resumes)")
     p.add_argument("--quiet", action="store_true", help="no per-trial lines")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_debug_option(p)
     commands["tune"] = cmd_tune
 
 
 def cmd_tune(args) -> int:
-    from hwsim.cli import CliError, _check_writable
     from hwsim.spec import parse_set_options
     from hwsim.spec.limits import MAX_SEED
+    from hwsim.sweep.execute import SweepError
     from hwsim.tune.outputs import BEST_FIRMWARE, PLOTS_DIR
     from hwsim.tune.study import TuneError, default_tune_dir, plan_tune, run_study
 
@@ -67,7 +61,7 @@ def cmd_tune(args) -> int:
     except TuneError as exc:
         raise CliError(str(exc)) from None
     out = Path(args.out) if args.out else default_tune_dir(plan)
-    _check_writable(out)
+    check_writable(out)
     unit = OBJECTIVE_UNITS[plan.objective]
     print(f"tune {plan.base.scenario.name} on {plan.base.chip.name}, firmware {plan.base.firmware.name}: "
           f"{args.trials} trials of {len(plan.space.params)} knobs ({plan.space_path}), batches of "
@@ -90,17 +84,13 @@ def cmd_tune(args) -> int:
 
     term = {}
     try:
-        with _sigterm_as_ctrl_c(term):
+        with sigterm_as_ctrl_c(term):
             outcome = run_study(plan, out, trials=args.trials, workers=args.workers, scheduler=args.scheduler,
                                 serial=args.serial, on_trial=show)
     except TuneError as exc:
         raise CliError(str(exc)) from None
-    except Exception as exc:
-        from hwsim.sweep.execute import SweepError
-
-        if isinstance(exc, SweepError):      # the scheduler cannot be reached, the folder is busy
-            raise CliError(str(exc)) from None
-        raise
+    except SweepError as exc:      # the scheduler cannot be reached, the folder is busy
+        raise CliError(str(exc)) from None
     print(f"ran {outcome.ran} trial{'s' if outcome.ran != 1 else ''} ({outcome.where or 'nothing to run'}), "
           f"{outcome.reused} done earlier")
     print(f"trials: {out / 'trials.csv'} and trials.parquet; plots: {out / PLOTS_DIR}")
