@@ -14,7 +14,7 @@ from helpers import make_spec
 from hwsim import probe_gradient, run
 from hwsim.chip.perturbation import PerturbationGenerator
 from hwsim.engine.simulation import Simulation
-from hwsim.kernels import mgd_block as K
+from hwsim.kernels.state import Generators
 from hwsim.network import batch
 from hwsim.network.layout import dense_layout
 
@@ -35,7 +35,7 @@ def cosine(a, b):
 
 
 def true_gradient(sim):
-    s = int(sim.istate[K.S_SAMPLE])
+    s = sim.counts()["sample"]
     return batch.gradient(sim.layout, sim.theta, sim.data.x_train[s], sim.data.y_train[s],
                         sim.run_spec.scenario.cost)
 
@@ -45,7 +45,10 @@ def with_perturbation_seed(sim, seed):
     other = copy.deepcopy(sim)
     pt = sim.run_spec.firmware.perturbation
     other.generator = PerturbationGenerator(pt.scheme, sim.layout.n_params, pt.amplitude, seed)
-    other.seeds[K.S_PERTURB] = other.generator.stream
+    # the kernel reads the generators' seed from the config and their tables from gens
+    other.config[0]["perturb_seed"] = other.generator.stream
+    gen = other.generator
+    other.gens = Generators(gen.table_i, gen.table_f, gen.table_g, other.gen_gain)
     return other
 
 
@@ -106,7 +109,6 @@ def test_expected_integrated_gradient_is_T_over_P_times_gradient(scheme):
         sim.advance(t)
         runs.append(sim.g_int.copy())
     mean = np.mean(runs, axis=0)
-    sim.istate[K.S_SAMPLE]  # same sample in every copy
     true = true_gradient(sim)
     scale = float(mean @ true / (true @ true))
     assert abs(scale / (t / p) - 1.0) < 0.03, scale / (t / p)
@@ -138,7 +140,7 @@ def test_random_code_with_unit_time_constants_is_one_sided_spsa():
     theta = sim.theta.copy()
     for n in range(60):
         sim.advance(1)
-        s = int(sim.istate[K.S_SAMPLE])
+        s = sim.counts()["sample"]
         x, t = sim.data.x_train[s:s + 1], sim.data.y_train[s:s + 1]
         d = sim.generator.vector(n)
 
