@@ -65,7 +65,7 @@ def probe(key: str, tiny: bool, seconds: float) -> dict:
     rss_1 = rss_bytes()
     sim.advance(n)
     rss_2 = rss_bytes()
-    nodes = sim.nacc.nbytes if sim.node else 0
+    nodes = sim.state.nacc.nbytes if sim.node else 0
     return {
         "workload": key,
         "started_at": started_at,
