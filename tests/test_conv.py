@@ -174,7 +174,7 @@ def digits_cnn_spec(**firmware):
 
 @pytest.mark.parametrize("target", ["weights", "nodes"])
 @pytest.mark.parametrize("mode", ["discrete", "analog"])
-def test_cnn_mgd_block_matches_numpy_twin(target, mode):
+def test_cnn_mgd_kernel_matches_numpy_twin(target, mode):
     spec = digits_cnn_spec(perturbation={"scheme": "cdma", "amplitude": 0.05, "target": target},
                            mode=mode, tau_p=2, tau_x=3, tau_theta=5, eta=0.2)
     sim = Simulation(spec, seed=3, max_cycles=10**9)

@@ -40,7 +40,7 @@ CASES = list(itertools.product(SCHEMES, ("discrete", "analog")))
 
 
 @pytest.mark.parametrize("scheme,mode", CASES, ids=[f"{s}-{m}" for s, m in CASES])
-def test_mgd_block_matches_numpy_twin(scheme, mode):
+def test_mgd_kernel_matches_numpy_twin(scheme, mode):
     spec = make_spec(perturbation={"scheme": scheme, "amplitude": 0.05}, mode=mode,
                      tau_p=2, tau_x=3, tau_theta=5, eta=0.2)
     sim = Simulation(spec, seed=3, max_cycles=10**9)
@@ -52,7 +52,7 @@ def test_mgd_block_matches_numpy_twin(scheme, mode):
 
 
 @pytest.mark.parametrize("mode", ["discrete", "analog"])
-def test_mgd_block_options_match_numpy_twin(mode):
+def test_mgd_kernel_options_match_numpy_twin(mode):
     """Cost noise (also on the baseline), clipping, sparsity, the paper-2 normalisation,
     cross-entropy, relu, and slow baselines: the same equations on both paths."""
     spec = make_spec(dataset={"name": "digits"}, network={"hidden": [7], "activation": "relu"},
