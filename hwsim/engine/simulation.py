@@ -27,7 +27,7 @@ import simpy
 
 from hwsim.chip.broadcast import broadcast_config, broadcast_ideal
 from hwsim.chip.cost_unit import cost_unit_config, cost_unit_ideal
-from hwsim.chip.devices import DeviceArray, device_params_from_spec, devices_in_play
+from hwsim.chip.devices import DeviceArray, device_in_weight_units, devices_in_play
 from hwsim.chip.periphery import Periphery
 from hwsim.chip.input_path import input_path_config
 from hwsim.chip.integrators import integrator_config, integrators_ideal
@@ -84,11 +84,12 @@ _CURVE_INT = ("step", "cycle", "samples_seen")
 
 
 def _compile_notice(path: str) -> threading.Timer:
-    """A timer that tells stderr the kernels are compiling, unless cancelled within 0.5 s."""
+    """A timer that tells stderr the kernels are compiling, unless cancelled within 3 s (a
+    load from numba's cache takes about 1 s, a compilation about a minute)."""
     def tell():
         print(f"hwsim: compiling the {path} kernel path (once after installing or upgrading hwsim; "
               "later runs load it from numba's cache)...", file=sys.stderr, flush=True)
-    timer = threading.Timer(0.5, tell)
+    timer = threading.Timer(3.0, tell)
     timer.daemon = True
     timer.start()
     return timer
@@ -147,15 +148,15 @@ class Simulation:
         self.generator = PerturbationGenerator(pt.scheme, self.n_perturbed, pt.amplitude, self.seed,
                                                sparsity=pt.sparsity, fdma_band=tuple(pt.fdma_band))
         chip = self.run_spec.chip
-        params = device_params_from_spec(chip)
-        self.periphery = Periphery(chip, self.layout, self.seed, params.read_sigma_add,
-                                   params.read_sigma_prop)
+        device = device_in_weight_units(chip)
+        self.periphery = Periphery(chip, self.layout, self.seed, device.read_noise.additive,
+                                   device.read_noise.proportional)
         self.gen_gain = generator_gains(chip, self.n_perturbed, self.seed)
         writes, drift, noisy = devices_in_play(chip)
         self.reads_devices = drift or noisy
         # The device array always exists (its arrays are kernel arguments); it holds theta.
         lean = not (writes or self.reads_devices) and chip.perturbation.injection == "auxiliary"
-        self.devices = DeviceArray(params, p, self.seed, lean=lean)
+        self.devices = DeviceArray(device, p, self.seed, controller=chip.update, lean=lean)
         if writes or self.reads_devices:
             self.devices.program(self.theta, t=0.0)
         else:
@@ -196,9 +197,9 @@ class Simulation:
         self.kernel_data = KS.Data(self.data.x_train, self.data.y_train)
         self.gens = KS.Generators(self.generator.table_i, self.generator.table_f, self.generator.table_g,
                                   self.gen_gain)
-        self.periphery_k = KS.Periphery(self.periphery.pcfg_i, self.periphery.pcfg_f, self.periphery.neuron_par)
+        self.periphery_k = KS.Periphery(self.periphery.config, self.periphery.neuron_par)
         dv = self.devices
-        self.devices_k = KS.Devices(dv.dev, dv.stuck, dv.t_prog, dv.pulses, dv.icfg, dv.fcfg, dv.seeds)
+        self.devices_k = KS.Devices(dv.dev, dv.stuck, dv.t_prog, dv.pulses, dv.config)
         self.state = KS.RunState(
             theta=self.theta, g_int=np.zeros(p), opt_state=np.zeros((2, 1 if plain_sgd else p)),
             nacc=np.zeros(self.n_perturbed if self.node else 1),
@@ -356,7 +357,7 @@ class Simulation:
                 before = self.counts()
             driver = self._driver
             # The first call in a process with nothing compiled may compile (about a minute on
-            # a cold cache): say so once if it takes more than a moment (a cache load does not).
+            # a cold cache): say so once if it takes longer than a cache load.
             notice = None if getattr(driver, "signatures", True) else _compile_notice(self.path.name)
             try:
                 done = driver(self.config, self.net, self.kernel_data, self.gens, self.periphery_k,
@@ -409,13 +410,13 @@ class Simulation:
         weights = self.theta
         if self.reads_devices:
             dv = self.devices
-            fcfg = dv.fcfg.copy()
+            config = dv.config.copy()
             if not self.run_spec.scenario.observation.read_noise:
-                fcfg[DK.F_READ_ADD] = 0.0
-                fcfg[DK.F_READ_PROP] = 0.0
+                config[0]["read_add"] = 0.0
+                config[0]["read_prop"] = 0.0
             weights = np.empty_like(self.theta)
             # Observation reads use their own index range, apart from the training MVMs (2n, 2n+1).
-            DK.read_weights(dv.w, dv.dev, dv.stuck, dv.t_prog, fcfg, dv.seeds,
+            DK.read_weights(dv.w, dv.dev, dv.stuck, dv.t_prog, config,
                             2**62 + observation_index, self.cycles * self.clock_period, weights)
         return self.periphery.forward_batch(weights, x)
 
