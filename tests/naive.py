@@ -141,9 +141,9 @@ def forward_chip(sim, theta, x, pert=None, mvm_index=None, node_pert=None, acts=
     crossbar sees it (after the DACs) is appended to ``acts`` when given."""
     arr, layout = sim.run_spec.chip.array, sim.layout
     par, n0 = sim.periphery.neuron_par, 0
-    dp = sim.devices.params
-    noisy = mvm_index is not None and (dp.read_sigma_add > 0 or dp.read_sigma_prop > 0)
-    read_seed = int(sim.devices.seeds[3])  # S_READ
+    noise = sim.devices.device.read_noise
+    noisy = mvm_index is not None and (noise.additive > 0 or noise.proportional > 0)
+    read_seed = int(sim.devices.config[0].seed_read)
     pert = np.zeros_like(theta) if pert is None else pert
     h = np.asarray(x, dtype=np.float64)
     for l, st in enumerate(layout.stages):
@@ -165,7 +165,7 @@ def forward_chip(sim, theta, x, pert=None, mvm_index=None, node_pert=None, acts=
             hs = pat[:, start:start + arr.rows]
             part = (ws + pw[:, start:start + arr.rows]) @ hs.T   # channels x positions
             if noisy:
-                var = (dp.read_sigma_add**2 + dp.read_sigma_prop**2 * ws**2) @ (hs**2).T
+                var = (noise.additive**2 + noise.proportional**2 * ws**2) @ (hs**2).T
                 first = (layout.w_off[l] + np.arange(w.shape[0])[:, None] * w.shape[1] + start
                          + np.arange(st.positions)[None, :] * layout.n_params)
                 part = part + np.sqrt(var) * normal(read_seed, mvm_index, first)
@@ -201,9 +201,10 @@ def chip_perturbation(sim, pert, pulses):
 def mgd_steps_chip(sim, n_steps):
     """The chip path of the MGD loop: devices, periphery and circuits (twins of the kernels)."""
     import copy
-    import dataclasses
 
     import naive_devices
+
+    from hwsim.spec.chip import ReadNoise
 
     fw, chip, sc = sim.run_spec.firmware, sim.run_spec.chip, sim.run_spec.scenario
     from hwsim.firmware.mgd import gradient_scale
@@ -224,10 +225,10 @@ def mgd_steps_chip(sim, n_steps):
     def quiet(a):
         """The device array read without noise (drift only): noise is added per partial sum."""
         a2 = copy.copy(a)
-        a2.params = dataclasses.replace(a.params, read_sigma_add=0.0, read_sigma_prop=0.0)
+        a2.device = a.device.model_copy(update={"read_noise": ReadNoise()})
         return a2
     writes = bool(cfg["devices"])
-    pulsed = writes and sim.devices.params.law != "ideal"
+    pulsed = writes and sim.devices.device.law != "ideal"
     c0 = c_prev = ct_prev = 0.0
     cycles, updates = sim.counts()["cycles"], sim.counts()["updates"]
     pert, last_k = None, None

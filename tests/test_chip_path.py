@@ -56,7 +56,7 @@ def test_chip_path_matches_numpy_twin(law, scheme, mode):
     sim = Simulation(chip_spec(law, scheme, mode), seed=7, max_cycles=10**12)
     cfg = sim.config[0]
     assert cfg["chip"] and cfg["devices"] and cfg["drift"]
-    assert sim.periphery.pcfg_i[FK.P_READ_NOISE]
+    assert sim.periphery.config[0].read_noise
     assert_matches_twin(sim, 41)
 
 
@@ -124,8 +124,7 @@ def test_read_noise_per_partial_sum_has_the_per_device_distribution():
     for m in range(4000):
         FK.forward_chip(sim.theta, zero, False, x, layout.sizes_arr, layout.w_off, layout.b_off,
                         sim.periphery.n_off, layout.act_codes, layout.geom, layout.gidx, h,
-                        sim.periphery.pcfg_i,
-                        sim.periphery.pcfg_f, sim.periphery.neuron_par, sim.devices.seeds[3], m)
+                        sim.periphery.config, sim.periphery.neuron_par, sim.devices.config[0].seed_read, m)
         fast.append(h[1, 0])
         w = sim.devices.read(0.0, 10**6 + m)
         per_device.append(float(w[:40] @ x + w[40]))
@@ -183,17 +182,17 @@ def test_conductances_map_to_weights_through_the_gain():
     """A device given in siemens: w = gain (G+ - G-) for a differential pair, gain (G - G_ref)
     against a mid-range reference; steps and noise scale with the gain (and the pair's two
     reads double the read-noise variance)."""
-    from hwsim.chip.devices import device_params_from_spec
+    from hwsim.chip.devices import device_in_weight_units
 
     cond = {"g_min": "1 uS", "g_max": "25 uS", "dg_min": "0.5 uS", "read_noise": "0.2 uS",
             "programming_error": "0.1 uS"}
     for mapping, half, pair in (("differential", 24.0, np.sqrt(2)), ("reference", 12.0, 1.0)):
         spec = make_spec(chip={"device": {"law": "constant_step", "conductance": cond},
                                "array": {"mapping": mapping, "gain": 1e5}})
-        p = device_params_from_spec(spec.chip)
+        p = device_in_weight_units(spec.chip)
         assert (p.w_min, p.w_max) == pytest.approx((-half * 0.1, half * 0.1))
-        assert p.dw_min == pytest.approx(0.05) and p.prog_sigma == pytest.approx(0.01)
-        assert p.read_sigma_add == pytest.approx(0.02 * pair)
+        assert p.dw_min == pytest.approx(0.05) and p.programming_error == pytest.approx(0.01)
+        assert p.read_noise.additive == pytest.approx(0.02 * pair) and p.conductance is None
 
 
 def test_conductance_without_gain_is_an_error(tmp_path):

@@ -5,14 +5,18 @@ import numpy as np
 import pytest
 
 from hwsim.kernels import codes
-from hwsim.kernels.state import CONFIG, CONFIG_GROUPS, COUNTERS, FLOATS, make_config, new_counters, record
+from hwsim.kernels.devices import DEVICE_CONFIG
+from hwsim.kernels.forward import PERIPHERY_CONFIG
+from hwsim.kernels.state import (CONFIG, CONFIG_GROUPS, COUNTERS, FLOATS, Devices, Periphery, make_config,
+                                 new_counters, record)
 
 
 def full_parts():
     return {group: {name: 1 for name, _ in fields} for group, fields in CONFIG_GROUPS.items()}
 
 
-@pytest.mark.parametrize("dtype", [CONFIG, COUNTERS, FLOATS])
+@pytest.mark.parametrize("dtype", [CONFIG, COUNTERS, FLOATS, DEVICE_CONFIG, PERIPHERY_CONFIG],
+                         ids=["config", "counters", "floats", "device_config", "periphery_config"])
 def test_no_field_is_hidden_by_a_numpy_attribute(dtype):
     """r[0].name must read the field under NUMBA_DISABLE_JIT too, where np.record's own
     attributes (clip, sum, ...) would win over a field of the same name."""
@@ -53,3 +57,15 @@ def test_code_tables_are_one_to_one():
             assert len(set(table.values())) == len(table), name
             for spec_name, code in table.items():
                 assert codes.name_of(table, code) == spec_name
+
+
+def test_component_bundles_carry_one_config_record_each():
+    """The devices and the periphery hand the kernels one named record each, no index arrays."""
+    assert Devices._fields == ("dev", "stuck", "t_prog", "pulses", "config")
+    assert Periphery._fields == ("config", "neuron_par")
+    seeds = [name for name in DEVICE_CONFIG.names if name.startswith("seed_")]
+    assert seeds == ["seed_round", "seed_c2c", "seed_prog", "seed_read"]
+    assert all(DEVICE_CONFIG[name] == np.uint64 for name in seeds)
+    rec = record(PERIPHERY_CONFIG)[0]
+    rec.rows = 16           # written and read by name in plain Python, as the kernels do
+    assert rec.rows == 16 and rec["rows"] == 16

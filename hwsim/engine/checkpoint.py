@@ -103,7 +103,7 @@ def constants_digest(sim) -> str:
     configuration, stream seeds, perturbation tables, generator gains, periphery and the
     devices' per-device constants. A different hwsim or numpy could draw them differently."""
     return _digest([*sim.net, sim.config, *sim.gens, *sim.periphery_k, sim.devices_k.dev, sim.devices_k.stuck,
-                    sim.devices_k.icfg, sim.devices_k.fcfg, sim.devices_k.seeds])
+                    sim.devices_k.config])
 
 
 # --------------------------------------------------------------------------- writing

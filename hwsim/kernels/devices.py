@@ -36,13 +36,13 @@ One pulse of a pulsed law (2..6), with multiplicative cycle-to-cycle noise
 (aihwkit ``dw_min_std`` with ``mult_noise``):
 
     w <- clip(w + d s^d(w) (1 + sigma_c2c xi),  b_min_i, b_max_i),   xi ~ N(0, 1)
-    xi = normal(seeds[S_C2C], update_index, i * max_pulses + k)   for the k-th pulse of device i
+    xi = normal(seed_c2c, update_index, i * max_pulses + k)   for the k-th pulse of device i
 
 Update controller (``apply_update``): the requested change Delta_i becomes
 n_i = round(|Delta_i| / dw_ctrl) pulses in direction sign(Delta_i), where dw_ctrl is the
 *nominal* step the controller assumes (it does not know the device-to-device variation, as
 in aihwkit's pulse-train update); round is floor(x + 1/2) (deterministic) or floor(x + u),
-u = uniform(seeds[S_ROUND], update_index, i) (stochastic, E[n_i] = |Delta_i| / dw_ctrl); then
+u = uniform(seed_round, update_index, i) (stochastic, E[n_i] = |Delta_i| / dw_ctrl); then
 n_i <- min(n_i, max_pulses). The pulses are applied one by one, so nonlinearity and noise
 compound. Every pulse sent is counted in ``pulses[i]`` (endurance, write energy), also for a
 stuck device, which ignores it.
@@ -55,12 +55,12 @@ first takes its drifted value, is updated from there, and restarts its drift clo
 
 Read path (``read_weights``), the weights one MVM sees at time t:
     w_read = w(t) + sqrt(sigma_add^2 + (sigma_prop w(t))^2) xi,
-    xi = normal(seeds[S_READ], mvm_index, i),
+    xi = normal(seed_read, mvm_index, i),
 which is in distribution the sum of an additive N(0, sigma_add^2) and a conductance-
 proportional N(0, (sigma_prop |w|)^2) term.
 
 Programming (``program_weights``, program-and-verify, not pulses):
-    w = clip(target + sigma_prog xi, b_min_i, b_max_i), xi = normal(seeds[S_PROG], program_index, i),
+    w = clip(target + sigma_prog xi, b_min_i, b_max_i), xi = normal(seed_prog, program_index, i),
 then rounded to the nearest level for QUANTISED; the drift clock restarts at t_now.
 
 Stuck devices (``stuck[i] == 1``) keep their value through programming and updates and do not
@@ -76,10 +76,15 @@ Array layouts
   stuck    int64[P]       1 if the device is stuck, else 0
   t_prog   float64[P]     time (s) each device was last written
   pulses   int64[P]       pulse counters, accumulated in place
-  icfg     int64[N_ICFG]  I_LAW, I_LEVELS, I_ROUNDING (0 deterministic, 1 stochastic), I_MAX_PULSES
-  fcfg     float64[N_FCFG] F_DW_CTRL, F_GAMMA_UP, F_GAMMA_DOWN, F_C2C, F_PROG_SIGMA,
-                          F_READ_ADD, F_READ_PROP, F_T0
-  seeds    uint64[N_SEEDS] S_ROUND, S_C2C, S_PROG, S_READ
+  config   DEVICE_CONFIG record (a structured array of length 1, hwsim.kernels.state.record):
+           the technology's settings and the four stream seeds, read by name (``cfg.law``),
+           derived from the chip spec by hwsim.chip.devices.device_config
+
+Why ``dev`` stays a 2-D array and is not a structured array of P records: it is data, one
+value per device, not configuration; the update and drift loops read one row at a time
+(``dev[D_NU]`` is contiguous), while records would interleave the five values of a device
+and make every such loop stride over them. The rows are few and fixed, so named row
+constants keep it readable.
 """
 
 import numpy as np
@@ -96,16 +101,24 @@ LAW_CODES = LAWS
 # dev rows: per-device constants drawn once when the array is built
 D_W_MIN, D_W_MAX, D_DW_UP, D_DW_DOWN, D_NU = range(5)
 N_DEV = 5
-# icfg: integer configuration
-I_LAW, I_LEVELS, I_ROUNDING, I_MAX_PULSES = range(4)
-N_ICFG = 4
-# fcfg: float configuration
-F_DW_CTRL, F_GAMMA_UP, F_GAMMA_DOWN, F_C2C, F_PROG_SIGMA, F_READ_ADD, F_READ_PROP, F_T0 = range(8)
-N_FCFG = 8
-# seeds: counter-based streams
-S_ROUND, S_C2C, S_PROG, S_READ = range(4)
-N_SEEDS = 4
-
+I8, F8, U8 = np.int64, np.float64, np.uint64
+# The devices' configuration, one record (hwsim.chip.devices.device_config fills it).
+DEVICE_CONFIG = np.dtype([
+    ("law", I8),           # LAWS code
+    ("levels", I8),        # levels of the quantised law
+    ("rounding", I8),      # ROUND_DETERMINISTIC or ROUND_STOCHASTIC
+    ("max_pulses", I8),    # most pulses (levels) one update sends to a device
+    ("dw_ctrl", F8),       # the nominal step the update controller assumes
+    ("gamma_up", F8),      # step-law shape, up / down
+    ("gamma_down", F8),
+    ("c2c", F8),           # cycle-to-cycle write noise (relative)
+    ("prog_sigma", F8),    # programming error (weight units)
+    ("read_add", F8),      # additive and proportional read noise
+    ("read_prop", F8),
+    ("t0", F8),            # drift reference time (s)
+    # counter-based streams: rounding, write noise, programming error, read noise
+    ("seed_round", U8), ("seed_c2c", U8), ("seed_prog", U8), ("seed_read", U8),
+])
 
 @njit(cache=True, inline="always")
 def step_size(law, d, w, dw_up, dw_down, w_min, w_max, gamma_up, gamma_down):
@@ -238,13 +251,13 @@ def update_one(law, max_pulses, levels, rounding, dw_ctrl, g_up, g_down, c2c, t0
 
 
 @njit(cache=True, inline="always")
-def update_device(i, w, delta_i, dev, stuck, t_prog, pulses, icfg, fcfg, seeds, update_index, t_now):
-    """Apply the requested change ``delta_i`` to device i (see module docstring); return pulses sent."""
+def update_device(i, w, delta_i, dev, stuck, t_prog, pulses, cfg, update_index, t_now):
+    """Apply the requested change ``delta_i`` to device i (see module docstring); ``cfg`` is
+    the DEVICE_CONFIG record; return pulses sent."""
     w_new, tp_new, n = update_one(
-        icfg[I_LAW], icfg[I_MAX_PULSES], icfg[I_LEVELS], icfg[I_ROUNDING], fcfg[F_DW_CTRL],
-        fcfg[F_GAMMA_UP], fcfg[F_GAMMA_DOWN], fcfg[F_C2C], fcfg[F_T0], seeds[S_ROUND],
-        seeds[S_C2C], i, w[i], delta_i, dev[D_W_MIN, i], dev[D_W_MAX, i], dev[D_DW_UP, i],
-        dev[D_DW_DOWN, i], dev[D_NU, i], t_prog[i], stuck[i] != 0, update_index, t_now)
+        cfg.law, cfg.max_pulses, cfg.levels, cfg.rounding, cfg.dw_ctrl, cfg.gamma_up, cfg.gamma_down,
+        cfg.c2c, cfg.t0, cfg.seed_round, cfg.seed_c2c, i, w[i], delta_i, dev[D_W_MIN, i], dev[D_W_MAX, i],
+        dev[D_DW_UP, i], dev[D_DW_DOWN, i], dev[D_NU, i], t_prog[i], stuck[i] != 0, update_index, t_now)
     w[i] = w_new
     t_prog[i] = tp_new
     pulses[i] += n
@@ -252,25 +265,27 @@ def update_device(i, w, delta_i, dev, stuck, t_prog, pulses, icfg, fcfg, seeds, 
 
 
 @njit(cache=True)
-def apply_update(w, delta, dev, stuck, t_prog, pulses, icfg, fcfg, seeds, update_index, t_now):
+def apply_update(w, delta, dev, stuck, t_prog, pulses, config, update_index, t_now):
     """The update controller over all P devices: turn ``delta`` (float64[P], the requested
     change, e.g. -eta*G_int) into pulses and apply them; return the total pulses sent.
 
     Mutates ``w``, ``t_prog`` and ``pulses`` in place; a pure function of its inputs and
-    (seeds, update_index).
+    (the config's seeds, update_index).
     """
+    cfg = config[0]
     total = 0
     for i in range(w.shape[0]):
-        total += update_device(i, w, delta[i], dev, stuck, t_prog, pulses, icfg, fcfg, seeds,
-                               update_index, t_now)
+        total += update_device(i, w, delta[i], dev, stuck, t_prog, pulses, cfg, update_index, t_now)
     return total
 
 
 @njit(cache=True)
-def program_weights(w, target, dev, stuck, t_prog, icfg, fcfg, seeds, program_index, t_now):
+def program_weights(w, target, dev, stuck, t_prog, config, program_index, t_now):
     """Program-and-verify every working device to ``target`` with programming error."""
-    law = icfg[I_LAW]
-    sigma = fcfg[F_PROG_SIGMA]
+    cfg = config[0]
+    law = cfg.law
+    sigma = cfg.prog_sigma
+    seed = cfg.seed_prog
     for i in range(w.shape[0]):
         if stuck[i] != 0:
             continue
@@ -278,13 +293,13 @@ def program_weights(w, target, dev, stuck, t_prog, icfg, fcfg, seeds, program_in
         hi = dev[D_W_MAX, i]
         v = target[i]
         if sigma > 0.0:
-            v += sigma * normal(seeds[S_PROG], program_index, i)
+            v += sigma * normal(seed, program_index, i)
         if v > hi:
             v = hi
         elif v < lo:
             v = lo
         if law == QUANTISED:
-            levels = icfg[I_LEVELS]
+            levels = cfg.levels
             q = (hi - lo) / (levels - 1)
             v = lo + _nearest_level(v, lo, q, levels) * q
         w[i] = v
@@ -292,11 +307,13 @@ def program_weights(w, target, dev, stuck, t_prog, icfg, fcfg, seeds, program_in
 
 
 @njit(cache=True)
-def read_weights(w, dev, stuck, t_prog, fcfg, seeds, mvm_index, t, out):
+def read_weights(w, dev, stuck, t_prog, config, mvm_index, t, out):
     """Write into ``out`` (float64[P]) the weights one MVM sees at time t (s): drift + read noise."""
-    t0 = fcfg[F_T0]
-    s_add = fcfg[F_READ_ADD]
-    s_prop = fcfg[F_READ_PROP]
+    cfg = config[0]
+    t0 = cfg.t0
+    s_add = cfg.read_add
+    s_prop = cfg.read_prop
+    seed = cfg.seed_read
     noisy = s_add > 0.0 or s_prop > 0.0
     for i in range(w.shape[0]):
         v = w[i]
@@ -304,7 +321,7 @@ def read_weights(w, dev, stuck, t_prog, fcfg, seeds, mvm_index, t, out):
             v = drifted(v, dev[D_NU, i], t_prog[i], t, t0)
         if noisy:
             sd = np.sqrt(s_add * s_add + (s_prop * v) * (s_prop * v))
-            v += sd * normal(seeds[S_READ], mvm_index, i)
+            v += sd * normal(seed, mvm_index, i)
         out[i] = v
 
 
@@ -322,6 +339,6 @@ def weights_for_inference(theta, theta_old, devices, wbuf, old_weights, drift, t
     if old_weights:
         return theta_old
     if drift:
-        drift_weights(theta, devices.dev, devices.stuck, devices.t_prog, devices.fcfg[F_T0], t_now, wbuf)
+        drift_weights(theta, devices.dev, devices.stuck, devices.t_prog, devices.config[0].t0, t_now, wbuf)
         return wbuf
     return theta

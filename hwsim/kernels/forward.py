@@ -180,11 +180,18 @@ def cost(y, t, n_out, cost_code):
     return s
 
 
-# Periphery configuration for forward_chip: pcfg_i / pcfg_f entries.
-P_ROWS, P_DAC_ON, P_ADC_ON, P_NEURON_VAR, P_READ_NOISE = range(5)
-N_PCFG_I = 5
-P_DAC_STEP, P_DAC_RANGE, P_ADC_STEP, P_ADC_RANGE, P_READ_ADD, P_READ_PROP = range(6)
-N_PCFG_F = 6
+# The periphery's configuration for forward_chip, one record (hwsim.chip.periphery fills it).
+PERIPHERY_CONFIG = np.dtype([
+    ("rows", np.int64),         # rows (inputs) per tile: a longer fan-in splits into tiles
+    ("dac_on", np.int64),       # 1: inputs go through the DACs
+    ("adc_on", np.int64),       # 1: each tile partial sum goes through an ADC
+    ("neuron_var", np.int64),   # 1: per-neuron gain and offsets (neuron_par)
+    ("read_noise", np.int64),   # 1: devices are read with noise (read_add, read_prop)
+    ("dac_step", np.float64), ("dac_range", np.float64),
+    ("adc_step", np.float64), ("adc_range", np.float64),
+    ("read_add", np.float64),   # additive read noise of a device (weight units)
+    ("read_prop", np.float64),  # conductance-proportional read noise (relative)
+])
 # neuron_par rows: gain L, slope k, input offset x0, output offset y0 (per neuron)
 NP_GAIN, NP_SLOPE, NP_X0, NP_Y0 = range(4)
 
@@ -200,8 +207,8 @@ def quantise(v, step, limit):
 
 
 @njit(cache=True, fastmath=MVM_MATH)
-def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h, pcfg_i,
-                 pcfg_f, neuron_par, read_seed, mvm_index):
+def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h, config,
+                 neuron_par, read_seed, mvm_index):
     """The forward pass as the chip computes it.
 
     Each parametric stage's inputs go through the DACs (clip to +-dac_range, round to
@@ -213,20 +220,22 @@ def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, ge
     separate reads. Each partial sum then goes through an ADC (clip to +-adc_range, round to
     adc_step) and the digitised partial sums are added; the bias (and, with NODE_PERT, the
     node perturbation) is added after the ADC; with neuron variation, node n computes
-    y = L_n act(k_n (z - x0_n)) + y0_n. Max-pool stages are digital: exact.
+    y = L_n act(k_n (z - x0_n)) + y0_n. Max-pool stages are digital: exact. ``config`` is the
+    PERIPHERY_CONFIG record (a structured array of length 1).
     """
     n_layers = sizes.shape[0] - 1
-    rows = pcfg_i[P_ROWS]
-    dac_on = pcfg_i[P_DAC_ON] != 0
-    adc_on = pcfg_i[P_ADC_ON] != 0
-    var_on = pcfg_i[P_NEURON_VAR] != 0
-    dac_step = pcfg_f[P_DAC_STEP]
-    dac_range = pcfg_f[P_DAC_RANGE]
-    adc_step = pcfg_f[P_ADC_STEP]
-    adc_range = pcfg_f[P_ADC_RANGE]
-    noisy = pcfg_i[P_READ_NOISE] != 0
-    var_add = pcfg_f[P_READ_ADD] * pcfg_f[P_READ_ADD]
-    var_prop = pcfg_f[P_READ_PROP] * pcfg_f[P_READ_PROP]
+    cfg = config[0]
+    rows = cfg.rows
+    dac_on = cfg.dac_on != 0
+    adc_on = cfg.adc_on != 0
+    var_on = cfg.neuron_var != 0
+    dac_step = cfg.dac_step
+    dac_range = cfg.dac_range
+    adc_step = cfg.adc_step
+    adc_range = cfg.adc_range
+    noisy = cfg.read_noise != 0
+    var_add = cfg.read_add * cfg.read_add
+    var_prop = cfg.read_prop * cfg.read_prop
     p_total = theta.shape[0]
     for j in range(sizes[0]):
         h[0, j] = x[j]

@@ -99,10 +99,13 @@ FLOATS = np.dtype([(name, F8) for name in ("c0", "c_prev", "ct_prev", "cost_sum"
 Network = namedtuple("Network", "sizes w_off b_off n_off acts geom gidx row_of")
 Data = namedtuple("Data", "X Y")
 Generators = namedtuple("Generators", "tab_i tab_f tab_g gain")
-Periphery = namedtuple("Periphery", "pcfg_i pcfg_f neuron_par")
-# The device array (hwsim.chip.devices.DeviceArray): per-device constants and configuration,
-# and two run-state arrays, the programming times and the pulse counts.
-Devices = namedtuple("Devices", "dev stuck t_prog pulses icfg fcfg seeds")
+# The periphery (hwsim.chip.periphery): its PERIPHERY_CONFIG record (hwsim.kernels.forward) and
+# the per-neuron variation.
+Periphery = namedtuple("Periphery", "config neuron_par")
+# The device array (hwsim.chip.devices.DeviceArray): per-device constants, its DEVICE_CONFIG
+# record (hwsim.kernels.devices), and two run-state arrays, the programming times and the
+# pulse counts.
+Devices = namedtuple("Devices", "dev stuck t_prog pulses config")
 DEVICE_RUN_FIELDS = ("t_prog", "pulses")
 
 # Run state.

@@ -72,13 +72,11 @@ def update_parameters(cfg, cnt, st, devices, row_of, rowmax, count_writes, t_now
     if not opt_plain:
         lr = schedule_value(cfg.lr_kind, eta, u_index, cfg.lr_total, cfg.lr_p1, cfg.lr_p2)
         bc1, bc2 = bias_corrections(opt_kind, u_index + 1, beta1, beta2)
-    dicfg, dfcfg, dseeds = devices.icfg, devices.fcfg, devices.seeds
+    dcfg = devices.config[0]
     dev, stuck, t_prog, pulses = devices.dev, devices.stuck, devices.t_prog, devices.pulses
-    law, max_pulses = dicfg[DK.I_LAW], dicfg[DK.I_MAX_PULSES]
-    levels, rounding = dicfg[DK.I_LEVELS], dicfg[DK.I_ROUNDING]
-    d_ctrl, g_up, g_down = dfcfg[DK.F_DW_CTRL], dfcfg[DK.F_GAMMA_UP], dfcfg[DK.F_GAMMA_DOWN]
-    c2c, t0 = dfcfg[DK.F_C2C], dfcfg[DK.F_T0]
-    s_round, s_c2c = dseeds[DK.S_ROUND], dseeds[DK.S_C2C]
+    law, max_pulses, levels, rounding = dcfg.law, dcfg.max_pulses, dcfg.levels, dcfg.rounding
+    d_ctrl, g_up, g_down, c2c, t0 = dcfg.dw_ctrl, dcfg.gamma_up, dcfg.gamma_down, dcfg.c2c, dcfg.t0
+    s_round, s_c2c = dcfg.seed_round, dcfg.seed_c2c
     with_devices = cfg.devices != 0
     pulsed = with_devices and law != IDEAL
     row_serial = cfg.parallelism == ROW_SERIAL

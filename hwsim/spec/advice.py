@@ -18,9 +18,9 @@ def entry_amplitude(scheme: str, amplitude: float, n_params: int, sparsity: floa
 
 def device_step(chip) -> float | None:
     """The smallest change one write makes, in weight units (None for the ideal law)."""
-    from hwsim.chip.devices import device_params_from_spec
+    from hwsim.chip.devices import device_in_weight_units
 
-    p = device_params_from_spec(chip)
+    p = device_in_weight_units(chip)
     if p.law == "ideal":
         return None
     if p.law == "quantised":

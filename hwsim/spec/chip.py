@@ -222,6 +222,13 @@ class DeviceSpec(Spec):
         if self.law in ("linear_step", "soft_bounds", "exp_step", "pow_step") and not self.w_min < 0 < self.w_max:
             raise ValueError(f"the {self.law} law needs w_min < 0 < w_max "
                              f"(got w_min={self.w_min}, w_max={self.w_max})")
+        if self.law == "exp_step":
+            # The step's normalisation 1 - exp(-gamma) vanishes at 0 (gamma -> 0 is soft_bounds).
+            for name in ("gamma_up", "gamma_down"):
+                g = getattr(self, name)
+                if g is not None and not g > 0:
+                    raise ValueError(f"the exp_step law needs {name} > 0 (got {g}); "
+                                     f"gamma -> 0 is the soft_bounds law")
         return self
 
 

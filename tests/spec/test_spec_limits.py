@@ -190,12 +190,12 @@ def test_the_reader_types_plain_values_as_yaml_safe_load_does():
 def test_constant_step_with_a_bound_of_zero_is_well_defined():
     import numpy as np
 
-    from hwsim.chip.devices import DeviceArray, DeviceParams
+    from hwsim.chip.devices import DeviceArray
+    from hwsim.spec.chip import DeviceSpec, UpdateController
 
     for w_min, w_max in ((-1.0, 0.0), (0.0, 1.0)):
-        params = DeviceParams(law="constant_step", dw_min=0.01, w_min=w_min, w_max=w_max,
-                              rounding="deterministic")
-        devices = DeviceArray(params, 4, seed=0)
+        device = DeviceSpec(law="constant_step", dw_min=0.01, w_min=w_min, w_max=w_max)
+        devices = DeviceArray(device, 4, seed=0, controller=UpdateController(rounding="deterministic"))
         devices.program(np.full(4, (w_min + w_max) / 2))
         start = devices.w.copy()
         sent = devices.update(np.array([0.05, -0.05, 0.02, -0.02]), update_index=0)
@@ -204,11 +204,13 @@ def test_constant_step_with_a_bound_of_zero_is_well_defined():
         np.testing.assert_allclose(devices.w, np.clip(start + [0.05, -0.05, 0.02, -0.02], w_min, w_max))
 
 
-def test_device_params_refuse_non_finite_numbers():
-    from hwsim.chip.devices import DeviceParams
+def test_device_spec_refuses_non_finite_numbers():
+    from hwsim.spec.chip import DeviceSpec
 
-    with pytest.raises(ValueError, match="dw_min: must be a finite number"):
-        DeviceParams(dw_min=float("inf"))
+    for name in ("dw_min", "w_min", "w_max", "asymmetry", "write_noise", "programming_error"):
+        for value in (float("inf"), float("nan")):
+            with pytest.raises(ValueError, match=name):
+                DeviceSpec(**{name: value})
 
 
 def test_a_time_constant_that_overflows_is_a_clean_error(capsys):

@@ -9,7 +9,7 @@ from hwsim.kernels.broadcast import broadcast
 from hwsim.kernels.chip_time import advance_clock, count_step, weights_being_written, weights_changed
 from hwsim.kernels.codes import ANALOG, CONSTANT, DISCRETE, NO_PERT, NODE_PERT, SGD, WEIGHT_PERT
 from hwsim.kernels.cost_unit import add_cost_noise, chip_cost, high_pass, hold_baseline, record_cost
-from hwsim.kernels.devices import S_READ, weights_for_inference
+from hwsim.kernels.devices import weights_for_inference
 from hwsim.kernels.forward import axpy, cost, forward, forward_chip, node_outer
 from hwsim.kernels.input_path import input_wait, present_input
 from hwsim.kernels.integrators import (gradient_coefficient, ideal_integrators, integrate_modelled,
@@ -26,8 +26,8 @@ def infer(cfg, net, periphery, devices, w, pert, pert_mode, x, h, read_index):
     noise at ``read_index``, tiles, ADCs, neuron variation)."""
     if cfg.chip:
         forward_chip(w, pert, pert_mode, x, net.sizes, net.w_off, net.b_off, net.n_off, net.acts, net.geom,
-                     net.gidx, h, periphery.pcfg_i, periphery.pcfg_f, periphery.neuron_par,
-                     devices.seeds[S_READ], read_index)
+                     net.gidx, h, periphery.config, periphery.neuron_par, devices.config[0].seed_read,
+                     read_index)
     else:
         forward(w, pert, pert_mode, x, net.sizes, net.w_off, net.b_off, net.n_off, net.acts, net.geom,
                 net.gidx, h)
