@@ -195,7 +195,9 @@ def first_product(chunks, theta, X, order, s, s_end, version, zb, zmeta, z1, w_o
         zmeta[0] = version
         zmeta[1] = s
         zmeta[2] = count
-    z1[:] = zb[s - zmeta[1]]
+    row = zb[s - zmeta[1]]
+    for i in range(z1.shape[0]):    # a loop, not z1[:] = row: no shape-error path to compile
+        z1[i] = row[i]
 
 
 @njit(cache=True)
