@@ -172,12 +172,15 @@ def digits_cnn_spec(**firmware):
                      **firmware)
 
 
+@pytest.mark.parametrize("path", [None, "reference"], ids=["chosen", "reference"])
 @pytest.mark.parametrize("target", ["weights", "nodes"])
 @pytest.mark.parametrize("mode", ["discrete", "analog"])
-def test_cnn_mgd_kernel_matches_numpy_twin(target, mode):
+def test_cnn_mgd_kernel_matches_numpy_twin(target, mode, path):
     spec = digits_cnn_spec(perturbation={"scheme": "cdma", "amplitude": 0.05, "target": target},
                            mode=mode, tau_p=2, tau_x=3, tau_theta=5, eta=0.2)
-    sim = Simulation(spec, seed=3, max_cycles=10**9)
+    sim = Simulation(spec, seed=3, max_cycles=10**9, force_path=path)
+    if path is None and (target, mode) == ("nodes", "discrete"):
+        assert sim.path.name == "node_fold"
     assert sim.layout.n_params == (3 * 9 + 3) + (4 * 12 + 4) + (16 * 10 + 10)
     theta, g, _, _ = naive.mgd_steps_chip(sim, 60)
     sim.advance(60)

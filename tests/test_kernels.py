@@ -37,13 +37,19 @@ def test_perturbation_vectors_match_numpy(scheme, sparsity):
 
 
 CASES = list(itertools.product(SCHEMES, ("discrete", "analog")))
+# The kernel path as a test axis: the path hwsim chooses (a shortcut where one applies) and
+# the reference path forced (hwsim.engine.paths); both must match the twin.
+PATHS = (None, "reference")
 
 
+@pytest.mark.parametrize("path", PATHS, ids=["chosen", "reference"])
 @pytest.mark.parametrize("scheme,mode", CASES, ids=[f"{s}-{m}" for s, m in CASES])
-def test_mgd_kernel_matches_numpy_twin(scheme, mode):
+def test_mgd_kernel_matches_numpy_twin(scheme, mode, path):
     spec = make_spec(perturbation={"scheme": scheme, "amplitude": 0.05}, mode=mode,
                      tau_p=2, tau_x=3, tau_theta=5, eta=0.2)
-    sim = Simulation(spec, seed=3, max_cycles=10**9)
+    sim = Simulation(spec, seed=3, max_cycles=10**9, force_path=path)
+    if path is None and scheme == "cdma" and mode == "discrete":
+        assert sim.path.name == "sign"
     theta, g, cycles = naive.mgd_steps(sim, 157)
     sim.advance(157)
     np.testing.assert_allclose(sim.theta, theta, rtol=RTOL, atol=1e-12)
@@ -51,8 +57,9 @@ def test_mgd_kernel_matches_numpy_twin(scheme, mode):
     assert sim.cycles == cycles == 157
 
 
+@pytest.mark.parametrize("path", PATHS, ids=["chosen", "reference"])
 @pytest.mark.parametrize("mode", ["discrete", "analog"])
-def test_mgd_kernel_options_match_numpy_twin(mode):
+def test_mgd_kernel_options_match_numpy_twin(mode, path):
     """Cost noise (also on the baseline), clipping, sparsity, the paper-2 normalisation,
     cross-entropy, relu, and slow baselines: the same equations on both paths."""
     spec = make_spec(dataset={"name": "digits"}, network={"hidden": [7], "activation": "relu"},
@@ -62,7 +69,7 @@ def test_mgd_kernel_options_match_numpy_twin(mode):
                      perturbation={"scheme": "cdma", "amplitude": 0.1, "sparsity": 2.5}, mode=mode,
                      tau_p=1, tau_x=4, tau_theta=6, eta=0.05, cost_change_clip=0.002,
                      normalisation="per_parameter_variance")
-    sim = Simulation(spec, seed=5, max_cycles=10**9)
+    sim = Simulation(spec, seed=5, max_cycles=10**9, force_path=path)
     theta, g, cycles = naive.mgd_steps(sim, 120)
     sim.advance(120)
     np.testing.assert_allclose(sim.theta, theta, rtol=RTOL, atol=1e-12)
