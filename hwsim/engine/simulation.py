@@ -1,13 +1,17 @@
-"""One run of the chip: the state, the SimPy processes, and the observer.
+"""One run of the chip: holding its state and driving it (the SimPy processes, the observer).
 
-Flow: RunSpec + seed -> data, network layout, initial weights, perturbation generators
-(built once) -> SimPy environment with two processes:
+Flow: RunSpec + seed -> the chip built once (hwsim.engine.build: data, layout, weights,
+generators, kernel configuration and path, initial state) -> SimPy environment with two
+processes:
   * ``chip``: advances the chip a block of steps at a time in the numba kernel, up to the
     next irregular event (an observation, the cycle budget), and lets SimPy time pass by the
     cycles the block took;
   * ``observer``: woken at each observation point (every N steps, or in chip time), measures
     test accuracy on the chip's current weights without consuming chip time; the first
     observation at the target locates the crossing step (hwsim.engine.observer).
+SimPy paces the blocks and the observer; the chip's own irregular events (input loads,
+update phases, stalls, broadcast delays) are counters inside the kernel (hwsim.kernels.chip_time
+and update_controller), which is what keeps a step at a few hundred nanoseconds.
 The run object holds only arrays and specs (no SimPy objects at rest), so it pickles.
 What is run state, scratch or constant is declared once, in ``STATE_MEMBERS``: ``run_state()``
 (checkpoints, hwsim.engine.checkpoint), pickling and the scratch reset all follow from it.
@@ -25,26 +29,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from hwsim.chip.broadcast import broadcast_config, broadcast_ideal
-from hwsim.chip.cost_unit import cost_unit_config, cost_unit_ideal
-from hwsim.chip.devices import DeviceArray, device_in_weight_units, devices_in_play
-from hwsim.chip.periphery import Periphery
-from hwsim.chip.input_path import input_path_config
-from hwsim.chip.integrators import integrator_config, integrators_ideal
-from hwsim.chip.perturbation import PerturbationGenerator, generator_config, generator_gains, generators_ideal
 from hwsim.chip.energy import energy_breakdown
-from hwsim.chip.timing import inference_config, inference_timing, row_map
-from hwsim.chip.update_controller import update_controller_config
-from hwsim.data import build_dataset
 from hwsim.engine import observer, paths
-from hwsim.firmware.mgd import firmware_config
+from hwsim.engine.build import build_chip, build_scratch
 from hwsim.kernels import devices as DK
 from hwsim.kernels import state as KS
-from hwsim.kernels.codes import COSTS, CONSTANT as CONSTANT_SCHEDULE, SGD
-from hwsim.kernels.parallel_rows import row_chunks, threads_usable
+from hwsim.kernels.parallel_rows import threads_usable
 from hwsim.network import batch
-from hwsim.network.layout import layout_from_spec
-from hwsim.seeds import Stream, stream_key, stream_rng
 
 RUN, SCRATCH, CONSTANT = "run", "scratch", "constant"
 # Every array (and setting) of a run, by kind, as (name, attribute path on the Simulation, kind):
@@ -133,87 +124,9 @@ class Simulation:
 
     def __post_init__(self):
         sc, fw = self.run_spec.scenario, self.run_spec.firmware
-        self.data = build_dataset(sc.dataset, self.seed)
-        self.layout = layout_from_spec(sc.network, self.data.n_inputs, self.data.n_outputs,
-                                       getattr(self.data, "image_shape", None))
-        init = sc.network.init
-        rng = stream_rng(self.seed, Stream.INIT)
-        self.theta = self.layout.init(rng, init.distribution, init.low, init.high, init.std,
-                                      init.bias_low, init.bias_high)
-        p = self.layout.n_params
-        pt = fw.perturbation
-        self.node = pt.target == "nodes"
-        # The perturbed parameters: every weight and bias, or every neuron (node perturbation).
-        self.n_perturbed = self.layout.n_neurons if self.node else p
-        self.generator = PerturbationGenerator(pt.scheme, self.n_perturbed, pt.amplitude, self.seed,
-                                               sparsity=pt.sparsity, fdma_band=tuple(pt.fdma_band))
-        chip = self.run_spec.chip
-        device = device_in_weight_units(chip)
-        self.periphery = Periphery(chip, self.layout, self.seed, device.read_noise.additive,
-                                   device.read_noise.proportional)
-        self.gen_gain = generator_gains(chip, self.n_perturbed, self.seed)
-        writes, drift, noisy = devices_in_play(chip)
-        self.reads_devices = drift or noisy
-        # The device array always exists (its arrays are kernel arguments); it holds theta.
-        lean = not (writes or self.reads_devices) and chip.perturbation.injection == "auxiliary"
-        self.devices = DeviceArray(device, p, self.seed, controller=chip.update, lean=lean)
-        if writes or self.reads_devices:
-            self.devices.program(self.theta, t=0.0)
-        else:
-            self.devices.w[:] = self.theta
-        self.theta = self.devices.w
-        self.timing = inference_timing(chip, self.layout)
-        # The kernel configuration: each group from the builder of its component, once.
-        ideal = (not (writes or drift) and generators_ideal(chip) and cost_unit_ideal(chip)
-                 and broadcast_ideal(chip) and integrators_ideal(chip) and self.periphery.is_ideal)
-        self.config = KS.make_config({
-            "firmware": firmware_config(fw, self.n_perturbed),
-            "scenario": {"cost_code": COSTS[sc.cost], "n_samples": self.data.x_train.shape[0],
-                         "order_seed": stream_key(self.seed, Stream.ORDER)},
-            "generators": generator_config(chip, self.generator, self.gen_gain),
-            "input_path": input_path_config(chip, self.layout),
-            "inference": inference_config(chip, self.timing),
-            "cost_unit": cost_unit_config(chip, self.seed),
-            "broadcast": broadcast_config(chip),
-            "integrators": integrator_config(chip, self.timing),
-            "update_controller": update_controller_config(chip),
-            "devices": {"devices": int(writes), "drift": int(drift)},
-            "paths": {"chip": int(not ideal)},
-        })
-        self.path = paths.select_path(self.config, self.layout, self.force_path)
-        cfg = self.config[0]
-        # Optimiser state only for an optimiser that keeps one (plain SGD at a constant rate
-        # does not): large networks keep no P-sized array they do not use.
-        plain_sgd = cfg["opt_kind"] == SGD and cfg["lr_kind"] == CONSTANT_SCHEDULE
-        row_of, self.n_rows = row_map(self.layout)
-        if chip.update.parallelism != "row_serial":
-            row_of = row_of[:1]          # only row-serial updates look rows up
-        width = int(self.layout.sizes_arr.max())
-        # Node perturbation on the node-fold path: first-layer products queued until the
-        # update (a row per sample).
-        rows = min(64, fw.tau_theta // fw.tau_x + 2) if self.path.name == "node_fold" else 0
-        self.net = KS.Network(self.layout.sizes_arr, self.layout.w_off, self.layout.b_off, self.periphery.n_off,
-                              self.layout.act_codes, self.layout.geom, self.layout.gidx, row_of)
-        self.kernel_data = KS.Data(self.data.x_train, self.data.y_train)
-        self.gens = KS.Generators(self.generator.table_i, self.generator.table_f, self.generator.table_g,
-                                  self.gen_gain)
-        self.periphery_k = KS.Periphery(self.periphery.config, self.periphery.neuron_par)
-        dv = self.devices
-        self.devices_k = KS.Devices(dv.dev, dv.stuck, dv.t_prog, dv.pulses, dv.config)
-        self.state = KS.RunState(
-            theta=self.theta, g_int=np.zeros(p), opt_state=np.zeros((2, 1 if plain_sgd else p)),
-            nacc=np.zeros(self.n_perturbed if self.node else 1),
-            window=np.zeros((rows, self.layout.sizes[1] + self.layout.sizes[0])),
-            z1=np.zeros(self.layout.sizes[1]),
-            h_base=np.zeros((self.layout.n_layers + 1, width)),
-            theta_old=np.zeros(1 if chip.update.blocking else p),     # non-blocking updates only
-            # the generators' outputs, for no perturbation index yet (pert_k = -1)
-            pert=np.zeros(self.n_perturbed), pert_k=np.full(1, -1, dtype=np.int64),
-            # the sign path's signs, padded to whole hash words of 64
-            psign=np.zeros(-(-self.n_perturbed // 64) * 64 if self.path.name == "sign" else 64, dtype=np.int8),
-            pert2=np.zeros(self.n_perturbed), pert2_k=np.full(1, -1, dtype=np.int64),
-            pert_scale=np.ones(2), order=np.zeros(self.data.x_train.shape[0], dtype=np.int64),
-            counters=KS.new_counters(), floats=KS.new_floats())
+        built = build_chip(self.run_spec, self.seed, self.force_path)
+        self.__dict__.update(vars(built))
+        self.theta = self.state.theta
         self.g_int = self.state.g_int
         self.budget = int(self.max_cycles if self.max_cycles is not None else sc.max_cycles)
         self.step_budget = sc.max_steps if sc.max_steps is not None else 2**62
@@ -231,26 +144,8 @@ class Simulation:
     # ------------------------------------------------------------------ scratch
     def _reset_scratch(self):
         """(Re)build the scratch bundle (hwsim.kernels.state.Scratch) and the row chunks."""
-        width = int(self.layout.sizes_arr.max())
-        fw = self.run_spec.firmware
-        k1 = int(self.layout.sizes[1])
-        # The first stage's products of the samples due before theta changes: a sample per
-        # row, at most about 4 MB.
-        rows = max(1, min(64, -(-fw.tau_theta // fw.tau_x) + 1, (4 << 20) // (8 * k1)))
-        shortcut = self.path.name != "reference"
-        h = np.zeros((self.layout.n_layers + 1, width))
-        # Each path gets the buffers it reads; the others hold one element.
-        self.scratch = KS.Scratch(
-            h=h,
-            h_unpert=np.zeros_like(h) if self.path.name == "sign" else np.zeros((1, 1)),
-            wbuf=np.zeros(self.layout.n_params if self.config[0]["drift"] else 1),
-            wpert=np.zeros(self.layout.n_params if self.node and not shortcut else 1),
-            h_pert=np.zeros_like(h) if self.node and not shortcut else np.zeros((1, 1)),
-            rowmax=np.zeros(self.n_rows, dtype=np.int64),
-            zbatch=np.zeros((rows, k1) if shortcut else (1, k1)),
-            zmeta=np.full(3, -1, dtype=np.int64))
-        self._chunks = row_chunks(self.layout.sizes_arr) if self.path.name == "sign" or (
-            self.path.name == "node_fold") else 1
+        self.scratch, self._chunks = build_scratch(self.run_spec, self.layout, self.config, self.path,
+                                                   self.node, self.n_rows)
 
     def __getstate__(self):
         state = self.__dict__.copy()
