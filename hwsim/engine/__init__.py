@@ -1,1 +1,3 @@
-"""The discrete-event engine: SimPy processes for the chip's irregular events, numba blocks between."""
+"""The engine: builds a run's chip (build), chooses its kernel path (paths), holds and drives it
+(simulation: SimPy paces the numba kernel blocks and the observer), observes it (observer),
+checkpoints it (checkpoint) and traces it (trace)."""
