@@ -11,8 +11,8 @@ import importlib.util
 __version__ = "0.1.0"
 
 _EXPORTS = {"GradientProbe": "hwsim.api", "RunResult": "hwsim.api", "probe_gradient": "hwsim.api",
-            "resume": "hwsim.api", "run": "hwsim.api", "RunSpec": "hwsim.spec", "SpecError": "hwsim.spec",
-            "load_scenario": "hwsim.spec"}
+            "resume": "hwsim.api", "run": "hwsim.api", "RunSpec": "hwsim.run_plan", "SpecError": "hwsim.spec",
+            "load_scenario": "hwsim.run_plan", "ResolvedRun": "hwsim.run_plan", "resolve": "hwsim.run_plan"}
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 

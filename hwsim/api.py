@@ -16,11 +16,10 @@ from hwsim.engine.checkpoint import (CHECKPOINT_FILE, DEFAULT_EVERY_SECONDS, Che
                                      Checkpointer, CheckpointPolicy, poll_steps, restore, run_dir_lock)
 from hwsim.engine.simulation import Simulation
 from hwsim.network import batch
-from hwsim.network.layout import layout_from_spec
 from hwsim.results.rundir import OutputError, atomic_write, curve_frame, dump_json, slug, write_run
 from hwsim.results.summary import (MAX_MANIFEST_BYTES, backprop_summary, chip_summary,  # noqa: F401
                                    manifest, read_manifest_file)
-from hwsim.spec import RunSpec, load_scenario  # noqa: F401  (re-exported)
+from hwsim.run_plan import RunSpec, load_scenario, resolve  # noqa: F401  (load_scenario re-exported)
 from hwsim.spec.limits import check_option, short
 
 
@@ -179,7 +178,7 @@ def _read_manifest(path: Path) -> dict:
 
 
 def _spec_from_manifest(man: dict, path: Path) -> RunSpec:
-    from hwsim.spec.loader import _validate
+    from hwsim.run_plan import validate_run
     from hwsim.spec.yaml_source import SourceDoc
 
     resolved = man["resolved"]
@@ -189,7 +188,7 @@ def _spec_from_manifest(man: dict, path: Path) -> RunSpec:
             raise CheckpointError([_problem(path, f"resolved.{part}", "missing: not an hwsim run "
                                             "directory's manifest")])
         docs[part] = SourceDoc(str(path), dict(resolved[part]))
-    spec = _validate(docs)       # a SpecError names the field
+    spec = validate_run(docs)       # a SpecError names the field
     if spec.spec_hash != man["spec_hash"]:
         raise CheckpointError([_problem(path, "spec_hash", f"the resolved specs hash to {spec.spec_hash}, "
                                         f"not {man['spec_hash']}: edited, or written by another hwsim "
@@ -388,7 +387,6 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
     """The backprop baseline of a scenario: same network, initial weights and data order as
     the chip run, as many samples as the MGD run sees in the scenario's budget. ``out`` is
     claimed as :func:`run` claims it (``overwrite``) before training."""
-    from hwsim.chip.timing import inference_timing
     from hwsim.data import build_dataset
     from hwsim.engine.simulation import CurvePoint, accuracy
     from hwsim.seeds import Stream, stream_key, stream_rng
@@ -404,12 +402,12 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
             _start_dir(out, manifest(spec, seed, None), overwrite)
     sc, fw = spec.scenario, spec.firmware
     data = build_dataset(sc.dataset, seed)
-    layout = layout_from_spec(sc.network, data.n_inputs, data.n_outputs, getattr(data, "image_shape", None))
+    plan = resolve(spec)           # the layout and timing validation checked, built once
+    layout = plan.layout
     init = sc.network.init
     rng = stream_rng(seed, Stream.INIT)
     theta0 = layout.init(rng, init.distribution, init.low, init.high, init.std, init.bias_low, init.bias_high)
-    interval = inference_timing(spec.chip, layout).interval
-    steps = sc.max_cycles // interval
+    steps = sc.max_cycles // plan.interval
     if sc.max_steps is not None:
         steps = min(steps, sc.max_steps)
     n_samples = steps // fw.tau_x

@@ -14,7 +14,7 @@ import pandas as pd
 
 from hwsim.api import run
 from hwsim.results.rundir import atomic_write, slug
-from hwsim.spec import RunSpec, load_scenario
+from hwsim.run_plan import RunSpec, load_scenario
 
 COLUMNS = ["variant", "chip", "firmware", "seed", "status", "final_test_accuracy", "best_test_accuracy",
            "shortfall_vs_baseline", "samples_seen", "steps_simulated", "cycles_simulated", "seconds_simulated",

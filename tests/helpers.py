@@ -7,7 +7,7 @@ import signal
 import textwrap
 from pathlib import Path
 
-from hwsim.spec.loader import RunSpec
+from hwsim.run_plan import RunSpec
 from hwsim.spec.models import ChipSpec, FirmwareSpec, ScenarioSpec
 
 SCHEMES = ("tdma", "cdma", "walsh", "fdma", "gaussian")

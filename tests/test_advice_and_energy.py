@@ -19,8 +19,8 @@ from hwsim.cli import main
 from hwsim.engine.simulation import Simulation
 from hwsim.network.layout import scenario_layout
 from hwsim.results.report import format_si
-from hwsim.spec import load_scenario
-from hwsim.spec.advice import spec_warnings, timing_warnings
+from hwsim.run_plan import load_scenario
+from hwsim.advice import spec_warnings, timing_warnings
 from sweep_helpers import ROOT, TINY
 
 N = 100                     # steps

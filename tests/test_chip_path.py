@@ -122,9 +122,8 @@ def test_read_noise_per_partial_sum_has_the_per_device_distribution():
     h = np.zeros((2, 40))
     zero = np.zeros(layout.n_params)
     for m in range(4000):
-        FK.forward_chip(sim.theta, zero, False, x, layout.sizes_arr, layout.w_off, layout.b_off,
-                        sim.periphery.n_off, layout.act_codes, layout.geom, layout.gidx, h,
-                        sim.periphery.config, sim.periphery.neuron_par, sim.devices.config[0].seed_read, m)
+        FK.forward_chip(sim.net, sim.periphery_k, sim.theta, zero, FK.NO_PERT, x, h,
+                        sim.devices.config[0].seed_read, m)
         fast.append(h[1, 0])
         w = sim.devices.read(0.0, 10**6 + m)
         per_device.append(float(w[:40] @ x + w[40]))
@@ -197,7 +196,7 @@ def test_conductances_map_to_weights_through_the_gain():
 
 def test_conductance_without_gain_is_an_error(tmp_path):
     from hwsim.spec.errors import SpecError
-    from hwsim.spec.loader import load_scenario
+    from hwsim.run_plan import load_scenario
 
     scen = tmp_path / "s.yaml"
     scen.write_text("kind: scenario\ndataset: {name: digits}\n"

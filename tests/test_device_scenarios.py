@@ -10,7 +10,7 @@ from helpers import tiny_scenario, write
 from hwsim.api import run
 from hwsim.cli import main
 from hwsim.compare import chip_and_firmware
-from hwsim.spec.loader import load_scenario
+from hwsim.run_plan import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANCE = 0.1   # ten balanced classes

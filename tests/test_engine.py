@@ -10,7 +10,7 @@ from helpers import SCHEMES, make_spec
 from hwsim.api import run, summarise
 from hwsim.engine.simulation import Simulation
 from hwsim.firmware.mgd import analog_signal_warnings
-from hwsim.spec import load_scenario
+from hwsim.run_plan import load_scenario
 
 
 def small_spec(**fw):

@@ -18,7 +18,7 @@ from hwsim.engine import checkpoint as C
 from hwsim.engine import observer
 from hwsim.engine.simulation import Simulation
 from hwsim.engine.trace import Trace
-from hwsim.spec import load_scenario
+from hwsim.run_plan import load_scenario
 from hwsim.spec.errors import SpecError
 
 # A chip whose steps take 3, 5 or 14 cycles (baseline measurements, blocking updates), so chip

@@ -31,7 +31,7 @@ from hwsim.api import summarise
 from hwsim.cli import main
 from hwsim.engine import checkpoint as C
 from hwsim.engine.simulation import SCRATCH_ARRAYS, Simulation
-from hwsim.spec import load_scenario
+from hwsim.run_plan import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 

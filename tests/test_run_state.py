@@ -12,7 +12,7 @@ import pytest
 from helpers import tiny_scenario
 from hwsim.engine import checkpoint as C
 from hwsim.engine.simulation import CONSTANT, RUN, RUN_MEMBERS, SCRATCH, SCRATCH_ARRAYS, STATE_MEMBERS, Simulation
-from hwsim.spec import load_scenario
+from hwsim.run_plan import load_scenario
 
 STEPS = 300
 SPLIT = 101        # neither a multiple of tau_theta (8) nor of tau_p (3): mid-window, mid-hold

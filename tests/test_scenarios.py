@@ -11,7 +11,7 @@ import pytest
 from data_files import write_idx
 from hwsim.api import run
 from hwsim.network.layout import scenario_layout
-from hwsim.spec.loader import load_scenario
+from hwsim.run_plan import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))

@@ -355,7 +355,8 @@ def _plan_one_by_one(path, overrides=None):
     import itertools
 
     from hwsim.spec.errors import SpecError
-    from hwsim.spec.loader import find_spec_file, load_scenario
+    from hwsim.run_plan import load_scenario
+    from hwsim.spec.loader import find_spec_file
     from hwsim.sweep.plan import _at_sweep, _factors, _resolved_value, seed_problem
     from hwsim.sweep.spec import SEED_PATHS, normalise_path, raw_paths, read_sweep
 
@@ -447,7 +448,7 @@ def test_a_mixed_sweep_plans_the_same_points_and_problems_as_resolved_alone(tmp_
 
 def test_a_bad_value_in_the_middle_of_a_long_axis_is_reported_at_its_own_line(tmp_path):
     from hwsim.spec.errors import SpecError
-    from hwsim.spec.loader import load_scenario
+    from hwsim.run_plan import load_scenario
 
     etas = [f"{0.001 * (i + 1):.3f}" for i in range(3000)]
     etas[1700] = "-0.25"

@@ -200,7 +200,7 @@ def test_broadcast_latency_without_compensation_decorrelates_fdma_as_predicted()
 
 
 def test_time_constants_shorter_than_the_chip_latencies_warn():
-    from hwsim.spec.advice import timing_warnings
+    from hwsim.advice import timing_warnings
 
     slow_input = timed({"input": {"values_per_cycle": 1.0}})          # 64 cycles per sample
     assert any("tau_x" in w for w in timing_warnings(slow_input))

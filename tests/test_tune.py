@@ -165,7 +165,7 @@ def test_another_study_in_the_folder_is_refused(folder, serial_dir):
 
 
 def test_best_firmware_validates_and_holds_the_best_trial(folder, serial_dir, capsys):
-    from hwsim.spec.loader import load_firmware
+    from hwsim.run_plan import load_firmware
 
     path = serial_dir / BEST_FIRMWARE
     assert main(["validate", str(path)]) == 0, capsys.readouterr().err

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 from hwsim.api import run  # noqa: E402
 from hwsim.network.layout import scenario_layout  # noqa: E402
-from hwsim.spec.loader import load_scenario  # noqa: E402
+from hwsim.run_plan import load_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 IMG = Path(__file__).resolve().parent / "img"

@@ -138,7 +138,7 @@ def run_spec(w: Workload, *, max_steps: int | None = None, every_steps: int = 10
     """The workload's validated RunSpec (on its shape-carrier ``teacher`` data set; see the
     module docstring). ``max_steps`` and ``every_steps`` matter only to ``Simulation.run``;
     other time constants than the workload's are for profiling (hwsim.bench.profile)."""
-    from hwsim.spec.loader import RunSpec
+    from hwsim.run_plan import RunSpec
     from hwsim.spec.models import ChipSpec, FirmwareSpec, ScenarioSpec
 
     n = N_TRAIN + N_TEST

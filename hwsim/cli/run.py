@@ -70,7 +70,7 @@ def _with_data_dir(args, overrides: dict, **which) -> dict:
         return overrides
     if not args.data_dir.strip():
         raise CliError("--data-dir needs a folder (got an empty string)")
-    from hwsim.spec import load_scenario
+    from hwsim.run_plan import load_scenario
 
     dataset = load_scenario(args.scenario, overrides, **which).scenario.dataset
     if "data_dir" not in type(dataset).model_fields:
@@ -90,7 +90,8 @@ def _checkpoint_options(args) -> dict:
 
 def cmd_run(args) -> int:
     from hwsim.api import default_run_dir, run
-    from hwsim.spec import load_scenario, parse_set_options
+    from hwsim.run_plan import load_scenario, resolve
+    from hwsim.spec import parse_set_options
 
     checkpoints = _checkpoint_options(args)
     if args.resume is not None:
@@ -100,19 +101,20 @@ def cmd_run(args) -> int:
     overrides = _with_data_dir(args, parse_set_options(args.sets), chip=args.chip, firmware=args.firmware)
     spec = load_scenario(args.scenario, overrides, chip=args.chip, firmware=args.firmware)
     seed = spec.scenario.seed if args.seed is None else args.seed
-    from hwsim.spec.advice import spec_warnings
+    plan = resolve(spec)           # layout and timing, once for the checks below
+    from hwsim.advice import spec_warnings
 
-    for line in spec_warnings(spec):
+    for line in spec_warnings(plan):
         print(f"warning: {line}", file=sys.stderr)
     out = Path(args.out) if args.out is not None else default_run_dir(spec, seed)
     check_writable(out)
     if args.trace:
-        _check_trace_size(spec, args.max_cycles)
+        _check_trace_size(plan, args.max_cycles)
     from hwsim.results.progress import RunProgress, bar_wanted, budget_cycles
 
     # The first Ctrl-C or SIGTERM stops the run at its next resumable point, writes a
     # checkpoint and keeps what ran.
-    with RunProgress(budget_cycles(spec, args.max_cycles), bar_wanted(args.quiet)) as progress:
+    with RunProgress(budget_cycles(plan, args.max_cycles), bar_wanted(args.quiet)) as progress:
         result = run(spec, seed, out=out, max_cycles=args.max_cycles, progress=progress, trace=args.trace,
                      should_stop=lambda: progress.stop_requested, overwrite=args.overwrite, **checkpoints)
     return _report_run(args, result, progress)
@@ -122,7 +124,8 @@ def _cmd_resume(args, checkpoints: dict) -> int:
     from hwsim.api import resume
     from hwsim.engine.checkpoint import CHECKPOINT_FILE, peek_header
     from hwsim.results.progress import RunProgress, bar_wanted
-    from hwsim.spec import load_scenario, parse_set_options
+    from hwsim.run_plan import load_scenario
+    from hwsim.spec import parse_set_options
 
     for flag, value in (("--out", args.out), ("--trace", args.trace), ("--overwrite", args.overwrite)):
         if value:
@@ -210,15 +213,13 @@ def _report_run(args, result, progress) -> int:
     return EXIT_DIVERGED if s["status"] == "diverged" else EXIT_OK
 
 
-def _check_trace_size(spec, max_cycles) -> None:
-    """A trace holds a few events per step: refuse runs that would make it huge."""
-    from hwsim.chip.timing import inference_timing
+def _check_trace_size(plan, max_cycles) -> None:
+    """A trace holds a few events per step: refuse runs that would make it huge. ``plan``:
+    the run's hwsim.run_plan.ResolvedRun."""
     from hwsim.engine.trace import MAX_EVENTS
-    from hwsim.network.layout import scenario_layout
     from hwsim.results.progress import budget_cycles
 
-    interval = inference_timing(spec.chip, scenario_layout(spec.scenario)).interval
-    steps = budget_cycles(spec, max_cycles) // interval
+    steps = budget_cycles(plan, max_cycles) // plan.interval
     if steps * 3 > MAX_EVENTS:
         raise CliError(f"--trace is for short runs: this one may run {steps:,} steps; limit it with "
                        f"--max-cycles or --set max_steps=N (at most {MAX_EVENTS // 3:,} steps)")

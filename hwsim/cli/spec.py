@@ -46,7 +46,8 @@ def add_commands(subparsers, commands: dict) -> None:
 
 def cmd_validate(args) -> int:
     from hwsim.spec.errors import Problem, SpecError
-    from hwsim.spec import load_spec, parse_set_options
+    from hwsim.run_plan import load_spec
+    from hwsim.spec import parse_set_options
     from hwsim.spec.yaml_source import read_yaml
 
     overrides = parse_set_options(args.sets)
@@ -74,7 +75,7 @@ def cmd_validate(args) -> int:
         name = spec.scenario.name if kind in ("scenario", "run") else spec.name
         print(f"ok: {path} ({kind} {name!r})")
         if kind in ("scenario", "run"):
-            from hwsim.spec.advice import spec_warnings
+            from hwsim.advice import spec_warnings
 
             for line in spec_warnings(spec):
                 print(f"warning: {path}: {line}", file=sys.stderr)
@@ -117,7 +118,8 @@ def _description(path) -> str:
 
 
 def cmd_show(args) -> int:
-    from hwsim.spec import load_scenario, load_spec, parse_set_options
+    from hwsim.run_plan import load_scenario, load_spec
+    from hwsim.spec import parse_set_options
 
     overrides = parse_set_options(args.sets)
     if args.chip is not None or args.firmware is not None:
@@ -139,18 +141,15 @@ def dump_resolved(spec, source: str | None = None) -> str:
     a run's manifest, which loads back to the same RunSpec and spec hash. Time constants carry
     a comment with their value in steps, cycles and seconds.
     """
-    from hwsim.spec import RunSpec
+    from hwsim.run_plan import RunSpec, resolve
 
     head = [f"# Resolved from {source}: every default filled in." if source else
             "# Resolved spec: every default filled in."]
     if isinstance(spec, RunSpec):
         data = {"kind": "run", **spec.resolved()}
         head.append(f"# spec hash {spec.spec_hash} (seed {spec.scenario.seed} recorded beside it)")
-        from hwsim.chip.timing import inference_timing
-        from hwsim.network.layout import scenario_layout
-
         # A step lasts the chip's inference interval on this network (tiles included).
-        step = (inference_timing(spec.chip, scenario_layout(spec.scenario)).interval, spec.chip.clock_period)
+        step = (resolve(spec).interval, spec.chip.clock_period)
     else:
         data = spec.model_dump(mode="json")
         step = None

@@ -21,15 +21,17 @@ def bar_wanted(quiet: bool, stream=None) -> bool:
     return not quiet and hasattr(stream, "isatty") and stream.isatty()
 
 
-def budget_cycles(spec, max_cycles: int | None = None) -> int:
-    """The most cycles a run can take: its cycle budget, or its step budget in cycles."""
-    from hwsim.chip.timing import inference_timing
-    from hwsim.network.layout import scenario_layout
+def budget_cycles(run, max_cycles: int | None = None) -> int:
+    """The most cycles a run can take: its cycle budget, or its step budget in cycles.
+    ``run``: a hwsim.run_plan.ResolvedRun (a RunSpec is resolved here when it has a step
+    budget, the one case that needs the chip's timing)."""
+    from hwsim.run_plan import ResolvedRun, resolve
 
+    spec = run.spec if isinstance(run, ResolvedRun) else run
     budget = max_cycles if max_cycles is not None else spec.scenario.max_cycles
     if spec.scenario.max_steps is not None:
-        interval = inference_timing(spec.chip, scenario_layout(spec.scenario)).interval
-        budget = min(budget, spec.scenario.max_steps * interval)
+        plan = run if isinstance(run, ResolvedRun) else resolve(run)
+        budget = min(budget, spec.scenario.max_steps * plan.interval)
     return int(budget)
 
 

@@ -44,7 +44,7 @@ from hwsim import __version__
 from hwsim.chip.energy import energy_breakdown
 from hwsim.chip.timing import time_breakdown
 from hwsim.engine.checkpoint import CheckpointError
-from hwsim.spec.advice import not_modelled, spec_warnings
+from hwsim.advice import not_modelled, spec_warnings
 from hwsim.spec.errors import Problem
 from hwsim.spec.limits import NotARegularFile, check_option, open_regular, range_text, short
 

@@ -1,10 +1,15 @@
-"""Load specs, resolve ``extends:`` and references, apply overrides, validate, report every problem.
+"""Read specs, resolve ``extends:`` and references, apply overrides, validate, report every problem.
 
 Flow for a scenario: scenario YAML (with its ``extends:`` chain) -> chip and firmware found by
 name (in ``chips/``, ``firmware_models/``) or path, each with its own ``extends:`` chain ->
-dotted-path overrides (the scenario's own, then the caller's) -> pydantic models -> firmware
-time constants turned into whole steps on this chip -> cross-field checks -> :class:`RunSpec`,
-whose ``spec_hash`` identifies the resolved content.
+dotted-path overrides (the scenario's own, then the caller's) -> pydantic models and the
+checks that need nothing but the specs (:func:`read_run`, a :class:`ValidatedSpecs`).
+
+This is stage 1 of loading a run, and all of the spec layer's part. Stage 2 (firmware time
+constants turned into whole steps on this chip, the checks that need the network layout or the
+chip's timing, the memory estimate) needs model facts from hwsim.network and hwsim.chip, so it
+lives a level up in :mod:`hwsim.run_plan`, which also makes the :class:`RunSpec`. The spec
+layer imports nothing from the model packages (tests/spec/test_spec_layering.py checks it).
 
 Every value remembers the file, line and column it came from (a parent preset, the scenario's
 ``overrides:`` entry, ``--set``), so each problem is reported where it can be fixed.
@@ -13,9 +18,8 @@ Every value remembers the file, line and column it came from (a parent preset, t
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,9 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from hwsim.spec.errors import Problem, SpecError, did_you_mean
 from hwsim.spec.limits import short
-from hwsim.spec.models import (KINDS, TIME_CONSTANTS, ChipSpec, FirmwareSpec, ScenarioSpec,
-                               check_tau_range)
-from hwsim.spec.units import resolve_time_constant
+from hwsim.spec.models import KINDS, ChipSpec, FirmwareSpec, ScenarioSpec
 from hwsim.spec.yaml_source import SourceDoc, parse_value, read_yaml
 
 PRESET_DIRS = {"chip": "chips", "firmware": "firmware_models", "scenario": "scenarios"}
@@ -36,36 +38,6 @@ Origin = tuple[str, "int | None", "int | None"]
 def project_root() -> Path:
     """The folder that holds chips/, firmware_models/ and scenarios/ of this installation."""
     return Path(__file__).resolve().parents[2]
-
-
-class RunSpec(BaseModel):
-    """The fully resolved specs of one run (what goes into manifest.json)."""
-
-    scenario: ScenarioSpec
-    chip: ChipSpec
-    firmware: FirmwareSpec
-
-    def resolved(self) -> dict:
-        return {"scenario": self.scenario.model_dump(mode="json"),
-                "chip": self.chip.model_dump(mode="json"),
-                "firmware": self.firmware.model_dump(mode="json")}
-
-    @property
-    def spec_hash(self) -> str:
-        """sha256 of the resolved specs without the seed (the seed is recorded beside it)."""
-        content = self.resolved()
-        content["scenario"] = {k: v for k, v in content["scenario"].items() if k != "seed"}
-        text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def with_overrides(self, overrides: dict[str, Any]) -> "RunSpec":
-        """A copy with dotted-path overrides applied and everything validated again."""
-        docs = {k: SourceDoc("(overrides)", v) for k, v in self.resolved().items()}
-        problems: list[Problem] = []
-        _apply_overrides(docs, overrides, lambda key: ("(overrides)", None, None), problems)
-        if problems:
-            raise SpecError(problems)
-        return _validate(docs)
 
 
 # --------------------------------------------------------------------------- finding files
@@ -129,15 +101,6 @@ def problem(doc: SourceDoc, loc: tuple, message: str, dotted: str | None = None)
     file, line, col = doc.locate(loc)
     return Problem(file, line, col, dotted if dotted is not None else
                    (".".join(str(p) for p in loc) or "(top level)"), message)
-
-
-def _layout(scenario: ScenarioSpec):
-    """The scenario's network layout. Resolving time constants and the checks that span the
-    three specs need it (cycles per inference, P, K): the one place the spec layer calls down
-    into hwsim.network."""
-    from hwsim.network.layout import scenario_layout
-
-    return scenario_layout(scenario)
 
 
 # --------------------------------------------------------------------------- kinds and extends
@@ -242,10 +205,11 @@ def _split_override(key: str) -> tuple[str, list[str]]:
     return "scenario", parts
 
 
-def _apply_overrides(docs: dict[str, SourceDoc], overrides: dict[str, Any],
+def apply_overrides(docs: dict[str, SourceDoc], overrides: dict[str, Any],
                      origin_of: Callable[[str], Origin], problems: list[Problem],
                      default_target: str = "scenario") -> None:
-    """Set each dotted path in ``docs``; the value remembers where the override was written."""
+    """Set each dotted path in ``docs``; the value remembers where the override was written.
+    ``origin_of(key)``: where the override ``key`` was written (file, line, column)."""
     for key, value in overrides.items():
         origin = origin_of(key)
         if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
@@ -278,6 +242,11 @@ def _apply_overrides(docs: dict[str, SourceDoc], overrides: dict[str, Any],
         else:
             node[parts[-1]] = copy.deepcopy(value)
             doc.set_origin(tuple(parts), origin)
+
+
+def cli_origin(key: str) -> Origin:
+    """The origin of an override given by the caller (``--set``, an API ``overrides`` dict)."""
+    return ("--set", None, None)
 
 
 def parse_set_options(items: list[str]) -> dict[str, Any]:
@@ -487,275 +456,6 @@ def validate_doc(kind: str, doc: SourceDoc, prefix: str = "") -> BaseModel:
         raise SpecError(problems_from(exc, doc, model, prefix)) from None
 
 
-def perturbation_period(scenario: ScenarioSpec, firmware: FirmwareSpec, layout=None) -> int | None:
-    """Perturbation indices in one period of the code (tdma: P; walsh: N_H), None if aperiodic.
-    ``layout``: the scenario's (hwsim.network.layout.scenario_layout), when the caller has it."""
-    from hwsim.chip.perturbation import walsh_order
-
-    layout = layout if layout is not None else _layout(scenario)
-    p = layout.n_params if firmware.perturbation.target == "weights" else layout.n_neurons
-    scheme = firmware.perturbation.scheme
-    if scheme == "tdma":
-        return p
-    if scheme == "walsh":
-        return walsh_order(p)
-    return None
-
-
-def resolve_firmware(fw: FirmwareSpec, chip: ChipSpec, scenario: ScenarioSpec, doc: SourceDoc,
-                     prefix: str = "firmware", layout=None) -> tuple[FirmwareSpec, list[Problem]]:
-    """Turn tau_* written in cycles, time or 'full_period' into whole steps on this chip.
-    ``layout``: the scenario's, when the caller has it."""
-    problems: list[Problem] = []
-    from hwsim.chip.timing import inference_timing
-
-    layout = layout if layout is not None else _layout(scenario)
-    cpi, clock = inference_timing(chip, layout).interval, chip.clock_period
-    period = perturbation_period(scenario, fw, layout)
-    values: dict[str, Any] = {}
-    for name in TIME_CONSTANTS:
-        raw = getattr(fw, name)
-        full = period * values["tau_p"] if period is not None and "tau_p" in values else None
-        try:
-            steps = resolve_time_constant(raw, cycles_per_inference=cpi, clock_period=clock,
-                                          full_period=full, integer=name != "tau_hp")
-            check_tau_range(name, steps)
-        except ValueError as exc:
-            problems.append(problem(doc, (name,), str(exc), f"{prefix}.{name}" if prefix else name))
-            continue
-        values[name] = steps
-    if problems:
-        return fw, problems
-    return fw.model_copy(update=values), problems
-
-
-def _validate(docs: dict[str, SourceDoc]) -> RunSpec:
-    problems: list[Problem] = []
-    built: dict[str, BaseModel] = {}
-    for kind in ("scenario", "chip", "firmware"):
-        try:
-            built[kind] = validate_doc(kind, docs[kind], "" if kind == "scenario" else kind)
-        except SpecError as exc:
-            problems.extend(exc.problems)
-    if "scenario" in built:
-        problems.extend(network_checks(built["scenario"], docs["scenario"]))
-    layout = None
-    if len(built) == 3 and not problems:
-        layout = _layout(built["scenario"])     # once, for every check below
-        fw, extra = resolve_firmware(built["firmware"], built["chip"], built["scenario"], docs["firmware"],
-                                     layout=layout)
-        problems.extend(extra)
-        built["firmware"] = fw
-    if problems:
-        raise SpecError(problems)
-    run = RunSpec(**built)
-    cross = cross_checks(run, docs, layout)
-    if not cross:
-        cross = memory_checks(run, docs["scenario"], layout)
-    if cross:
-        raise SpecError(cross)
-    return run
-
-
-def network_checks(sc: ScenarioSpec, doc: SourceDoc) -> list[Problem]:
-    """The network's layers against the data set (shapes chain, conv layers fit the image)."""
-    net = sc.network
-    if net.layers is None:
-        return []
-    out = []
-    n_in, n_out = sc.dataset.shape
-    last = net.layers[-1]
-    if last.units is not None and last.units != n_out:
-        i = len(net.layers) - 1
-        out.append(problem(doc, ("network", "layers", i, "units"),
-                            f"the output layer does not match the data set (got {last.units} units; "
-                            f"expected {n_out}, or null to take it from {sc.dataset.name})",
-                            f"network.layers.{i}.units"))
-    try:
-        _layout(sc)
-    except ValueError as exc:
-        image = getattr(sc.dataset, "image_shape", None)
-        shape = f"{sc.dataset.name} gives {'x'.join(map(str, image))} (channels x height x width) images" \
-            if image is not None else f"{sc.dataset.name} is not an image data set"
-        out.append(problem(doc, ("network", "layers"), f"{exc} ({shape}); expected layers that "
-                            "fit the input: smaller kernels or fewer pooling layers, or dense "
-                            "layers only", "network.layers"))
-    return out
-
-
-#: Samples of the data sets whose size the spec does not say (train + test).
-_DATASET_SAMPLES = {"digits": 1797, "mnist": 70_000, "fashion_mnist": 70_000, "cifar10": 60_000}
-
-
-def run_memory_estimate(run: RunSpec, layout=None) -> tuple[int, int]:
-    """(network bytes, data bytes): a lower bound of what a run of ``run`` allocates, counted
-    from the arrays hwsim/engine/simulation.py builds (keep the two in step). ``layout``: the
-    scenario's, when the caller has it."""
-    from hwsim.chip.devices import devices_in_play
-
-    sc, fw, chip = run.scenario, run.firmware, run.chip
-    layout = layout if layout is not None else _layout(sc)
-    p = layout.n_params
-    node = fw.perturbation.target == "nodes"
-    perturbed = layout.n_neurons if node else p
-    # Per parameter, float64 or int64: the initial weights, the weights (devices.w), G_int
-    # and the update controller's row map; per perturbed element: theta~ twice and the
-    # generators' gains (float64), and theta~'s sign (int8).
-    per_param = 4
-    if fw.optimizer.kind != "sgd" or fw.learning_rate_schedule.kind != "constant":
-        per_param += 2                          # optimiser state
-    if not chip.update.blocking:
-        per_param += 1                          # theta_old
-    writes, drift, noisy = devices_in_play(chip)
-    if drift:
-        per_param += 1                          # drifted weights buffer
-    if node:
-        per_param += 1                          # perturbed weights
-    if writes or drift or noisy or chip.perturbation.injection != "auxiliary":
-        per_param += 8                          # device state: 5 constants, stuck, t_prog, pulses
-    network = 8 * per_param * p + 25 * perturbed
-    ds = sc.dataset
-    n_in, _ = ds.shape
-    if ds.name == "parity":
-        samples = 2 ** ds.n_bits
-    elif ds.name in ("teacher", "mnist1d"):
-        samples = ds.n_samples
-    elif ds.name in ("mnist", "fashion_mnist", "cifar10"):
-        train, test = (50_000, 10_000) if ds.name == "cifar10" else (60_000, 10_000)
-        samples = (ds.n_train or train) + (ds.n_test or test)
-    else:
-        samples = _DATASET_SAMPLES.get(ds.name, 0)
-    data = 8 * (n_in + 2) * samples            # inputs (float64), a label and the sample order
-    return network, data
-
-
-def memory_checks(run: RunSpec, doc: SourceDoc, layout=None) -> list[Problem]:
-    """Refuse a run whose network and data set would not fit the memory budget
-    (hwsim.spec.limits.memory_budget), at the field that makes them large. ``layout``: the
-    scenario's, when the caller has it."""
-    from hwsim.spec.limits import format_bytes, memory_problem
-
-    sc = run.scenario
-    layout = layout if layout is not None else _layout(sc)
-    network, data = run_memory_estimate(run, layout)
-    p = layout.n_params
-    what = (f"this run ({p:,} parameters: {format_bytes(network)}; the {sc.dataset.name} data set: "
-            f"{format_bytes(data)})")
-    if network >= data:
-        where = ("network", "layers") if sc.network.layers is not None else ("network", "hidden")
-        fix = "use fewer or narrower layers, or raise HWSIM_MEMORY_LIMIT if the machine has the memory"
-    else:
-        where = ("dataset",)
-        fix = "use fewer samples (n_train, n_samples), or raise HWSIM_MEMORY_LIMIT if the machine has the memory"
-    message = memory_problem(network + data, what, fix)
-    return [problem(doc, where, message)] if message else []
-
-
-#: Smallest perturbation amplitude, fixed or scheduled: the gradient is divided by its square.
-MIN_AMPLITUDE = 1e-100
-
-
-def _amplitude_schedule_problems(run: RunSpec, doc: SourceDoc, layout=None) -> list[Problem]:
-    """The amplitude schedule must keep the amplitude at or above MIN_AMPLITUDE up to the last
-    perturbation index the budget allows (step, cosine and inverse_time only ever fall)."""
-    import math
-
-    from hwsim.chip.timing import inference_timing
-
-    fw, sc = run.firmware, run.scenario
-    sched = fw.amplitude_schedule
-    if sched.kind == "constant":
-        return []
-    layout = layout if layout is not None else _layout(sc)
-    steps = sc.max_cycles // max(1, inference_timing(run.chip, layout).interval)
-    if sc.max_steps is not None:
-        steps = min(steps, sc.max_steps)
-    k = steps // fw.tau_p                      # the last perturbation index of the run
-    if sched.kind == "step":
-        log_factor = math.floor(k / sched.step_size) * math.log(sched.gamma) if sched.gamma < 1 else 0.0
-    elif sched.kind == "cosine":
-        t = min(k, sched.horizon)
-        lowest = sched.min_fraction
-        factor = lowest + (1 - lowest) * (1 + math.cos(math.pi * t / sched.horizon)) / 2
-        log_factor = math.log(factor) if factor > 0 else -math.inf
-    else:  # inverse_time
-        log_factor = -math.log1p(sched.decay * k)
-    log_amp = math.log(fw.perturbation.amplitude) + log_factor
-    if log_amp >= math.log(MIN_AMPLITUDE):
-        return []
-    reached = f"{math.exp(log_amp):.3g}" if log_amp > -700 else "0"
-    return [problem(doc, ("amplitude_schedule",),
-                     f"the amplitude schedule takes the perturbation amplitude to {reached} by the end "
-                     f"of the run (got {sched.kind} from {fw.perturbation.amplitude:g} over up to {k:,} "
-                     f"perturbation indices; expected at least {MIN_AMPLITUDE:g}: the gradient is divided "
-                     "by its square): decay more slowly (gamma, step_size, decay, min_fraction) or "
-                     "shorten the run", "firmware.amplitude_schedule")]
-
-
-def cross_checks(run: RunSpec, docs: dict[str, SourceDoc], layout=None) -> list[Problem]:
-    """Checks that span fields or files. The knowledge of a data set (its task, what its
-    inputs and outputs are) is on its model class (hwsim.spec.scenario); the checks stay here
-    because only the loader can aim a problem at a field's line. ``layout``: the scenario's,
-    when the caller has it."""
-    out: list[Problem] = []
-    sc = run.scenario
-
-    def at(kind, loc, msg):
-        out.append(problem(docs[kind], loc, msg, ".".join(((kind,) if kind != "scenario" else ()) + loc)))
-
-    dev, arr = run.chip.device, run.chip.array
-    if (dev.conductance is None) != (arr.gain is None):
-        given, missing = (("device.conductance", "array.gain") if arr.gain is None
-                          else ("array.gain", "device.conductance"))
-        at("chip", tuple(given.split(".")), f"{given} needs {missing} (got one without the other; "
-                                             "expected both, or neither to give the device in weight units)")
-    elif dev.conductance is not None:
-        clash = [f for f in ("dw_min", "w_min", "w_max", "programming_error")
-                 if getattr(dev, f) != type(dev).model_fields[f].default]
-        if clash:
-            at("chip", ("device", clash[0]), f"given twice: in weight units and through device.conductance "
-                                             f"(got {', '.join(clash)}; expected only device.conductance)")
-    if run.firmware.perturbation.target == "nodes" and run.chip.perturbation.injection == "weight_device":
-        at("chip", ("perturbation", "injection"),
-           "node perturbation adds theta~ to the neurons' pre-activations, not to the weight devices "
-           "(got injection weight_device with firmware.perturbation.target nodes; expected "
-           "injection: auxiliary)")
-    if sc.accuracy == "threshold" and sc.cost == "cross_entropy":
-        at("scenario", ("accuracy",), "threshold accuracy needs the mse cost (got cost cross_entropy, "
-                                      "which uses argmax; expected accuracy: argmax or cost: mse)")
-    ds = sc.dataset
-    if ds.REGRESSION and sc.accuracy != "r2":
-        at("scenario", ("accuracy",), f"the {ds.name} data set is a regression (got {short(sc.accuracy)}; "
-                                      "expected accuracy: r2)")
-    if not ds.REGRESSION and sc.accuracy == "r2":
-        at("scenario", ("accuracy",), f"r2 is for regression (got r2 on {ds.name}, a classification "
-                                      "task; expected argmax, or threshold for parity)")
-    if ds.SINGLE_OUTPUT and sc.accuracy == "argmax":
-        at("scenario", ("accuracy",), f"{ds.name} has a single output (got argmax; expected accuracy: threshold)")
-    if ds.SINGLE_OUTPUT and sc.cost == "cross_entropy":
-        at("scenario", ("cost",), f"{ds.name} has a single output (got cross_entropy, which needs two or more; "
-                                  "expected cost: mse)")
-    out_act = sc.network.output_activation
-    if sc.network.layers is not None and sc.network.layers[-1].activation is not None:
-        out_act = sc.network.layers[-1].activation
-    if sc.cost == "cross_entropy" and out_act != "linear":
-        at("scenario", ("network", "output_activation"),
-           f"cross_entropy applies softmax to the outputs itself (got {short(out_act)}; "
-           "expected output_activation: linear)")
-    n_in, n_out = sc.dataset.shape
-    what = (sc.dataset.INPUTS_ARE, sc.dataset.OUTPUTS_ARE)
-    if sc.network.inputs is not None and sc.network.inputs != n_in:
-        at("scenario", ("network", "inputs"), f"the network does not match the data set (got "
-                                              f"{sc.network.inputs} inputs; expected {n_in}: {sc.dataset.name} "
-                                              f"has {n_in} {what[0]})")
-    if sc.network.outputs is not None and sc.network.outputs != n_out:
-        at("scenario", ("network", "outputs"), f"the network does not match the data set (got "
-                                               f"{sc.network.outputs} outputs; expected {n_out}: "
-                                               f"{sc.dataset.name} has {n_out} {what[1]})")
-    out.extend(_amplitude_schedule_problems(run, docs["firmware"], layout))
-    return out
-
-
 # --------------------------------------------------------------------------- entry points
 
 
@@ -822,35 +522,144 @@ def _scenario_docs(scen: SourceDoc, overrides: dict[str, Any], chip: str | None,
                                                        "of dotted.path: value)"))
         own = {}
     if not problems:
-        _apply_overrides(docs, own, lambda key: scen.locate(("overrides", key)), problems)
+        apply_overrides(docs, own, lambda key: scen.locate(("overrides", key)), problems)
     # The scenario keeps its overrides on record (already applied to chip and firmware).
     scen.data["overrides"] = own
     return docs, problems
 
 
-def _cli_origin(key: str) -> Origin:
-    return ("--set", None, None)
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *,
-                  chip: str | None = None, firmware: str | None = None) -> RunSpec:
-    """Read a scenario file and resolve its chip and firmware into a validated RunSpec.
+# --------------------------------------------------------------------------- validation (stage 1)
 
-    ``chip``/``firmware`` replace the scenario's references (CLI ``--chip``/``--firmware``);
-    ``overrides`` maps dotted paths (``firmware.eta``, ``chip.clock_period``,
-    ``network.hidden``) to values and is applied after the scenario's own ``overrides``.
-    A resolved run file (``hwsim show`` of a scenario, or a manifest's ``resolved``) loads too.
-    Raises :class:`SpecError` listing every problem found.
-    """
+
+@dataclass
+class ValidatedSpecs:
+    """Stage 1 of loading a run: the three documents (scenario, chip, firmware: the
+    SourceDocs that stage 2 aims its problems at), the models that validated, and every
+    problem found so far. The firmware's time constants are still as written (cycles, a time,
+    'full_period'); hwsim.run_plan resolves them and raises the problems."""
+
+    docs: dict[str, SourceDoc]
+    models: dict[str, BaseModel]
+    problems: list[Problem]
+
+
+def output_layer_checks(sc: ScenarioSpec, doc: SourceDoc) -> list[Problem]:
+    """The network's output layer against the data set (whether the layers fit the input is
+    stage 2's: it needs the network layout)."""
+    net = sc.network
+    if net.layers is None:
+        return []
+    n_in, n_out = sc.dataset.shape
+    last = net.layers[-1]
+    if last.units is not None and last.units != n_out:
+        i = len(net.layers) - 1
+        return [problem(doc, ("network", "layers", i, "units"),
+                        f"the output layer does not match the data set (got {last.units} units; "
+                        f"expected {n_out}, or null to take it from {sc.dataset.name})",
+                        f"network.layers.{i}.units")]
+    return []
+
+
+def validate_docs(docs: dict[str, SourceDoc]) -> ValidatedSpecs:
+    """The scenario, chip and firmware documents -> their models and problems (none raised)."""
+    problems: list[Problem] = []
+    built: dict[str, BaseModel] = {}
+    for kind in ("scenario", "chip", "firmware"):
+        try:
+            built[kind] = validate_doc(kind, docs[kind], "" if kind == "scenario" else kind)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if "scenario" in built:
+        problems.extend(output_layer_checks(built["scenario"], docs["scenario"]))
+    return ValidatedSpecs(docs, built, problems)
+
+
+def cross_field_checks(scenario: ScenarioSpec, chip: ChipSpec, firmware: FirmwareSpec,
+                       docs: dict[str, SourceDoc]) -> list[Problem]:
+    """Checks that span fields or files and need nothing but the specs. The knowledge of a
+    data set (its task, what its inputs and outputs are) is on its model class
+    (hwsim.spec.scenario); the checks stay here because only the loader can aim a problem at
+    a field's line. hwsim.run_plan.cross_checks adds the ones that need the chip's timing."""
+    out: list[Problem] = []
+    sc = scenario
+
+    def at(kind, loc, msg):
+        out.append(problem(docs[kind], loc, msg, ".".join(((kind,) if kind != "scenario" else ()) + loc)))
+
+    dev, arr = chip.device, chip.array
+    if (dev.conductance is None) != (arr.gain is None):
+        given, missing = (("device.conductance", "array.gain") if arr.gain is None
+                          else ("array.gain", "device.conductance"))
+        at("chip", tuple(given.split(".")), f"{given} needs {missing} (got one without the other; "
+                                             "expected both, or neither to give the device in weight units)")
+    elif dev.conductance is not None:
+        clash = [f for f in ("dw_min", "w_min", "w_max", "programming_error")
+                 if getattr(dev, f) != type(dev).model_fields[f].default]
+        if clash:
+            at("chip", ("device", clash[0]), f"given twice: in weight units and through device.conductance "
+                                             f"(got {', '.join(clash)}; expected only device.conductance)")
+    if firmware.perturbation.target == "nodes" and chip.perturbation.injection == "weight_device":
+        at("chip", ("perturbation", "injection"),
+           "node perturbation adds theta~ to the neurons' pre-activations, not to the weight devices "
+           "(got injection weight_device with firmware.perturbation.target nodes; expected "
+           "injection: auxiliary)")
+    if sc.accuracy == "threshold" and sc.cost == "cross_entropy":
+        at("scenario", ("accuracy",), "threshold accuracy needs the mse cost (got cost cross_entropy, "
+                                      "which uses argmax; expected accuracy: argmax or cost: mse)")
+    ds = sc.dataset
+    if ds.REGRESSION and sc.accuracy != "r2":
+        at("scenario", ("accuracy",), f"the {ds.name} data set is a regression (got {short(sc.accuracy)}; "
+                                      "expected accuracy: r2)")
+    if not ds.REGRESSION and sc.accuracy == "r2":
+        at("scenario", ("accuracy",), f"r2 is for regression (got r2 on {ds.name}, a classification "
+                                      "task; expected argmax, or threshold for parity)")
+    if ds.SINGLE_OUTPUT and sc.accuracy == "argmax":
+        at("scenario", ("accuracy",), f"{ds.name} has a single output (got argmax; expected accuracy: threshold)")
+    if ds.SINGLE_OUTPUT and sc.cost == "cross_entropy":
+        at("scenario", ("cost",), f"{ds.name} has a single output (got cross_entropy, which needs two or more; "
+                                  "expected cost: mse)")
+    out_act = sc.network.output_activation
+    if sc.network.layers is not None and sc.network.layers[-1].activation is not None:
+        out_act = sc.network.layers[-1].activation
+    if sc.cost == "cross_entropy" and out_act != "linear":
+        at("scenario", ("network", "output_activation"),
+           f"cross_entropy applies softmax to the outputs itself (got {short(out_act)}; "
+           "expected output_activation: linear)")
+    n_in, n_out = sc.dataset.shape
+    what = (sc.dataset.INPUTS_ARE, sc.dataset.OUTPUTS_ARE)
+    if sc.network.inputs is not None and sc.network.inputs != n_in:
+        at("scenario", ("network", "inputs"), f"the network does not match the data set (got "
+                                              f"{sc.network.inputs} inputs; expected {n_in}: {sc.dataset.name} "
+                                              f"has {n_in} {what[0]})")
+    if sc.network.outputs is not None and sc.network.outputs != n_out:
+        at("scenario", ("network", "outputs"), f"the network does not match the data set (got "
+                                               f"{sc.network.outputs} outputs; expected {n_out}: "
+                                               f"{sc.dataset.name} has {n_out} {what[1]})")
+    return out
+
+
+# --------------------------------------------------------------------------- reading a run
+
+
+def read_run(path: str | Path, overrides: dict[str, Any] | None = None, *,
+             chip: str | None = None, firmware: str | None = None) -> ValidatedSpecs:
+    """Stage 1 of hwsim.run_plan.load_scenario (same arguments): read a scenario or resolved
+    run file, find and read its chip and firmware, apply the overrides and validate the three
+    documents. Problems in reading raise :class:`SpecError`; validation problems are in the
+    result, for stage 2 to report with its own."""
     kind, doc = read_spec(path)
     if kind not in ("scenario", RUN_KIND):
         raise SpecError([problem(doc, ("kind",), f"not a scenario (got a {kind or 'unrecognised'} file; "
                                                   "expected kind: scenario): use 'hwsim validate' or "
                                                   "'hwsim show' for chip and firmware files")])
-    return _load_run(kind, doc, dict(overrides or {}), chip, firmware)
+    return validate_docs(run_docs(kind, doc, dict(overrides or {}), chip, firmware))
 
 
-def _load_run(kind: str, doc: SourceDoc, overrides: dict, chip, firmware) -> RunSpec:
+def run_docs(kind: str, doc: SourceDoc, overrides: dict, chip, firmware) -> dict[str, SourceDoc]:
+    """A scenario or resolved run document -> its scenario, chip and firmware documents with
+    every override applied (not validated)."""
     if kind == RUN_KIND:
         if chip is not None or firmware is not None:
             raise SpecError([Problem(doc.path, None, None, "chip" if chip is not None else "firmware",
@@ -863,15 +672,17 @@ def _load_run(kind: str, doc: SourceDoc, overrides: dict, chip, firmware) -> Run
         raise SpecError(problems)
     overrides = {k: v for k, v in overrides.items()
                  if k not in ("chip", "firmware", "scenario.chip", "scenario.firmware")}
-    _apply_overrides(docs, overrides, _cli_origin, problems)
+    apply_overrides(docs, overrides, cli_origin, problems)
     if problems:
         raise SpecError(problems)
-    return _validate(docs)
+    return docs
 
 
-def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[str, BaseModel]:
-    """Any spec file -> (kind, model): a ChipSpec, a FirmwareSpec, or a RunSpec for a scenario
-    or resolved run file. Raises :class:`SpecError` listing every problem found."""
+def read_any(path: str | Path, overrides: dict[str, Any] | None = None
+             ) -> tuple[str, BaseModel | dict[str, SourceDoc]]:
+    """Any spec file -> (kind, what stage 1 makes of it): a ChipSpec or FirmwareSpec, or for a
+    scenario or resolved run file its three documents with the overrides applied (validated by
+    hwsim.run_plan.load_spec). Raises :class:`SpecError` listing every problem found."""
     kind, doc = read_spec(path)
     if kind is None:
         raise SpecError([Problem(doc.path, 1, 1, "kind", "cannot tell which kind of spec this is (got no "
@@ -879,24 +690,9 @@ def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> tupl
                                                          "chip, firmware or scenario)")])
     overrides = dict(overrides or {})
     if kind in ("scenario", RUN_KIND):
-        return kind, _load_run(kind, doc, overrides, None, None)
+        return kind, run_docs(kind, doc, overrides, None, None)
     problems: list[Problem] = []
-    _apply_overrides({kind: doc}, overrides, _cli_origin, problems, default_target=kind)
+    apply_overrides({kind: doc}, overrides, cli_origin, problems, default_target=kind)
     if problems:
         raise SpecError(problems)
     return kind, validate_doc(kind, doc)
-
-
-def load_chip(path: str | Path) -> ChipSpec:
-    kind, spec = load_spec(path)
-    if kind != "chip":
-        raise SpecError([Problem(str(path), None, None, "kind", f"not a chip (got {kind}; expected kind: chip)")])
-    return spec
-
-
-def load_firmware(path: str | Path) -> FirmwareSpec:
-    kind, spec = load_spec(path)
-    if kind != "firmware":
-        raise SpecError([Problem(str(path), None, None, "kind",
-                                 f"not a firmware model (got {kind}; expected kind: firmware)")])
-    return spec

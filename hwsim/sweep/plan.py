@@ -24,11 +24,12 @@ import numpy as np
 from pydantic import BaseModel
 
 from hwsim.network.layout import scenario_layout
+from hwsim.run_plan import (RunSpec, cross_checks, load_scenario, memory_checks, network_checks,
+                            resolve_firmware)
 from hwsim.spec.errors import Problem, SpecError
 from hwsim.spec.limits import check_option
-from hwsim.spec.loader import (RunSpec, _apply_overrides, _cli_origin, _scenario_docs, _split_override,
-                               cross_checks, find_spec_file, load_scenario, memory_checks, network_checks,
-                               read_spec, resolve_firmware, validate_doc)
+from hwsim.spec.loader import (_scenario_docs, _split_override, apply_overrides, cli_origin, find_spec_file,
+                               read_spec, validate_doc)
 from hwsim.spec.yaml_source import SourceDoc
 from hwsim.sweep.spec import (REFERENCE_PATHS, SEED_PATHS, SweepSpec, check_path, normalise_path, raw_paths,
                               read_sweep)
@@ -332,7 +333,7 @@ def _hash_text(content: dict) -> str:
 
 
 def _spanning_checks(scenario, chip, firmware, docs: dict, layout=None) -> tuple[list[Problem], Any]:
-    """What _validate does once the three models are valid: (problems, resolved firmware).
+    """What hwsim.run_plan.validate_run does once the three models are valid: (problems, resolved firmware).
     ``layout``: the scenario's, when it is known (laying out takes about a millisecond, and
     many points share one scenario); None lays it out here (a swept number then shows)."""
     fw, extra = resolve_firmware(firmware, chip, scenario, docs["firmware"], layout=layout)
@@ -356,7 +357,7 @@ class PointResolver:
       once for all points that differ only in swept numbers those checks never look at
       (found out by running them with _SWEPT in place of the numbers), else per point.
 
-    _validate's order of checks is mirrored here; tests/test_sweep.py compares the two on
+    hwsim.run_plan's order of checks is mirrored here; tests/test_sweep.py compares the two on
     every shipped sweep. A base that does not load, or a resolved run file as the scenario,
     goes the plain way: load_scenario per point.
     """
@@ -402,7 +403,7 @@ class PointResolver:
             docs, problems = _scenario_docs(doc, {**self.base, **refs}, self.chip, self.firmware)
             rest = {k: v for k, v in self.base.items() if k not in REFERENCE_PATHS}
             if not problems:
-                _apply_overrides(docs, rest, _cli_origin, problems)
+                apply_overrides(docs, rest, cli_origin, problems)
             if not problems:
                 self._bases[key] = docs
         return self._bases[key]
@@ -422,12 +423,12 @@ class PointResolver:
                 by_kind[target][key] = value
                 docs[target] = _copied_along(docs[target], parts, fresh=docs[target] is base[target])
         problems: list[Problem] = []
-        _apply_overrides(docs, rest, _cli_origin, problems)
+        apply_overrides(docs, rest, cli_origin, problems)
         if problems:
             raise SpecError(problems)
         built = {kind: self._model(kind, docs[kind], (ref_key, kind, tuple((k, frozen[k]) for k in by_kind[kind])))
                  for kind in ("scenario", "chip", "firmware")}
-        # As _validate: the three documents' problems, then the network's, then the rest.
+        # As hwsim.run_plan: the three documents' problems, then the network's, then the rest.
         problems = [p for kind in ("scenario", "chip", "firmware") for p in built[kind].problems]
         scenario, chip = built["scenario"], built["chip"]
         problems += scenario.network_problems

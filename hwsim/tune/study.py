@@ -106,7 +106,8 @@ def plan_tune(scenario: str, *, chip: str | None = None, firmware: str | None = 
               overrides: dict | None = None) -> TunePlan:
     """Read the space and the scenario and check them; SpecError lists every problem (at the
     space file's line for a value it set), TuneError when the objective cannot be measured."""
-    from hwsim.spec.loader import find_spec_file, load_scenario
+    from hwsim.run_plan import load_scenario
+    from hwsim.spec.loader import find_spec_file
 
     if objective not in OBJECTIVES:
         raise TuneError(f"--objective {objective}: no such objective (expected one of "

@@ -7,7 +7,7 @@ import yaml
 
 from hwsim.cli import main
 from hwsim.spec.errors import SpecError
-from hwsim.spec.loader import load_spec
+from hwsim.run_plan import load_spec
 from spec_helpers import BROKEN, HERE, relative
 
 EXPECTED = yaml.safe_load((HERE / "broken_expected.yaml").read_text())

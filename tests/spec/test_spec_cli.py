@@ -7,7 +7,7 @@ import json
 import yaml
 
 from hwsim.cli import main
-from hwsim.spec.loader import load_scenario
+from hwsim.run_plan import load_scenario
 from spec_helpers import BROKEN, ROOT, preset_files
 
 
@@ -88,7 +88,7 @@ def test_docs_examples_match_the_loader(tmp_path):
     import re
 
     from hwsim.spec.errors import SpecError
-    from hwsim.spec.loader import load_spec
+    from hwsim.run_plan import load_spec
 
     docs = (ROOT / "docs" / "specs.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", docs, re.S)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from hwsim.cli.spec import dump_resolved
 from hwsim.spec.errors import SpecError
-from hwsim.spec.loader import load_spec
+from hwsim.run_plan import load_spec
 from spec_helpers import preset_files
 
 PRESETS = {p: p.read_text() for p in preset_files()}

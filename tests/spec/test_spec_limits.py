@@ -302,7 +302,7 @@ def test_the_estimate_counts_at_least_what_the_simulation_holds(monkeypatch):
     import numpy as np
 
     from hwsim.engine.simulation import Simulation
-    from hwsim.spec.loader import load_scenario, run_memory_estimate
+    from hwsim.run_plan import load_scenario, run_memory_estimate
 
     for overrides in ({}, {"chip": "rram_crossbar", "firmware": "mgd_adam"}):
         run = load_scenario(ROOT / "scenarios" / "quickstart.yaml",
@@ -393,7 +393,7 @@ def test_every_numeric_field_is_enumerated():
 
 def _validate_edge(path, wrap, value):
     """Validate the quickstart with ``value`` at ``path``: it loads or is a SpecError."""
-    from hwsim.spec.loader import load_scenario
+    from hwsim.run_plan import load_scenario
 
     if wrap is not None and wrap[0] == "hidden":
         value = [value]
@@ -439,7 +439,7 @@ EDGE_RUNS = [
 @pytest.mark.parametrize("overrides", EDGE_RUNS)
 def test_values_at_the_bounds_that_validate_also_run(overrides):
     from hwsim.engine.simulation import Simulation
-    from hwsim.spec.loader import load_scenario
+    from hwsim.run_plan import load_scenario
 
     run = load_scenario(ROOT / "scenarios" / "quickstart.yaml",
                         {**overrides, "max_cycles": 3000, "network.hidden": [8]})
@@ -455,7 +455,7 @@ def test_values_at_the_bounds_that_validate_also_run(overrides):
     ({"kind": "cosine", "horizon": 10, "min_fraction": 0.01}, True),
     ({"kind": "cosine", "horizon": 1e6}, True)])
 def test_an_amplitude_schedule_may_not_take_the_amplitude_to_zero(schedule, ok):
-    from hwsim.spec.loader import load_scenario
+    from hwsim.run_plan import load_scenario
 
     overrides = {"firmware.amplitude_schedule": schedule, "max_cycles": 3000}
     if ok:

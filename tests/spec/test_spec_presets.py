@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from hwsim.network.layout import scenario_layout
-from hwsim.spec.loader import load_scenario, load_spec
+from hwsim.run_plan import load_scenario, load_spec
 from hwsim.spec.models import KINDS
 from hwsim.spec.schema import schema_for, schema_text
 from spec_helpers import ROOT, preset_files

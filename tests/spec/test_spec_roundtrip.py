@@ -8,7 +8,7 @@ import pytest
 
 from hwsim.cli.spec import dump_resolved
 from hwsim.spec.errors import SpecError
-from hwsim.spec.loader import load_scenario, load_spec
+from hwsim.run_plan import load_scenario, load_spec
 from spec_helpers import ROOT, preset_files
 
 

@@ -1,8 +1,19 @@
-"""Warnings about specs that are valid but will not do what the designer probably wants."""
+"""Warnings about specs that are valid but will not do what the designer probably wants.
+
+Not validation: a warned-about run still runs. The warnings weigh the spec against the model
+(the device's step, the chip's timing on the network layout, analog MGD's signal), so they live
+above the spec layer and take the resolved run (hwsim.run_plan.ResolvedRun), whose layout and
+timing are built once; a RunSpec is resolved here first.
+"""
 
 from __future__ import annotations
 
 import math
+
+from hwsim.chip.devices import device_in_weight_units
+from hwsim.chip.timing import crossbar_rows, drain_cycles, pulse_cycles, pulses_per_write, update_phase_bound
+from hwsim.firmware.mgd import analog_signal_warnings
+from hwsim.run_plan import ResolvedRun, RunSpec, as_resolved
 
 
 def entry_amplitude(scheme: str, amplitude: float, n_params: int, sparsity: float = 1.0) -> float:
@@ -18,8 +29,6 @@ def entry_amplitude(scheme: str, amplitude: float, n_params: int, sparsity: floa
 
 def device_step(chip) -> float | None:
     """The smallest change one write makes, in weight units (None for the ideal law)."""
-    from hwsim.chip.devices import device_in_weight_units
-
     p = device_in_weight_units(chip)
     if p.law == "ideal":
         return None
@@ -48,16 +57,15 @@ def not_modelled(chip) -> list[str]:
     return out
 
 
-def spec_warnings(run) -> list[str]:
-    """One line per warning for a resolved RunSpec: printed by hwsim run and hwsim validate,
+def spec_warnings(run: ResolvedRun | RunSpec) -> list[str]:
+    """One line per warning for a resolved run: printed by hwsim run and hwsim validate,
     recorded as ``warnings`` in manifest.json and summary.json and in sweep tables."""
+    plan = as_resolved(run)
     out = []
-    chip, fw, sc = run.chip, run.firmware, run.scenario
+    chip, fw = plan.spec.chip, plan.spec.firmware
     step = device_step(chip)
     if chip.perturbation.injection == "weight_device" and step is not None:
-        from hwsim.network.layout import scenario_layout
-
-        p = scenario_layout(sc).n_params
+        p = plan.n_params
         pt = fw.perturbation
         amp = entry_amplitude(pt.scheme, pt.amplitude, p, pt.sparsity)
         if amp < step:
@@ -67,21 +75,16 @@ def spec_warnings(run) -> list[str]:
                 f"inject it with an auxiliary element (chip.perturbation.injection: auxiliary), use "
                 f"node perturbation, or raise firmware.perturbation.amplitude above "
                 f"{step / amp * pt.amplitude:.3g}")
-    out.extend(timing_warnings(run))
-    from hwsim.firmware.mgd import analog_signal_warnings
-
+    out.extend(timing_warnings(plan))
     out.extend(analog_signal_warnings(fw))
     return out
 
 
-def timing_warnings(run) -> list[str]:
+def timing_warnings(run: ResolvedRun | RunSpec) -> list[str]:
     """The time constants against the chip's latencies (the timing model of docs/chip_model.md)."""
-    from hwsim.chip.timing import inference_timing, update_phase_bound
-    from hwsim.network.layout import scenario_layout
-
-    chip, fw, sc = run.chip, run.firmware, run.scenario
-    layout = scenario_layout(sc)
-    timing = inference_timing(chip, layout)
+    plan = as_resolved(run)
+    chip, fw = plan.spec.chip, plan.spec.firmware
+    layout, timing = plan.layout, plan.timing
     out = []
     load = chip.input.load_cycles(layout.sizes[0])
     present = fw.tau_x * timing.interval
@@ -106,8 +109,6 @@ def timing_warnings(run) -> list[str]:
 
 def _update_parts(chip, layout, timing) -> str:
     """What an update phase's bound is made of, for the tau_theta warning."""
-    from hwsim.chip.timing import crossbar_rows, drain_cycles, pulse_cycles, pulses_per_write
-
     most = pulses_per_write(chip)
     pulses = f"{most} pulse{'s' if most > 1 else ''} of {pulse_cycles(chip)} cycles"
     writes = {"parallel": f"{pulses} on every device at once",
