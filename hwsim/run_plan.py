@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 
 
 class RunSpec(BaseModel):
-    """The fully resolved specs of one run (what goes into manifest.json)."""
+    """The fully resolved specs of one run (what goes into manifest.json): validated, the
+    firmware's time constants in whole steps on this chip, every cross check passed. Made here
+    (stage 2), never by the spec layer."""
 
     scenario: ScenarioSpec
     chip: ChipSpec
@@ -168,7 +170,13 @@ def _layout_or_problem(sc: ScenarioSpec, doc: SourceDoc) -> tuple[Any, list[Prob
 
 def network_checks(sc: ScenarioSpec, doc: SourceDoc) -> list[Problem]:
     """The network's layers against the data set (shapes chain, conv layers fit the image)."""
-    return output_layer_checks(sc, doc) + _layout_or_problem(sc, doc)[1]
+    return laid_out(sc, doc)[1]
+
+
+def laid_out(sc: ScenarioSpec, doc: SourceDoc) -> tuple[Any, list[Problem]]:
+    """(the scenario's layout or None, :func:`network_checks`' problems), laying out once."""
+    layout, unfit = _layout_or_problem(sc, doc)
+    return layout, output_layer_checks(sc, doc) + unfit
 
 
 def perturbation_period(scenario: ScenarioSpec, firmware: FirmwareSpec, layout=None) -> int | None:

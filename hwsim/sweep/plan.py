@@ -23,9 +23,7 @@ import numpy as np
 
 from pydantic import BaseModel
 
-from hwsim.network.layout import scenario_layout
-from hwsim.run_plan import (RunSpec, cross_checks, load_scenario, memory_checks, network_checks,
-                            resolve_firmware)
+from hwsim.run_plan import RunSpec, cross_checks, laid_out, load_scenario, memory_checks, resolve_firmware
 from hwsim.spec.errors import Problem, SpecError
 from hwsim.spec.limits import check_option
 from hwsim.spec.loader import (_scenario_docs, _split_override, apply_overrides, cli_origin, find_spec_file,
@@ -489,13 +487,11 @@ class PointResolver:
         except SpecError as exc:
             out.problems = list(exc.problems)
         if kind == "scenario" and out.model is not None:
-            out.network_problems = network_checks(out.model, doc)
+            out.layout, out.network_problems = laid_out(out.model, doc)
         if out.model is not None and not out.network_problems and kind != "firmware":
             out.dump = out.model.model_dump(mode="json")
             hashed = {k: v for k, v in out.dump.items() if k != "seed"} if kind == "scenario" else out.dump
             out.hash_text = _hash_text(hashed)
-            if kind == "scenario":
-                out.layout = scenario_layout(out.model)
         self._models[key] = out
         return out
 
