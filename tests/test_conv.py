@@ -9,6 +9,7 @@ from helpers import make_spec
 from hwsim.api import probe_gradient
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels import forward as FK
+from hwsim.kernels.state import network_of
 from hwsim.network import batch as net
 from hwsim.network.layout import NetworkLayout, conv, dense, maxpool, scenario_layout
 
@@ -89,8 +90,7 @@ def test_cnn_gradient_equals_central_finite_differences(cost):
 
 def kernel_forward(lay, theta, pert, mode, x):
     h = np.zeros((lay.n_layers + 1, int(lay.sizes_arr.max())))
-    FK.forward(theta, pert, mode, x, lay.sizes_arr, lay.w_off, lay.b_off, lay.n_off, lay.act_codes,
-               lay.geom, lay.gidx, h)
+    FK.forward(network_of(lay), theta, pert, mode, x, h)
     return h[lay.n_layers, :lay.sizes[-1]].copy()
 
 
@@ -140,11 +140,9 @@ def test_node_outer_with_exact_node_gradients_is_the_exact_weight_gradient():
         pert[n] = 0.0
         node_grad[n] = (up - down) / (2 * eps)
     h = np.zeros((lay.n_layers + 1, int(lay.sizes_arr.max())))
-    FK.forward(theta, pert, FK.NO_PERT, x, lay.sizes_arr, lay.w_off, lay.b_off, lay.n_off,
-               lay.act_codes, lay.geom, lay.gidx, h)
+    FK.forward(network_of(lay), theta, pert, FK.NO_PERT, x, h)
     out = np.zeros(lay.n_params)
-    FK.node_outer(out, node_grad, 1.0, h, 0, lay.n_layers, lay.sizes_arr, lay.w_off, lay.b_off,
-                  lay.n_off, lay.geom, lay.gidx, True, True)
+    FK.node_outer(network_of(lay), out, node_grad, 1.0, h, 0, lay.n_layers, weights=True, biases=True)
     np.testing.assert_allclose(out, g, rtol=1e-5, atol=1e-9)
 
 

@@ -16,7 +16,9 @@ from helpers import make_spec
 from hwsim.chip.perturbation import PerturbationGenerator
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels.perturb import fill_signs, fill_signs_range
-from hwsim.kernels.parallel_rows import MIN_PARALLEL_WEIGHTS, first_product, flush_rows, integrate, sign_forward
+from hwsim.kernels.parallel_rows import (MIN_PARALLEL_WEIGHTS, first_product, flush_rows, integrate, sign_forward,
+                                         step_work)
+from hwsim.kernels.state import network_of
 from hwsim.network.layout import dense_layout
 
 
@@ -79,8 +81,8 @@ def test_sign_forward_equals_its_numpy_twin(chunks, sizes):
     x = rng.normal(size=sizes[0])
     w1 = theta[:sizes[0] * sizes[1]].reshape(sizes[1], sizes[0])
     z1[:] = w1 @ x + theta[lay.b_off[0]:lay.b_off[0] + sizes[1]]
-    sign_forward(chunks, theta, g, psign, True, v, True, 5, seed, amp, x, h, hb, z1, True,
-                 lay.sizes_arr, lay.w_off, lay.b_off, lay.act_codes)
+    net = network_of(lay)
+    sign_forward(net, chunks, step_work(True, v, True, 5, seed), theta, g, psign, amp, x, h, hb, z1, base=True)
     np.testing.assert_array_equal(g, g_before + v * old)
     new = np.zeros_like(psign)
     fill_signs(5, seed, new)
@@ -92,15 +94,15 @@ def test_sign_forward_equals_its_numpy_twin(chunks, sizes):
         np.testing.assert_allclose(h[l, :sizes[l]], pert[l], rtol=1e-12, atol=1e-12)
     # Without the unperturbed pass (base False): the same perturbed pass.
     h2 = np.zeros_like(h)
-    sign_forward(chunks, theta, g, psign, False, 0.0, False, 5, seed, amp, x, h2, hb, z1, False,
-                 lay.sizes_arr, lay.w_off, lay.b_off, lay.act_codes)
+    sign_forward(net, chunks, step_work(False, 0.0, False, 5, seed), theta, g, psign, amp, x, h2, hb, z1,
+                 base=False)
     np.testing.assert_array_equal(h2, h)
     g_now = g.copy()
-    integrate(chunks, g, psign, -1.5, lay.sizes_arr, lay.w_off, lay.b_off, theta, 0.0, False)
+    integrate(net, chunks, theta, g, psign, -1.5, 0.0, descend=False)
     np.testing.assert_array_equal(g, g_now - 1.5 * psign[:p])
     # The update in the same pass: theta -= eta (G + v s), G = 0.
     g_now, theta_now = g.copy(), theta.copy()
-    integrate(chunks, g, psign, 0.25, lay.sizes_arr, lay.w_off, lay.b_off, theta, 0.1, True)
+    integrate(net, chunks, theta, g, psign, 0.25, 0.1, descend=True)
     np.testing.assert_array_equal(theta, theta_now - 0.1 * (g_now + 0.25 * psign[:p]))
     assert not g.any()
 
@@ -115,23 +117,23 @@ def test_first_product_equals_its_numpy_twin_and_its_cache_a_fresh_product(chunk
     order = rng.permutation(40)
     w1 = theta[:30 * 17].reshape(17, 30)
     b1 = theta[lay.b_off[0]:lay.b_off[0] + 17]
-    args = (lay.w_off, lay.b_off, lay.geom, lay.gidx)
+    net = network_of(lay)
     zb, zmeta, z1 = np.zeros((6, 17)), np.full(3, -1, dtype=np.int64), np.zeros(17)
-    first_product(chunks, theta, X, order, 70, 77, 5, zb, zmeta, z1, *args)   # 6 of the 7 (zb's rows)
+    first_product(net, chunks, theta, X, order, 70, 77, 5, zb, zmeta, z1)   # 6 of the 7 (zb's rows)
     assert list(zmeta) == [5, 70, 6]
     for s in range(70, 76):
         alone = np.zeros(17)
-        first_product(1, theta, X, order, s, s + 1, -1, np.zeros((1, 17)), np.full(3, -1, dtype=np.int64),
-                      alone, *args)
-        first_product(chunks, theta, X, order, s, s + 1, 5, zb, zmeta, z1, *args)
+        first_product(net, 1, theta, X, order, s, s + 1, -1, np.zeros((1, 17)), np.full(3, -1, dtype=np.int64),
+                      alone)
+        first_product(net, chunks, theta, X, order, s, s + 1, 5, zb, zmeta, z1)
         assert list(zmeta) == [5, 70, 6]                       # served from the batch
         np.testing.assert_array_equal(z1, alone)
         np.testing.assert_allclose(z1, w1 @ X[order[s % 40]] + b1, rtol=1e-12, atol=1e-12)
     theta2 = theta * 1.5
-    first_product(chunks, theta2, X, order, 80, 81, 6, zb, zmeta, z1, *args)
+    first_product(net, chunks, theta2, X, order, 80, 81, 6, zb, zmeta, z1)
     assert list(zmeta) == [6, 80, 1]
     np.testing.assert_allclose(z1, 1.5 * (w1 @ X[order[0]] + b1), rtol=1e-12, atol=1e-12)
-    first_product(chunks, theta, X, order, 80, 81, -1, zb, zmeta, z1, *args)
+    first_product(net, chunks, theta, X, order, 80, 81, -1, zb, zmeta, z1)
     np.testing.assert_allclose(z1, w1 @ X[order[0]] + b1, rtol=1e-12, atol=1e-12)
 
 
@@ -150,14 +152,17 @@ def test_flush_rows_equals_its_numpy_twin(chunks):
     for r in range(m):
         rows += np.outer(window[r, :k1], window[r, k1:])
     one, theta = g.copy(), rng.normal(size=g.shape[0])
-    flush_rows(1, one, window, m, 4, n0, k1, theta, 0.0, False)
+    # A dense first stage n0 -> k1 whose weights start at parameter 4 (the rows around it stay).
+    lay = dense_layout([n0, k1], ["linear"])
+    net = network_of(lay)._replace(w_off=lay.w_off + 4)
+    flush_rows(net, 1, one, window, m, theta, 0.0, descend=False)
     g_before = g.copy()
-    flush_rows(chunks, g, window, m, 4, n0, k1, theta, 0.0, False)
+    flush_rows(net, chunks, g, window, m, theta, 0.0, descend=False)
     np.testing.assert_array_equal(g, one)
     np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
     # With the update of those rows in the same pass: theta -= eta G there, G = 0 there.
     g, t = g_before.copy(), theta.copy()
-    flush_rows(chunks, g, window, m, 4, n0, k1, t, 0.5, True)
+    flush_rows(net, chunks, g, window, m, t, 0.5, descend=True)
     rows = slice(4, 4 + k1 * n0)
     np.testing.assert_array_equal(t[rows], theta[rows] - 0.5 * one[rows])
     assert not g[rows].any()

@@ -75,20 +75,14 @@ def hwsim_phases(w: Workload, seconds: float, repeats: int) -> list[tuple[str, f
     sim = build_simulation(w)
     out = np.empty(sim.n_perturbed)
     gen_us = _calls_us(lambda k: sim.generator.vector(k, out), 2000 if w.n_params < 10**6 else 200, repeats)
-    lay, per = sim.layout, sim.periphery
+    lay = sim.layout
     h = np.zeros((lay.n_layers + 1, int(lay.sizes_arr.max())))
     mode = F.NODE_PERT if sim.node else F.WEIGHT_PERT
     x = sim.data.x_train[0]
 
     def fwd(_):
-        F.forward(sim.theta, out, mode, x, lay.sizes_arr, lay.w_off, lay.b_off, per.n_off, lay.act_codes,
-                  lay.geom, lay.gidx, h)
-    try:
-        fwd(0)
-        fwd_us = _calls_us(fwd, 200 if w.n_params > 10**5 else 2000, repeats)
-    except TypeError as exc:      # the kernels are being reworked: their signature may have moved
-        fwd_us = float("nan")
-        print(f"note: forward pass not timed alone ({exc})", file=sys.stderr)
+        F.forward(sim.net, sim.theta, out, mode, x, h)
+    fwd_us = _calls_us(fwd, 200 if w.n_params > 10**5 else 2000, repeats)
     full, no_update, steady = variants["full"], variants["no_update"], variants["steady"]
     return [
         (f"full step, as benchmarked ({sim._chunks} chunk{'s' if sim._chunks > 1 else ''} of rows)", full),

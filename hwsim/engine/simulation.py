@@ -326,8 +326,7 @@ class Simulation:
             if st.nacc.any():
                 faithful = self.run_spec.firmware.perturbation.node_activity == "faithful"
                 fold_nodes(g, st.nacc.copy(), st.h_base, self.net, not faithful, window, counters[0], 1)
-            lay = self.layout
-            flush_window(g, window, counters[0], lay.w_off[0], lay.sizes[0], lay.sizes[1], 1, g, 0.0, False)
+            flush_window(self.net, g, window, counters[0], 1, g, 0.0, descend=False)
         return g
 
     def counts(self) -> dict[str, int]:

@@ -1,4 +1,9 @@
-"""Single-sample forward pass and cost on the flat parameter vector (numba)."""
+"""Single-sample forward pass and cost on the flat parameter vector (numba).
+
+The routines that walk the network take its shape as one ``Network`` bundle (``net``,
+hwsim.kernels.state: sizes, offsets, activations, geometry), first, as the path drivers hold
+it; the scalar cores (``activate``, ``unit``, ``dot``, ...) keep their plain arguments, so
+that they stay small enough to inline into the loops that call them."""
 
 import numpy as np
 from numba import njit
@@ -99,8 +104,11 @@ def max_pool(h, l, n_out, geom, gidx):
 
 
 @njit(cache=True, fastmath=MVM_MATH)
-def stage(theta, pert, pert_mode, h, l, n_out, w_off, b_off, n_off, code, geom, gidx):
+def stage(net, l, theta, pert, pert_mode, h):
     """h[l + 1] from h[l] through stage l (``forward``'s body)."""
+    w_off, b_off, n_off, geom, gidx = net.w_off, net.b_off, net.n_off, net.geom, net.gidx
+    n_out = net.sizes[l + 1]
+    code = net.acts[l]
     if geom[l, G_KIND] == POOL:
         max_pool(h, l, n_out, geom, gidx)
         return
@@ -143,18 +151,19 @@ def stage(theta, pert, pert_mode, h, l, n_out, w_off, b_off, n_off, code, geom, 
 
 
 @njit(cache=True, fastmath=MVM_MATH)
-def forward(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h):
+def forward(net, theta, pert, pert_mode, x, h):
     """Run the network on one sample; ``h[l, :sizes[l]]`` holds stage l's input activity.
 
     ``pert_mode``: NO_PERT; WEIGHT_PERT, the parameters are theta + pert; NODE_PERT, node n's
     pre-activation gains pert[n] (n counts the outputs of the parametric stages). The output
     is h[L, :sizes[L]].
     """
+    sizes = net.sizes
     n_layers = sizes.shape[0] - 1
     for j in range(sizes[0]):
         h[0, j] = x[j]
     for l in range(n_layers):
-        stage(theta, pert, pert_mode, h, l, sizes[l + 1], w_off, b_off, n_off, acts[l], geom, gidx)
+        stage(net, l, theta, pert, pert_mode, h)
 
 
 @njit(cache=True)
@@ -207,8 +216,7 @@ def quantise(v, step, limit):
 
 
 @njit(cache=True, fastmath=MVM_MATH)
-def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, geom, gidx, h, config,
-                 neuron_par, read_seed, mvm_index):
+def forward_chip(net, periphery, theta, pert, pert_mode, x, h, read_seed, mvm_index):
     """The forward pass as the chip computes it.
 
     Each parametric stage's inputs go through the DACs (clip to +-dac_range, round to
@@ -220,11 +228,15 @@ def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, ge
     separate reads. Each partial sum then goes through an ADC (clip to +-adc_range, round to
     adc_step) and the digitised partial sums are added; the bias (and, with NODE_PERT, the
     node perturbation) is added after the ADC; with neuron variation, node n computes
-    y = L_n act(k_n (z - x0_n)) + y0_n. Max-pool stages are digital: exact. ``config`` is the
-    PERIPHERY_CONFIG record (a structured array of length 1).
+    y = L_n act(k_n (z - x0_n)) + y0_n. Max-pool stages are digital: exact. ``periphery`` is
+    the ``Periphery`` bundle (hwsim.kernels.state): its PERIPHERY_CONFIG record (a structured
+    array of length 1) and the per-neuron parameters.
     """
+    sizes, w_off, b_off, n_off, acts, geom, gidx = (net.sizes, net.w_off, net.b_off, net.n_off, net.acts,
+                                                    net.geom, net.gidx)
+    neuron_par = periphery.neuron_par
     n_layers = sizes.shape[0] - 1
-    cfg = config[0]
+    cfg = periphery.config[0]
     rows = cfg.rows
     dac_on = cfg.dac_on != 0
     adc_on = cfg.adc_on != 0
@@ -287,19 +299,19 @@ def forward_chip(theta, pert, pert_mode, x, sizes, w_off, b_off, n_off, acts, ge
 
 
 @njit(cache=True, fastmath=MVM_MATH)
-def forward_node_cached(theta, pert, with_pert, sizes, w_off, b_off, n_off, acts, geom, gidx, h,
-                        z1):
+def forward_node_cached(net, theta, pert, with_pert, h, z1):
     """``forward`` for node perturbation reusing the first stage's unperturbed pre-activation
     ``z1`` (= W_1 x + b_1, hwsim.kernels.parallel_rows.first_product, recomputed when x or theta
     change): the node perturbation adds after the MVM, so only the stages after the first run
     again each step. The first stage is dense or conv; h[0] is not written (nothing reads it)."""
+    sizes, n_off, acts = net.sizes, net.n_off, net.acts
     n_layers = sizes.shape[0] - 1
     for i in range(sizes[1]):
         z = z1[i] + pert[n_off[0] + i] if with_pert else z1[i]
         h[1, i] = activate(z, acts[0])
     mode = NODE_PERT if with_pert else NO_PERT
     for l in range(1, n_layers):
-        stage(theta, pert, mode, h, l, sizes[l + 1], w_off, b_off, n_off, acts[l], geom, gidx)
+        stage(net, l, theta, pert, mode, h)
 
 
 @njit(cache=True)
@@ -310,11 +322,11 @@ def axpy(y, a, x):
 
 
 @njit(cache=True)
-def node_outer(out, nodes, scale, act, first, last, sizes, w_off, b_off, n_off, geom, gidx,
-               weights, biases):
+def node_outer(net, out, nodes, scale, act, first, last, weights, biases):
     """Node perturbation's local one-step backprop over stages first .. last - 1: with
     v = scale x nodes[node], out[weight] += v x its presynaptic activity in ``act`` (when
     ``weights``) and out[bias] += v (when ``biases``). A conv weight gathers over positions."""
+    sizes, w_off, b_off, n_off, geom, gidx = net.sizes, net.w_off, net.b_off, net.n_off, net.geom, net.gidx
     for l in range(first, last):
         if geom[l, G_KIND] == POOL:
             continue

@@ -18,9 +18,15 @@ on one core. The integration is deferred by one step: the step's C~ a multiplies
 still in ``psign`` at the start of the next step's region (before they are overwritten), at
 the update, or when the block ends (``integrate``), so that it shares the pass over the owned
 parameters with the new signs; each integrator still gains g + v_t s exactly as per step.
+
+The routines take the network as its ``Network`` bundle (``net``, hwsim.kernels.state), and
+what a pass does to the parameters a chunk owns as one ``OwnWork`` record (the pending
+integration, the update, the new signs) built by ``step_work`` or ``flush_work``, rather
+than as seven loose flags and scalars.
 """
 
 import os
+from collections import namedtuple
 
 import numba
 import numpy as np
@@ -40,22 +46,38 @@ def _rows(n, c, chunks):
     return n * c // chunks, n * (c + 1) // chunks
 
 
+# What a pass does to the parameters a chunk owns (``own_parameters``): G += pend x the signs
+# in psign (``pending``: the deferred integration), then theta -= eta G, G = 0 (``descend``:
+# the update), then the signs of theta~(k) from ``seed`` (``refill``).
+OwnWork = namedtuple("OwnWork", "pending pend descend eta refill k seed")
+
+
+@njit(cache=True, inline="always")
+def step_work(pending, pend, refill, k, seed):
+    """A step's pass (``sign_forward``): the pending integration and the new signs, no update."""
+    return OwnWork(pending, pend, False, 0.0, refill, k, seed)
+
+
+@njit(cache=True, inline="always")
+def flush_work(pend, eta, descend):
+    """The deferred integration's flush (``integrate``), with the update when ``descend``."""
+    return OwnWork(True, pend, descend, eta, False, 0, np.uint64(0))
+
+
 @njit(cache=True)
-def own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off, b_off, theta, eta,
-                   descend):
-    """Chunk c's weights and biases in every stage: G += pend x the signs in ``psign`` (when
-    ``pending``), then theta -= eta G and G = 0 (when ``descend``: the update), then the signs
-    of theta~(k) (when ``refill``)."""
+def own_parameters(net, c, chunks, work, theta, g_int, psign):
+    """Chunk c's weights and biases in every stage, as ``work`` (an ``OwnWork``) says."""
+    sizes, w_off, b_off = net.sizes, net.w_off, net.b_off
     for l in range(sizes.shape[0] - 1):
         n_in = sizes[l]
         lo, hi = _rows(sizes[l + 1], c, chunks)
         for a, b in ((w_off[l] + lo * n_in, w_off[l] + hi * n_in), (b_off[l] + lo, b_off[l] + hi)):
-            if pending:
-                axpy(g_int[a:b], pend, psign[a:b])
-            if descend:
-                descend_range(theta[a:b], g_int[a:b], eta)
-            if refill:
-                fill_signs_range(k, seed, psign, a, b)
+            if work.pending:
+                axpy(g_int[a:b], work.pend, psign[a:b])
+            if work.descend:
+                descend_range(theta[a:b], g_int[a:b], work.eta)
+            if work.refill:
+                fill_signs_range(work.k, work.seed, psign, a, b)
 
 
 @njit(cache=True)
@@ -67,11 +89,12 @@ def descend_range(theta, g, eta):
 
 
 @njit(cache=True, fastmath=MVM_MATH)
-def stage_rows(l, lo, hi, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_off, acts):
+def stage_rows(net, l, lo, hi, theta, psign, amp, h, hb, z1, base):
     """Rows [lo, hi) of stage l: the perturbed output into h[l + 1] and, when ``base``, the
     unperturbed one into hb[l + 1]. The first stage adds amp (sum_j s_ij x_j + s_i) to its
     unperturbed product z1 = W_1 x + b_1 (``first_product``), so it reads the signs, not the
     weights; later stages use theta + amp psign."""
+    sizes, w_off, b_off, acts = net.sizes, net.w_off, net.b_off, net.acts
     n_in = sizes[l]
     code = acts[l]
     if l == 0:
@@ -105,60 +128,56 @@ def stage_rows(l, lo, hi, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_of
 
 
 @njit(cache=True, parallel=True)
-def _region(chunks, l, first, theta, g_int, psign, pending, pend, refill, k, seed, amp, h, hb, z1, base,
-            sizes, w_off, b_off, acts):
+def _region(net, chunks, l, first, work, theta, g_int, psign, amp, h, hb, z1, base):
     for c in prange(chunks):
         if first:
-            own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off, b_off, theta,
-                           0.0, False)
-        lo, hi = _rows(sizes[l + 1], c, chunks)
-        stage_rows(l, lo, hi, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_off, acts)
+            own_parameters(net, c, chunks, work, theta, g_int, psign)
+        lo, hi = _rows(net.sizes[l + 1], c, chunks)
+        stage_rows(net, l, lo, hi, theta, psign, amp, h, hb, z1, base)
 
 
 @njit(cache=True)
-def sign_forward(chunks, theta, g_int, psign, pending, pend, refill, k, seed, amp, x, h, hb, z1, base,
-                 sizes, w_off, b_off, acts):
-    """One step of the sign path up to the output: the pending integration and the new signs
-    on the way (see the module's docstring), the perturbed pass into ``h`` and, when ``base``,
-    the unperturbed pass into ``hb``, both from the first stage's product ``z1`` = W_1 x + b_1.
-    ``chunks`` = 1 runs on one core."""
+def sign_forward(net, chunks, work, theta, g_int, psign, amp, x, h, hb, z1, base):
+    """One step of the sign path up to the output: ``work`` (``step_work``: the pending
+    integration and the new signs) on the way (see the module's docstring), the perturbed pass
+    into ``h`` and, when ``base``, the unperturbed pass into ``hb``, both from the first
+    stage's product ``z1`` = W_1 x + b_1. ``chunks`` = 1 runs on one core."""
+    sizes = net.sizes
     n_layers = sizes.shape[0] - 1
     for j in range(sizes[0]):
         h[0, j] = x[j]          # (hb[0] is never read: the first stage's product is z1)
     for l in range(n_layers):
         rows = sizes[l + 1]
         if chunks > 1 and (l == 0 or sizes[l] * rows >= MIN_PARALLEL_WEIGHTS):
-            _region(chunks, l, l == 0, theta, g_int, psign, pending, pend, refill, k, seed, amp, h, hb,
-                    z1, base, sizes, w_off, b_off, acts)
+            _region(net, chunks, l, l == 0, work, theta, g_int, psign, amp, h, hb, z1, base)
         else:
             if l == 0:
                 for c in range(chunks):
-                    own_parameters(c, chunks, g_int, psign, pending, pend, refill, k, seed, sizes, w_off,
-                                   b_off, theta, 0.0, False)
-            stage_rows(l, 0, rows, theta, psign, amp, h, hb, z1, base, sizes, w_off, b_off, acts)
+                    own_parameters(net, c, chunks, work, theta, g_int, psign)
+            stage_rows(net, l, 0, rows, theta, psign, amp, h, hb, z1, base)
 
 
 @njit(cache=True, parallel=True)
-def _integrate_region(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, descend):
+def _integrate_region(net, chunks, work, theta, g_int, psign):
     for c in prange(chunks):
-        own_parameters(c, chunks, g_int, psign, True, pend, False, 0, np.uint64(0), sizes, w_off, b_off, theta,
-                       eta, descend)
+        own_parameters(net, c, chunks, work, theta, g_int, psign)
 
 
 @njit(cache=True)
-def integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, descend):
+def integrate(net, chunks, theta, g_int, psign, pend, eta, descend):
     """G += pend x the signs in ``psign``, every parameter (the deferred integration's
     flush: at an update and when a block ends), and with ``descend`` the update in the same
     pass: theta -= eta G, G = 0."""
+    work = flush_work(pend, eta, descend)
     if chunks > 1:
-        _integrate_region(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, eta, descend)
+        _integrate_region(net, chunks, work, theta, g_int, psign)
     else:
-        own_parameters(0, 1, g_int, psign, True, pend, False, 0, np.uint64(0), sizes, w_off, b_off, theta, eta,
-                       descend)
+        own_parameters(net, 0, 1, work, theta, g_int, psign)
 
 
 @njit(cache=True, fastmath=MVM_MATH)
-def _first_rows(lo, hi, theta, X, idx, zb, w_off, b_off, geom, gidx):
+def _first_rows(net, lo, hi, theta, X, idx, zb):
+    w_off, b_off, geom, gidx = net.w_off, net.b_off, net.geom, net.gidx
     fan = geom[0, G_FAN]
     for i in range(lo, hi):
         row, bias, gb = unit(geom, 0, i, w_off, b_off)
@@ -167,14 +186,14 @@ def _first_rows(lo, hi, theta, X, idx, zb, w_off, b_off, geom, gidx):
 
 
 @njit(cache=True, parallel=True)
-def _first_region(chunks, theta, X, idx, zb, w_off, b_off, geom, gidx):
+def _first_region(net, chunks, theta, X, idx, zb):
     for c in prange(chunks):
         lo, hi = _rows(zb.shape[1], c, chunks)
-        _first_rows(lo, hi, theta, X, idx, zb, w_off, b_off, geom, gidx)
+        _first_rows(net, lo, hi, theta, X, idx, zb)
 
 
 @njit(cache=True)
-def first_product(chunks, theta, X, order, s, s_end, version, zb, zmeta, z1, w_off, b_off, geom, gidx):
+def first_product(net, chunks, theta, X, order, s, s_end, version, zb, zmeta, z1):
     """z1 = W_1 x + b_1 (dense or conv first stage) for the s-th sample presented, x =
     X[order[s mod n]]: the unperturbed pre-activation the sign path and node perturbation reuse
     while x and theta stay. Reading W_1 is most of its cost, so the products of the samples
@@ -189,9 +208,9 @@ def first_product(chunks, theta, X, order, s, s_end, version, zb, zmeta, z1, w_o
         for q in range(count):
             idx[q] = order[(s + q) % order.shape[0]]
         if chunks > 1:
-            _first_region(chunks, theta, X, idx, zb[:count], w_off, b_off, geom, gidx)
+            _first_region(net, chunks, theta, X, idx, zb[:count])
         else:
-            _first_rows(0, zb.shape[1], theta, X, idx, zb[:count], w_off, b_off, geom, gidx)
+            _first_rows(net, 0, zb.shape[1], theta, X, idx, zb[:count])
         zmeta[0] = version
         zmeta[1] = s
         zmeta[2] = count
@@ -201,7 +220,8 @@ def first_product(chunks, theta, X, order, s, s_end, version, zb, zmeta, z1, w_o
 
 
 @njit(cache=True)
-def _flush_rows(lo, hi, g_int, window, m, w0, n0, k1, theta, eta, descend):
+def _flush_rows(net, lo, hi, g_int, window, m, theta, eta, descend):
+    w0, n0, k1 = net.w_off[0], net.sizes[0], net.sizes[1]
     for i in range(lo, hi):
         a, b = w0 + i * n0, w0 + (i + 1) * n0
         orow = g_int[a:b]
@@ -214,22 +234,23 @@ def _flush_rows(lo, hi, g_int, window, m, w0, n0, k1, theta, eta, descend):
 
 
 @njit(cache=True, parallel=True)
-def _flush_region(chunks, g_int, window, m, w0, n0, k1, theta, eta, descend):
+def _flush_region(net, chunks, g_int, window, m, theta, eta, descend):
     for c in prange(chunks):
-        lo, hi = _rows(k1, c, chunks)
-        _flush_rows(lo, hi, g_int, window, m, w0, n0, k1, theta, eta, descend)
+        lo, hi = _rows(net.sizes[1], c, chunks)
+        _flush_rows(net, lo, hi, g_int, window, m, theta, eta, descend)
 
 
 @njit(cache=True)
-def flush_rows(chunks, g_int, window, m, w0, n0, k1, theta, eta, descend):
+def flush_rows(net, chunks, g_int, window, m, theta, eta, descend):
     """Add the m queued first-stage products of node perturbation (hwsim.kernels.paths.node_fold's
     window: per row, the node sums then the input): row i of W_1's integrators gains, sample
-    after sample in queue order, node sum x input (the order immediate folding would use).
-    With ``descend``, the update of those rows in the same pass: theta -= eta G, G = 0."""
+    after sample in queue order, node sum x input (the order immediate folding would use);
+    W_1 is the dense first stage of ``net``. With ``descend``, the update of those rows in the
+    same pass: theta -= eta G, G = 0."""
     if chunks > 1:
-        _flush_region(chunks, g_int, window, m, w0, n0, k1, theta, eta, descend)
+        _flush_region(net, chunks, g_int, window, m, theta, eta, descend)
     else:
-        _flush_rows(0, k1, g_int, window, m, w0, n0, k1, theta, eta, descend)
+        _flush_rows(net, 0, net.sizes[1], g_int, window, m, theta, eta, descend)
 
 
 @njit(cache=True, parallel=True)

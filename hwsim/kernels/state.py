@@ -140,6 +140,19 @@ Scratch = namedtuple("Scratch", (
 ))
 
 
+def network_of(layout, n_off=None, row_of=None) -> Network:
+    """The ``Network`` bundle of a NetworkLayout (hwsim.network.layout), for calling the kernels
+    outside a Simulation (tests, profiling). ``n_off`` defaults to the layout's node offsets;
+    ``row_of`` (each parameter's crossbar row, hwsim.chip.timing.row_map) to a one-entry array,
+    as a run that does not time row-serial updates holds it."""
+    if n_off is None:
+        n_off = layout.n_off
+    if row_of is None:
+        row_of = np.zeros(1, dtype=np.int64)
+    return Network(layout.sizes_arr, layout.w_off, layout.b_off, np.asarray(n_off, dtype=np.int64),
+                   layout.act_codes, layout.geom, layout.gidx, np.asarray(row_of, dtype=np.int64))
+
+
 def make_config(parts: dict) -> np.ndarray:
     """The config record from each builder's fields: ``parts`` maps a group of CONFIG_GROUPS to
     a {field: value} dict holding exactly that group's fields."""

@@ -34,13 +34,13 @@ def fold_nodes(g_int, nacc, act, net, all_layers, window, cnt, chunks):
     """G_int += node sums x presynaptic activity (every stage, or the first only) and the node
     sums into the biases; the sums are then cleared. With a ``window`` (rows > 0, dense first
     stage), the first stage's products are queued there instead (flush_window adds them)."""
-    sizes, w_off, b_off, n_off, geom, gidx = net.sizes, net.w_off, net.b_off, net.n_off, net.geom, net.gidx
+    sizes, n_off = net.sizes, net.n_off
     n_layers = sizes.shape[0] - 1
-    queue = window.shape[0] > 0 and geom[0, G_KIND] == DENSE
+    queue = window.shape[0] > 0 and net.geom[0, G_KIND] == DENSE
     if queue:
         m = cnt.window
         if m == window.shape[0]:
-            flush_window(g_int, window, cnt, w_off[0], sizes[0], sizes[1], chunks, g_int, 0.0, False)
+            flush_window(net, g_int, window, cnt, chunks, g_int, 0.0, descend=False)
             m = 0
         k1 = sizes[1]
         for i in range(k1):
@@ -48,17 +48,17 @@ def fold_nodes(g_int, nacc, act, net, all_layers, window, cnt, chunks):
         for j in range(sizes[0]):
             window[m, k1 + j] = act[0, j]
         cnt.window = m + 1
-    node_outer(g_int, nacc, 1.0, act, 0, 1, sizes, w_off, b_off, n_off, geom, gidx, not queue, True)
-    node_outer(g_int, nacc, 1.0, act, 1, n_layers, sizes, w_off, b_off, n_off, geom, gidx, all_layers, True)
+    node_outer(net, g_int, nacc, 1.0, act, 0, 1, weights=not queue, biases=True)
+    node_outer(net, g_int, nacc, 1.0, act, 1, n_layers, weights=all_layers, biases=True)
     for m in range(nacc.shape[0]):
         nacc[m] = 0.0
 
 
 @njit(cache=True)
-def flush_window(g_int, window, cnt, w0, n0, k1, chunks, theta, eta, descend):
+def flush_window(net, g_int, window, cnt, chunks, theta, eta, descend):
     """Add the queued first-stage products (hwsim.kernels.parallel_rows.flush_rows; with
     ``descend``, W_1's rows descend in the same pass) and empty the queue."""
-    flush_rows(chunks, g_int, window, cnt.window, w0, n0, k1, theta, eta, descend)
+    flush_rows(net, chunks, g_int, window, cnt.window, theta, eta, descend)
     cnt.window = 0
 
 
@@ -109,16 +109,14 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
         c0_new = 0.0
         if need_c0:
             first_stage_product(cfg, cnt, net, data, st, scratch, chunks, w, n, old_weights)
-            forward_node_cached(w, pert, False, sizes, w_off, net.b_off, net.n_off, net.acts, net.geom, net.gidx,
-                                h, st.z1)
+            forward_node_cached(net, w, pert, False, h, st.z1)
             c0_new = cost(h[n_layers], t, n_out, cfg.cost_code)
             for j in range(sizes[0]):
                 h_base[0, j] = x[j]
             for l in range(1, n_layers):
                 for j in range(sizes[l]):
                     h_base[l, j] = h[l, j]
-        forward_node_cached(w, pert, True, sizes, w_off, net.b_off, net.n_off, net.acts, net.geom, net.gidx, h,
-                            st.z1)
+        forward_node_cached(net, w, pert, True, h, st.z1)
         c = cost(h[n_layers], t, n_out, cfg.cost_code)
         # -- measure cost
         c = add_cost_noise(cfg, c, n)
@@ -138,8 +136,7 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
             nacc[m] += coef * ipert[m]
         if faithful:
             # Stages after the first see this step's perturbed activity (h still holds it).
-            node_outer(g_int, ipert, coef, h, 1, n_layers, sizes, w_off, net.b_off, net.n_off, net.geom, net.gidx,
-                       True, False)
+            node_outer(net, g_int, ipert, coef, h, 1, n_layers, weights=True, biases=False)
         update_now = (n + 1) % cfg.tau_theta == 0
         after = now + step_cycles
         after = wait_for_previous_update(cfg, cnt, after, update_now)
@@ -155,7 +152,7 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
             fold_nodes(g_int, nacc, h_base, net, not faithful, window, cnt, chunks)
             if fused and queue_dense:
                 w1_end = w_off[0] + sizes[0] * sizes[1]
-            flush_window(g_int, window, cnt, w_off[0], sizes[0], sizes[1], chunks, theta, cfg.eta, w1_end > 0)
+            flush_window(net, g_int, window, cnt, chunks, theta, cfg.eta, descend=w1_end > 0)
             if opt_plain:
                 if count_writes:
                     most, total = count_plain_writes(cfg, g_int, net.row_of, scratch.rowmax)

@@ -25,12 +25,9 @@ def infer(cfg, net, periphery, devices, w, pert, pert_mode, x, h, read_index):
     """One inference into ``h``: the ideal network, or the modelled periphery (DACs, read
     noise at ``read_index``, tiles, ADCs, neuron variation)."""
     if cfg.chip:
-        forward_chip(w, pert, pert_mode, x, net.sizes, net.w_off, net.b_off, net.n_off, net.acts, net.geom,
-                     net.gidx, h, periphery.config, periphery.neuron_par, devices.config[0].seed_read,
-                     read_index)
+        forward_chip(net, periphery, w, pert, pert_mode, x, h, devices.config[0].seed_read, read_index)
     else:
-        forward(w, pert, pert_mode, x, net.sizes, net.w_off, net.b_off, net.n_off, net.acts, net.geom,
-                net.gidx, h)
+        forward(net, w, pert, pert_mode, x, h)
 
 
 @njit(cache=True, inline="always")
@@ -128,8 +125,7 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
             act = h_pert if faithful else st.h_base
             for i in range(p):
                 wpert[i] = 0.0
-            node_outer(wpert, ipert, 1.0, act, 0, n_layers, sizes, net.w_off, net.b_off, net.n_off, net.geom,
-                       net.gidx, True, True)
+            node_outer(net, wpert, ipert, 1.0, act, 0, n_layers, weights=True, biases=True)
             ipert = wpert
         update_now = mode == ANALOG or (n + 1) % cfg.tau_theta == 0
         timed_update = mode == DISCRETE and update_now

@@ -21,7 +21,7 @@ from hwsim.kernels.forward import cost
 from hwsim.kernels.input_path import input_wait, present_input
 from hwsim.kernels.integrators import gradient_coefficient
 from hwsim.kernels.optim import schedule_value
-from hwsim.kernels.parallel_rows import descend_range, integrate, sign_forward
+from hwsim.kernels.parallel_rows import descend_range, integrate, sign_forward, step_work
 from hwsim.kernels.paths.first_stage import first_stage_product
 from hwsim.kernels.update_controller import (clear_rows, count_plain_writes, snapshot_weights, update_parameters,
                                              update_phase, wait_for_previous_update)
@@ -49,7 +49,7 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
     fl = st.floats[0]
     opt_plain = cfg.opt_kind == SGD and cfg.lr_kind == CONSTANT
     drain = cfg.latency - cfg.cpi + cfg.bcast_latency
-    sizes, w_off, b_off = net.sizes, net.w_off, net.b_off
+    sizes = net.sizes
     n_layers = sizes.shape[0] - 1
     n_out = sizes[n_layers]
     theta, g_int, psign = st.theta, st.g_int, st.psign
@@ -87,8 +87,8 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
         w = st.theta_old if old_weights else theta
         if need_c0:
             first_stage_product(cfg, cnt, net, data, st, scratch, chunks, w, n, old_weights)
-        sign_forward(chunks, w, g_int, psign, pending, pend, refill, k, cfg.perturb_seed, amp, x, h, h_unpert,
-                     st.z1, need_c0, sizes, w_off, b_off, net.acts)
+        sign_forward(net, chunks, step_work(pending, pend, refill, k, cfg.perturb_seed), w, g_int, psign, amp, x,
+                     h, h_unpert, st.z1, base=need_c0)
         pending = False
         c0_new = 0.0
         if need_c0:
@@ -121,7 +121,7 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
         pend = coef * amp
         # -- update
         if update_now:
-            integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, cfg.eta, fused)
+            integrate(net, chunks, theta, g_int, psign, pend, cfg.eta, descend=fused)
             pending = False
             if opt_plain:
                 if count_writes:
@@ -141,5 +141,5 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
         advance_clock(cnt, n, after)
         done += 1
     if pending:
-        integrate(chunks, g_int, psign, pend, sizes, w_off, b_off, theta, 0.0, False)
+        integrate(net, chunks, theta, g_int, psign, pend, 0.0, descend=False)
     return done
