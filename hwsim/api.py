@@ -387,9 +387,9 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
     """The backprop baseline of a scenario: same network, initial weights and data order as
     the chip run, as many samples as the MGD run sees in the scenario's budget. ``out`` is
     claimed as :func:`run` claims it (``overwrite``) before training."""
-    from hwsim.data import build_dataset
+    from hwsim.engine.build import dataset_and_layout, initial_weights
     from hwsim.engine.simulation import CurvePoint, accuracy
-    from hwsim.seeds import Stream, stream_key, stream_rng
+    from hwsim.seeds import Stream, stream_key
     from hwsim.firmware.backprop import divergence, train_backprop
 
     import time
@@ -401,12 +401,10 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
         with run_dir_lock(out):
             _start_dir(out, manifest(spec, seed, None), overwrite)
     sc, fw = spec.scenario, spec.firmware
-    data = build_dataset(sc.dataset, seed)
     plan = resolve(spec)           # the layout and timing validation checked, built once
-    layout = plan.layout
-    init = sc.network.init
-    rng = stream_rng(seed, Stream.INIT)
-    theta0 = layout.init(rng, init.distribution, init.low, init.high, init.std, init.bias_low, init.bias_high)
+    # The chip run's data, layout and initial weights (hwsim.engine.build, shared).
+    data, layout = dataset_and_layout(plan, seed)
+    theta0 = initial_weights(layout, spec, seed)
     steps = sc.max_cycles // plan.interval
     if sc.max_steps is not None:
         steps = min(steps, sc.max_steps)

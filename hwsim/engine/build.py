@@ -12,6 +12,7 @@ The data set, layout and initial weights are also what the backprop baseline tra
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,14 +33,18 @@ from hwsim.kernels import state as KS
 from hwsim.kernels.codes import COSTS, CONSTANT, SGD
 from hwsim.kernels.parallel_rows import row_chunks
 from hwsim.network.layout import NetworkLayout, layout_from_spec
+from hwsim.run_plan import ResolvedRun
 from hwsim.seeds import Stream, stream_key, stream_rng
 
 
-def dataset_and_layout(run_spec, seed: int):
-    """The run's data set (drawn or read) and its network layout."""
-    sc = run_spec.scenario
+def dataset_and_layout(plan: ResolvedRun, seed: int):
+    """The run's data set (drawn or read) and its network layout: the resolved run's, which
+    the data must fit (a data file whose shape differs from the spec's is refused here)."""
+    sc = plan.spec.scenario
     data = build_dataset(sc.dataset, seed)
-    layout = layout_from_spec(sc.network, data.n_inputs, data.n_outputs, getattr(data, "image_shape", None))
+    layout = plan.layout
+    if (layout.sizes[0], layout.sizes[-1]) != (data.n_inputs, data.n_outputs):
+        layout = layout_from_spec(sc.network, data.n_inputs, data.n_outputs, getattr(data, "image_shape", None))
     return data, layout
 
 
@@ -53,6 +58,7 @@ def initial_weights(layout: NetworkLayout, run_spec, seed: int) -> np.ndarray:
 class ChipBuild:
     """A run's chip at step 0."""
 
+    plan: ResolvedRun                # the resolved run, with the kernel path chosen
     data: object                     # hwsim.data data set (train and test arrays)
     layout: NetworkLayout
     node: bool                       # node perturbation
@@ -74,9 +80,12 @@ class ChipBuild:
     state: KS.RunState
 
 
-def build_chip(run_spec, seed: int, force_path: str | None = None) -> ChipBuild:
+def build_chip(plan: ResolvedRun, seed: int, force_path: str | None = None) -> ChipBuild:
+    """The chip of the resolved run ``plan`` (hwsim.run_plan: its layout and timing are
+    used, not rebuilt) at step 0; ``plan.path`` of the result's ``plan`` names the kernel path."""
+    run_spec = plan.spec
     sc, fw, chip = run_spec.scenario, run_spec.firmware, run_spec.chip
-    data, layout = dataset_and_layout(run_spec, seed)
+    data, layout = dataset_and_layout(plan, seed)
     theta = initial_weights(layout, run_spec, seed)
     p = layout.n_params
     pt = fw.perturbation
@@ -96,7 +105,7 @@ def build_chip(run_spec, seed: int, force_path: str | None = None) -> ChipBuild:
         devices.program(theta, t=0.0)
     else:
         devices.w[:] = theta
-    timing = inference_timing(chip, layout)
+    timing = plan.timing if layout is plan.layout else inference_timing(chip, layout)
     # The kernel configuration: each group from the builder of its component, once.
     ideal = (not (writes or drift) and generators_ideal(chip) and cost_unit_ideal(chip)
              and broadcast_ideal(chip) and integrators_ideal(chip) and periphery.is_ideal)
@@ -115,12 +124,13 @@ def build_chip(run_spec, seed: int, force_path: str | None = None) -> ChipBuild:
         "paths": {"chip": int(not ideal)},
     })
     path = paths.select_path(config, layout, force_path)
+    plan = dataclasses.replace(plan, path=path.name)
     row_of, n_rows = row_map(layout)
     if chip.update.parallelism != "row_serial":
         row_of = row_of[:1]          # only row-serial updates look rows up
     dv = devices
     return ChipBuild(
-        data=data, layout=layout, node=node, n_perturbed=n_perturbed, generator=generator, gen_gain=gen_gain,
+        plan=plan, data=data, layout=layout, node=node, n_perturbed=n_perturbed, generator=generator, gen_gain=gen_gain,
         periphery=periphery, devices=devices, reads_devices=reads_devices, timing=timing, n_rows=n_rows,
         config=config, path=path,
         net=KS.Network(layout.sizes_arr, layout.w_off, layout.b_off, periphery.n_off, layout.act_codes,

@@ -36,6 +36,7 @@ from hwsim.kernels import devices as DK
 from hwsim.kernels import state as KS
 from hwsim.kernels.parallel_rows import threads_usable
 from hwsim.network import batch
+from hwsim.run_plan import as_resolved
 
 RUN, SCRATCH, CONSTANT = "run", "scratch", "constant"
 # Every array (and setting) of a run, by kind, as (name, attribute path on the Simulation, kind):
@@ -58,7 +59,7 @@ STATE_MEMBERS = (
     ("chunks", "_chunks", SCRATCH),
     ("config", "config", CONSTANT), ("net", "net", CONSTANT), ("kernel_data", "kernel_data", CONSTANT),
     ("gens", "gens", CONSTANT), ("periphery_k", "periphery_k", CONSTANT),
-    ("data", "data", CONSTANT), ("layout", "layout", CONSTANT), ("generator", "generator", CONSTANT),
+    ("plan", "plan", CONSTANT), ("data", "data", CONSTANT), ("layout", "layout", CONSTANT), ("generator", "generator", CONSTANT),
     ("periphery", "periphery", CONSTANT),
 )
 # The kernel's run members: what a replay of an observation interval copies and puts back.
@@ -114,7 +115,7 @@ class CurvePoint:
 class Simulation:
     """A chip, its network and its firmware, ready to run from step 0."""
 
-    run_spec: object
+    run_spec: object                     # a RunSpec or its ResolvedRun (hwsim.run_plan)
     seed: int
     max_cycles: int | None = None
     max_block_steps: int | None = None   # force small blocks (tests of block-size invariance)
@@ -123,8 +124,11 @@ class Simulation:
     trace: object = None                 # a hwsim.engine.trace.Trace: record every step's events
 
     def __post_init__(self):
+        # The resolved run (hwsim.run_plan) is built once; a RunSpec is resolved here.
+        plan = as_resolved(self.run_spec)
+        self.run_spec = plan.spec
         sc, fw = self.run_spec.scenario, self.run_spec.firmware
-        built = build_chip(self.run_spec, self.seed, self.force_path)
+        built = build_chip(plan, self.seed, self.force_path)
         self.__dict__.update(vars(built))
         self.theta = self.state.theta
         self.g_int = self.state.g_int
