@@ -3,12 +3,15 @@ does the same maths as hwsim. No timing assertions: the figures depend on the ma
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from hwsim.bench import report, runner
 from hwsim.bench.plain import PlainMGD, layer_slices
+from hwsim.bench.plain_chip import PlainChipMGD
+from hwsim.bench.plain_cnn import PlainCNN
 from hwsim.bench.workloads import N_TEST, N_TRAIN, WORKLOADS, build_simulation, select, workloads
 from hwsim.cli import main
 
@@ -19,7 +22,7 @@ def positive(value) -> bool:
 
 def test_workloads_are_design_section_5():
     by_key = workloads()
-    assert [w.network for w in WORKLOADS] == ["64-32-10", "784-128-10", "784-128-10", "784-512-512-10"]
+    assert [w.network for w in WORKLOADS[:4]] == ["64-32-10", "784-128-10", "784-128-10", "784-512-512-10"]
     assert [by_key[k].n_params for k in ("B1", "B2", "B4")] == [2_410, 101_770, 669_706]
     assert by_key["B3"].nodes and by_key["B3"].n_perturbed == 138
     assert not any(by_key[k].nodes for k in ("B1", "B2", "B4"))
@@ -41,6 +44,36 @@ def test_benchmark_simulation_is_the_design_workload():
     assert sim.cycles == 100   # ideal chip: one cycle per step
 
 
+def test_b5_and_b6_are_issue_18s():
+    by_key = workloads()
+    for key, chip in (("B5-rram", "rram_crossbar"), ("B5-pcm", "pcm_hermes_like")):
+        w = by_key[key]
+        assert (w.sizes, w.n_params, w.nodes, w.chip) == (by_key["B2"].sizes, 101_770, False, chip)
+        assert (w.ratio_target, w.vs_b2_target) == (20.0, 3.0)
+    b6 = by_key["B6"]
+    assert b6.n_params == 14_378 and b6.image == (1, 28, 28) and b6.ratio_target == 30.0 and not b6.nodes
+    # 26x26x16 positions x 9 + 11x11x32 x 144 + 3x3x32 x 288 + 32 x 10
+    assert b6.macs_per_inference == 97_344 + 557_568 + 82_944 + 320
+    assert by_key["B2"].macs_per_step() == pytest.approx(101_632 * 1.1 + 101_770)
+
+
+def test_b5_and_b6_simulations():
+    """B5 runs the chip path on its preset; B6 the scenario's CNN and firmware on the ideal chip."""
+    for key in ("B5-rram", "B5-pcm"):
+        sim = build_simulation(workloads(tiny=True)[key])
+        assert sim.run_spec.chip.name == workloads()[key].chip and sim.config[0]["chip"] == 1
+        assert sim.path.name == "reference" and sim.config[0]["devices"] == 1
+        fw = sim.run_spec.firmware      # B2's firmware
+        assert (fw.tau_x, fw.tau_theta, fw.eta, fw.perturbation.amplitude) == (10, 100, 0.01, 0.01)
+    sim = build_simulation(workloads(tiny=True)["B6"])
+    fw, sc = sim.run_spec.firmware, sim.run_spec.scenario
+    assert (fw.tau_p, fw.tau_x, fw.tau_theta, fw.eta, fw.perturbation.scheme) == (1, 1, 100, 0.05, "cdma")
+    assert sc.cost == "cross_entropy" and sim.config[0]["chip"] == 0
+    assert sim.data.x_train.shape == (N_TRAIN, 784) and 0.0 <= sim.data.x_train.min() < sim.data.x_train.max() < 1.0
+    assert [s.kind for s in sim.layout.stages] == ["conv", "maxpool"] * 3 + ["dense"]
+    assert sim.layout.stages[3].out_shape == (4, 5, 5)       # floor mode: 11x11 pooled to 5x5
+
+
 @pytest.mark.parametrize("key,steps", [("B1", 1250), ("B3", N_TRAIN * 10 + 250), ("B4", 1250)])
 def test_plain_loop_does_hwsims_maths(key, steps):
     """With hwsim's perturbation and data-order streams, the plain loop's weights follow
@@ -56,6 +89,79 @@ def test_plain_loop_does_hwsims_maths(key, steps):
     np.testing.assert_allclose(plain.g, sim.integrated_gradient(), rtol=1e-9, atol=1e-9 * np.abs(plain.g).max())
 
 
+@pytest.mark.parametrize("key,steps", [("B5-rram", 1250), ("B5-pcm", 1250)])
+def test_plain_chip_loop_does_hwsims_maths(key, steps):
+    """B5: given hwsim's streams (signs, data order, read noise, rounding and write-noise
+    draws), the plain chip loop follows hwsim's devices and integrators through updates that
+    send pulses, stopping mid-window. Equal to 1e-9 (bit-equal in practice: the rounding of a
+    sum can differ, and a converter could then round the other way, which these steps do not
+    meet)."""
+    w = workloads(tiny=True)[key]
+    sim = build_simulation(w)
+    plain = PlainChipMGD.from_simulation(sim, same_streams=True)
+    start = sim.theta.copy()
+    assert sim.advance(steps) == steps
+    plain.run(steps)
+    assert np.abs(sim.theta - start).max() > 1e-2              # the devices were written
+    assert plain.pulses.sum() > 10 and np.array_equal(plain.pulses, sim.devices_k.pulses)
+    np.testing.assert_allclose(plain.theta, sim.theta, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(plain.g, sim.integrated_gradient(), rtol=0, atol=1e-9)
+    assert plain.updates == steps // 100
+
+
+def test_plain_chip_loop_drift_is_hwsims():
+    """B5-pcm's devices drift (t0 = 20 s, beyond any benchmark block): at 100 s of chip time the
+    loop's read weights are hwsim's drift_weights."""
+    from hwsim.kernels.devices import drift_weights
+
+    sim = build_simulation(workloads(tiny=True)["B5-pcm"])
+    plain = PlainChipMGD.from_simulation(sim)
+    dv = sim.devices_k
+    assert plain.chip["drift"] and np.array_equal(plain.read_weights(), sim.theta)   # within t0
+    plain.cycles = int(100.0 / plain.chip["clock"])
+    want = np.empty_like(sim.theta)
+    drift_weights(sim.theta, dv.dev, dv.stuck, dv.t_prog, dv.config[0].t0, 100.0, want)
+    assert not np.allclose(want, sim.theta)
+    np.testing.assert_allclose(plain.read_weights(), want, rtol=1e-14, atol=0)
+
+
+def test_plain_chip_loop_refuses_what_it_does_not_model():
+    with pytest.raises(ValueError, match="ideal chip"):
+        PlainChipMGD.from_simulation(build_simulation(workloads(tiny=True)["B2"]))
+    with pytest.raises(ValueError, match="node perturbation"):
+        PlainChipMGD.from_simulation(build_simulation(replace(workloads(tiny=True)["B3"], chip="rram_crossbar")))
+
+
+def test_plain_cnn_loop_does_hwsims_maths():
+    """B6: given hwsim's streams, the im2col loop follows hwsim's CNN weights and integrators
+    through updates (tau_x = 1: a baseline every step), stopping mid-window, to 1e-9 of the
+    largest weight (the sums are formed in another order)."""
+    w = workloads(tiny=True)["B6"]
+    sim = build_simulation(w)
+    plain = PlainCNN.from_simulation(sim, same_streams=True)
+    start = sim.theta.copy()
+    steps = 350
+    assert sim.advance(steps) == steps
+    plain.run(steps)
+    assert np.abs(sim.theta - start).max() > 1e-3
+    np.testing.assert_allclose(plain.theta, sim.theta, rtol=0, atol=1e-9 * np.abs(sim.theta).max())
+    np.testing.assert_allclose(plain.g, sim.integrated_gradient(), rtol=0, atol=1e-9 * np.abs(plain.g).max())
+
+
+def test_plain_cnn_forward_is_hwsims():
+    """The im2col forward pass gives hwsim's outputs (the kernel's forward) on the full B6."""
+    from hwsim.kernels.codes import NO_PERT
+    from hwsim.kernels.forward import forward
+
+    w = workloads()["B6"]
+    sim = build_simulation(w)
+    plain = PlainCNN.from_simulation(sim)
+    h = np.zeros((len(sim.layout.sizes), max(sim.layout.sizes)))
+    for i in (0, 7):
+        forward(sim.net, sim.theta, sim.theta, NO_PERT, sim.data.x_train[i], h)
+        np.testing.assert_allclose(plain.output(sim.theta, sim.data.x_train[i]), h[-1, :10], rtol=1e-12, atol=1e-12)
+
+
 def test_plain_loop_default_streams_are_plain_random_signs():
     w = workloads(tiny=True)["B2"]
     plain = PlainMGD.from_simulation(build_simulation(w))
@@ -68,7 +174,9 @@ def test_plain_loop_default_streams_are_plain_random_signs():
 
 def test_select_workloads():
     assert [w.key for w in select("b3, B1 ,small-wp")] == ["B1", "B3"]
-    assert [w.key for w in select(None)] == ["B1", "B2", "B3", "B4"]
+    assert [w.key for w in select(None)] == ["B1", "B2", "B3", "B4", "B5-rram", "B5-pcm", "B6"]
+    assert [w.key for w in select("B6,b5")] == ["B5-rram", "B5-pcm", "B6"]
+    assert [w.key for w in select("b5-pcm, pcm-wp")] == ["B5-pcm"]
     with pytest.raises(ValueError, match="unknown workload B7"):
         select("B1,B7")
 
@@ -95,7 +203,7 @@ def test_bench_cli_reports_every_figure(tmp_path, capsys):
     assert main(["bench", "--tiny", "--repeats", "1", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     r = json.loads(out.read_text())
-    assert set(r["workloads"]) == {"B1", "B2", "B3", "B4"}
+    assert set(r["workloads"]) == {"B1", "B2", "B3", "B4", "B5-rram", "B5-pcm", "B6"}
     for key, w in r["workloads"].items():
         assert key in printed and f"{w['ratio']:.1f}x" in printed
         for impl in ("hwsim", "plain"):
@@ -115,6 +223,16 @@ def test_bench_cli_reports_every_figure(tmp_path, capsys):
     assert positive(e["overhead_pct"]) and positive(e["overhead_pct_no_obs"]) and e["observations"] >= 2
     assert positive(r["cold_start"]["seconds"]) and 0 < r["cold_start"]["startup_s"] < r["cold_start"]["seconds"]
     assert positive(r["b4_vs_b2"]["per_param_throughput_ratio"])
+    for key in ("B5-rram", "B5-pcm"):      # hwsim's per-step time over B2's, timed in the same turns
+        b5 = r["workloads"][key]
+        assert b5["per_step_vs_b2"] == pytest.approx(b5["b2"]["steps_per_s"] / b5["hwsim"]["steps_per_s"])
+        assert b5["per_step_us"] == pytest.approx(1e6 / b5["hwsim"]["steps_per_s"])
+        assert b5["vs_b2_met"] == (b5["per_step_vs_b2"] <= 3.0) and b5["chip"] in ("rram_crossbar", "pcm_hermes_like")
+    b6 = r["workloads"]["B6"]
+    assert b6["macs_per_step"] == 2 * b6["macs_per_inference"] + b6["params"]      # tau_x = 1: a baseline every step
+    assert b6["macs_per_s"] == pytest.approx(b6["macs_per_step"] * b6["hwsim"]["steps_per_s"])
+    assert b6["macs_vs_b2"] == pytest.approx(b6["macs_per_s"] / b6["b2_macs_per_s"])
+    assert positive(b6["b2"]["steps_per_s"]) and "multiply-adds" in printed
     mach = r["machine"]
     assert positive(mach["cpu_count"]) and mach["python"] and mach["numpy"] and mach["numba"]
     assert r["mode"] == "tiny" and r["command"] == "hwsim bench --tiny --repeats 1"
@@ -122,6 +240,8 @@ def test_bench_cli_reports_every_figure(tmp_path, capsys):
     assert report.main([str(out)]) == 0
     md = capsys.readouterr().out
     assert "| B1 small-wp | 8-6-3 |" in md and "engine over its kernel" in md and "first step" in md
+    assert "| B5-rram rram-wp | 12-8-4 |" in md and "time per step over B2's" in md
+    assert "B6 cnn-wp multiply-adds per second over B2's" in md
 
 
 def test_bench_bad_input(tmp_path, capsys):

@@ -65,7 +65,27 @@ def suite_table(results: dict) -> str:
     if b:
         rows.append(f"| B4 parameter-steps/s over B2's | {b['per_param_throughput_ratio']:.2f} "
                     f"| at least {b['target_min']:g} | {_yes(b['met'])} |")
+    rows += beside_b2_rows(results)
     return "\n".join(rows)
+
+
+def beside_b2_rows(results: dict) -> list[str]:
+    """B5's per-step time over B2's and B6's multiply-adds per second beside B2's (B2 timed
+    in the same turns as the workload)."""
+    rows = []
+    for key, r in results["workloads"].items():
+        if "per_step_vs_b2" in r:
+            rows.append(f"| {r['label']} ({r['chip']}): hwsim's time per step over B2's "
+                        f"({r['per_step_us']:,.1f} µs against {r['b2_per_step_us']:,.1f} µs) "
+                        f"| {r['per_step_vs_b2']:.2f}x | at most {r['vs_b2_target']:g}x "
+                        f"| {_yes(r['vs_b2_met'])} |")
+        if "macs_per_s" in r:
+            rows.append(f"| {r['label']}: hwsim's multiply-adds per second ({r['macs_per_step']:,.0f} a step) "
+                        f"| {r['macs_per_s']:.3g} | | |")
+            rows.append(f"| B2 beside it: multiply-adds per second ({r['b2_macs_per_step']:,.0f} a step) "
+                        f"| {r['b2_macs_per_s']:.3g} | | |")
+            rows.append(f"| {r['label']} multiply-adds per second over B2's | {r['macs_vs_b2']:.3f} | | |")
+    return rows
 
 
 def machine_line(results: dict) -> str:
@@ -77,7 +97,9 @@ def machine_line(results: dict) -> str:
         loads = f"; load average {load[0]:.1f}" + (f" at the start, {load_end[0]:.1f} at the end" if load_end else "")
     return (f"{results['date']}, `hwsim bench` mode {results['mode']}, {results['repeats']} repetitions "
             f"(medians); {m['cpu']}, {m['cpus_usable']} of {m['cpu_count']} CPUs usable{loads}; "
-            f"Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, hwsim {m['hwsim']}.")
+            f"Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, hwsim {m['hwsim']}"
+            + (f"; {m['numba_threads']} numba thread{'s' if m['numba_threads'] != 1 else ''}."
+               if "numba_threads" in m else "."))
 
 
 def markdown(results: dict) -> str:

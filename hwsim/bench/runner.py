@@ -19,6 +19,12 @@ Once, on B2:
     step (a first process is launched before, so numba's cache is populated).
 And B4's parameter-steps per second over B2's (cost linear in P: at least 0.5).
 
+B5 (B2 on the rram_crossbar and pcm_hermes_like chips) and B6 (the paper-1 CNN) are timed as
+B1-B4, against their own plain loops (hwsim.bench.plain_chip, hwsim.bench.plain_cnn), with a
+third implementation in the turns: B2 on hwsim, so that B5's per-step time over B2's (at most
+3x) and B6's multiply-adds per second beside B2's are measured on the same machine at the
+same moments. B2 there is hwsim's kernel only (its plain loop is not needed).
+
 Timed blocks are whole update windows (100 steps: ten samples, ten baselines, one update),
 so both implementations run the same mix of phases.
 """
@@ -102,28 +108,69 @@ def _rates(steps: int, times: list[float]) -> dict:
     return {"steps": steps, "steps_per_s": statistics.median(rates), "runs_steps_per_s": rates}
 
 
-def throughput(w: Workload, opts: BenchOptions) -> dict:
-    """Median steps/s of hwsim and of the plain loop, interleaved in this process."""
-    from hwsim.bench.plain import PlainMGD
+def plain_loop(w: Workload, sim, same_streams: bool = False):
+    """The workload's plain numpy loop on ``sim``'s network, data and initial weights: the
+    chip loop for B5, the CNN loop for B6, PlainMGD for B1-B4."""
+    if w.cnn:
+        from hwsim.bench.plain_cnn import PlainCNN as cls
+    elif w.chip is not None:
+        from hwsim.bench.plain_chip import PlainChipMGD as cls
+    else:
+        from hwsim.bench.plain import PlainMGD as cls
+    return cls.from_simulation(sim, same_streams=same_streams)
 
+
+def throughput(w: Workload, opts: BenchOptions) -> dict:
+    """Median steps/s of hwsim and of the plain loop, interleaved in this process (B5 and
+    B6: and of B2 on hwsim, in the same turns)."""
     sim = build_simulation(w)
     advance = _advance_exactly(sim)
     advance(WINDOW)                      # numba: compile, or load the cache
-    plain = PlainMGD.from_simulation(sim)
+    plain = plain_loop(w, sim)
     plain.run(WINDOW)                    # numpy's first calls
     n_h = whole_windows(opts.steps) if opts.steps else block_steps(advance, opts.seconds)
     n_p = whole_windows(opts.steps) if opts.steps else block_steps(plain.run, opts.seconds)
-    t_h, t_p = [], []
+    beside_b2 = w.chip is not None or w.cnn
+    if beside_b2:
+        b2 = _advance_exactly(build_simulation(workloads(opts.tiny)["B2"]))
+        b2(WINDOW)
+        n_b = whole_windows(opts.steps) if opts.steps else block_steps(b2, opts.seconds)
+    t_h, t_p, t_b = [], [], []
     for _ in range(opts.repeats):
         t_h.append(_time(advance, n_h))
         t_p.append(_time(plain.run, n_p))
+        if beside_b2:
+            t_b.append(_time(b2, n_b))
     hw, pl = _rates(n_h, t_h), _rates(n_p, t_p)
     for r in (hw, pl):
         r["param_steps_per_s"] = r["steps_per_s"] * w.n_params
     ratio = hw["steps_per_s"] / pl["steps_per_s"]
-    return {"label": w.label, "network": w.network, "perturbation": w.perturbation,
-            "params": w.n_params, "perturbed": w.n_perturbed, "hwsim": hw, "plain": pl,
-            "ratio": ratio, "ratio_target": w.ratio_target, "ratio_met": ratio >= w.ratio_target}
+    out = {"label": w.label, "network": w.network, "perturbation": w.perturbation,
+           "params": w.n_params, "perturbed": w.n_perturbed, "hwsim": hw, "plain": pl,
+           "ratio": ratio, "ratio_target": w.ratio_target, "ratio_met": ratio >= w.ratio_target}
+    if beside_b2:
+        out.update(beside_b2_figures(w, sim, hw, _rates(n_b, t_b), opts))
+    return out
+
+
+def beside_b2_figures(w: Workload, sim, hw: dict, b2: dict, opts: BenchOptions) -> dict:
+    """B5: hwsim's per-step time over B2's; B6: multiply-adds per second of hwsim's kernel and
+    of B2's (a step's multiply-adds: ``Workload.macs_per_step``, with each run's tau_x)."""
+    b2w = workloads(opts.tiny)["B2"]
+    out = {"chip": w.chip, "b2": b2}
+    if w.chip is not None:
+        per_step = b2["steps_per_s"] / hw["steps_per_s"]
+        out.update({"per_step_us": 1e6 / hw["steps_per_s"], "b2_per_step_us": 1e6 / b2["steps_per_s"],
+                    "per_step_vs_b2": per_step, "vs_b2_target": w.vs_b2_target,
+                    "vs_b2_met": per_step <= w.vs_b2_target})
+    if w.cnn:
+        macs = w.macs_per_step(sim.run_spec.firmware.tau_x)
+        b2_macs = b2w.macs_per_step()
+        out.update({"macs_per_inference": w.macs_per_inference, "macs_per_step": macs,
+                    "macs_per_s": macs * hw["steps_per_s"], "b2_macs_per_step": b2_macs,
+                    "b2_macs_per_s": b2_macs * b2["steps_per_s"],
+                    "macs_vs_b2": macs * hw["steps_per_s"] / (b2_macs * b2["steps_per_s"])})
+    return out
 
 
 def _timed_run(sim) -> tuple[float, float]:
@@ -258,7 +305,9 @@ def machine_info() -> dict:
         load = None
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "cpus_usable": usable, "load_average": load,
             "platform": platform.platform(), "python": platform.python_version(),
-            "numpy": numpy.__version__, "numba": numba.__version__, "hwsim": hwsim_version}
+            "numpy": numpy.__version__, "numba": numba.__version__, "hwsim": hwsim_version,
+            # the kernel's threads (issue 18's floors are on one: NUMBA_NUM_THREADS=1)
+            "numba_threads": int(numba.config.NUMBA_NUM_THREADS)}
 
 
 def run_bench(opts: BenchOptions, log=print) -> dict:
@@ -279,6 +328,12 @@ def run_bench(opts: BenchOptions, log=print) -> dict:
         log(f"{w.label:<14} hwsim {r['hwsim']['steps_per_s']:>10,.0f} steps/s   plain "
             f"{r['plain']['steps_per_s']:>8,.0f} steps/s   ratio {r['ratio']:6.1f}x "
             f"(target {w.ratio_target:g}x)")
+        if "per_step_vs_b2" in r:
+            log(f"{'':<14} per step {r['per_step_us']:,.1f} us against B2's {r['b2_per_step_us']:,.1f} us "
+                f"in the same turns: {r['per_step_vs_b2']:.2f}x (target at most {w.vs_b2_target:g}x)")
+        if "macs_per_s" in r:
+            log(f"{'':<14} {r['macs_per_s']:.3g} multiply-adds/s ({r['macs_per_step']:,.0f} a step) against "
+                f"B2's {r['b2_macs_per_s']:.3g} in the same turns: {r['macs_vs_b2']:.3f}x")
     b2 = workloads(opts.tiny)["B2"]
     if "B2" in keys:
         rate = results["workloads"]["B2"]["hwsim"]["steps_per_s"]
