@@ -23,7 +23,11 @@ B5 (B2 on the rram_crossbar and pcm_hermes_like chips) and B6 (the paper-1 CNN) 
 B1-B4, against their own plain loops (hwsim.bench.plain_chip, hwsim.bench.plain_cnn), with a
 third implementation in the turns: B2 on hwsim, so that B5's per-step time over B2's (at most
 3x) and B6's multiply-adds per second beside B2's are measured on the same machine at the
-same moments. B2 there is hwsim's kernel only (its plain loop is not needed).
+same moments. B2 there is hwsim's kernel only (its plain loop is not needed). Their plain
+loops run with numpy's BLAS held to one thread (threadpoolctl): issue 18's floors are on one
+core, and on this shared machine OpenBLAS's two spinning threads made the CNN loop 5-8x
+slower under contention than on one thread. B1-B4's plain loop keeps numpy's default, as
+before.
 
 Timed blocks are whole update windows (100 steps: ten samples, ten baselines, one update),
 so both implementations run the same mix of phases.
@@ -127,10 +131,11 @@ def throughput(w: Workload, opts: BenchOptions) -> dict:
     advance = _advance_exactly(sim)
     advance(WINDOW)                      # numba: compile, or load the cache
     plain = plain_loop(w, sim)
-    plain.run(WINDOW)                    # numpy's first calls
-    n_h = whole_windows(opts.steps) if opts.steps else block_steps(advance, opts.seconds)
-    n_p = whole_windows(opts.steps) if opts.steps else block_steps(plain.run, opts.seconds)
     beside_b2 = w.chip is not None or w.cnn
+    run_plain = _one_blas_thread(plain.run) if beside_b2 else plain.run
+    run_plain(WINDOW)                    # numpy's first calls
+    n_h = whole_windows(opts.steps) if opts.steps else block_steps(advance, opts.seconds)
+    n_p = whole_windows(opts.steps) if opts.steps else block_steps(run_plain, opts.seconds)
     if beside_b2:
         b2 = _advance_exactly(build_simulation(workloads(opts.tiny)["B2"]))
         b2(WINDOW)
@@ -138,7 +143,7 @@ def throughput(w: Workload, opts: BenchOptions) -> dict:
     t_h, t_p, t_b = [], [], []
     for _ in range(opts.repeats):
         t_h.append(_time(advance, n_h))
-        t_p.append(_time(plain.run, n_p))
+        t_p.append(_time(run_plain, n_p))
         if beside_b2:
             t_b.append(_time(b2, n_b))
     hw, pl = _rates(n_h, t_h), _rates(n_p, t_p)
@@ -150,7 +155,18 @@ def throughput(w: Workload, opts: BenchOptions) -> dict:
            "ratio": ratio, "ratio_target": w.ratio_target, "ratio_met": ratio >= w.ratio_target}
     if beside_b2:
         out.update(beside_b2_figures(w, sim, hw, _rates(n_b, t_b), opts))
+        out["plain"]["blas_threads"] = 1
     return out
+
+
+def _one_blas_thread(fn):
+    """``fn`` with numpy's BLAS held to one thread while it runs."""
+    from threadpoolctl import threadpool_limits
+
+    def run(n):
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(n)
+    return run
 
 
 def beside_b2_figures(w: Workload, sim, hw: dict, b2: dict, opts: BenchOptions) -> dict:

@@ -16,20 +16,23 @@ def add_commands(subparsers, commands: dict) -> None:
     """Add ``bench`` to the CLI parser and its handler to ``commands``."""
     p = subparsers.add_parser(
         "bench", help="measure steps/s, parameter-steps/s, peak memory and the ratio to a plain "
-                      "numpy loop on the benchmark workloads B1-B4 (see docs/performance.md)",
+                      "numpy loop on the benchmark workloads B1-B6 (see docs/performance.md)",
         description="Runs each benchmark workload (DESIGN section 5) on hwsim and on a plain "
                     "per-step numpy loop in the same process and prints the medians of the "
                     "repetitions: steps per second, parameter-steps per second, the ratio, peak "
                     "memory; the engine's overhead over the kernel and the cold start of a second "
-                    "process on B2; B4's per-parameter throughput over B2's.")
+                    "process on B2; B4's per-parameter throughput over B2's; B5's per-step time "
+                    "(the chip path on two chip presets) and B6's multiply-adds per second (a CNN) "
+                    "beside B2's.")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true",
                       help="short timed blocks (about 0.25 s instead of 1 s): a first look in about a minute")
     size.add_argument("--tiny", action="store_true",
                       help="tiny networks and blocks, for the smoke test of the harness (its figures mean nothing)")
     p.add_argument("--json", metavar="FILE", help="also write every figure, with the machine's details, to FILE")
-    p.add_argument("--only", metavar="B1,B3", help="only these workloads (default: all; the engine "
-                                                   "overhead and cold start need B2, B4/B2 needs both)")
+    p.add_argument("--only", metavar="B1,B3", help="only these workloads: B1..B4, B5 (B5-rram and B5-pcm) "
+                                                   "or one of them, B6 (default: all; the engine overhead "
+                                                   "and cold start need B2, B4/B2 needs both)")
     p.add_argument("--repeats", type=int, default=3, metavar="N",
                    help="timed repetitions per figure; the median is reported (default: 3)")
     p.add_argument("--steps", type=int, metavar="N",
