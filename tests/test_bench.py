@@ -159,7 +159,8 @@ def test_plain_cnn_forward_is_hwsims():
     h = np.zeros((len(sim.layout.sizes), max(sim.layout.sizes)))
     for i in (0, 7):
         forward(sim.net, sim.theta, sim.theta, NO_PERT, sim.data.x_train[i], h)
-        np.testing.assert_allclose(plain.output(sim.theta, sim.data.x_train[i]), h[-1, :10], rtol=1e-12, atol=1e-12)
+        got = plain.output(sim.theta, sim.data.x_train[i])
+        np.testing.assert_allclose(got, h[-1, :10], rtol=1e-12, atol=1e-12)
 
 
 def test_plain_loop_default_streams_are_plain_random_signs():

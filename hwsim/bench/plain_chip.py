@@ -44,8 +44,10 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
-# hwsim.kernels.codes values this loop implements (checked against the config in from_simulation)
-SOFT_BOUNDS, EXP_STEP, CONSTANT_STEP, LINEAR_STEP, POW_STEP = "soft_bounds", "exp_step", "constant_step", "linear_step", "pow_step"
+# The device laws this loop implements, by their names in hwsim.kernels.codes.LAWS (the pulsed
+# laws; the ideal and quantised laws are refused in from_simulation).
+SOFT_BOUNDS, EXP_STEP, CONSTANT_STEP = "soft_bounds", "exp_step", "constant_step"
+LINEAR_STEP, POW_STEP = "linear_step", "pow_step"
 
 
 def _mix(z):
@@ -294,7 +296,8 @@ class PlainChipMGD(PlainMGD):
             ct = float(quantise(ct, c["bcast_step"], c["bcast_range"]))
         ct = min(max(ct, -c["clip"]), c["clip"])
         g = self.g + (ct * c["g_scale"]) * pert
-        self.g = quantise(g, c["int_step"], c["int_sat"]) if c["int_bits"] else np.clip(g, -c["int_sat"], c["int_sat"])
+        sat = c["int_sat"]
+        self.g = quantise(g, c["int_step"], sat) if c["int_bits"] else np.clip(g, -sat, sat)
         if (n + 1) % self.tau_theta == 0:
             self.update()
         self.cycles += c["step_cycles"] + (c["baseline_cycles"] if need_c0 else 0)
