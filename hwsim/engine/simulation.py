@@ -247,6 +247,7 @@ class Simulation:
         limit = self.budget if cycle_limit is None else int(cycle_limit)
         total = 0
         chunks = self._chunks if threads_usable() else 1     # (a child forked after OpenMP ran)
+        chunks = None if chunks == 1 else chunks    # one core: no parallel region compiled
         while total < n_steps:
             n = n_steps - total
             if self.max_block_steps:
@@ -329,8 +330,8 @@ class Simulation:
             window, counters = st.window.copy(), st.counters.copy()
             if st.nacc.any():
                 faithful = self.run_spec.firmware.perturbation.node_activity == "faithful"
-                fold_nodes(g, st.nacc.copy(), st.h_base, self.net, not faithful, window, counters[0], 1)
-            flush_window(self.net, g, window, counters[0], 1, g, 0.0, descend=False)
+                fold_nodes(g, st.nacc.copy(), st.h_base, self.net, not faithful, window, counters[0], None)
+            flush_window(self.net, g, window, counters[0], None, g, 0.0, descend=False)
         return g
 
     def counts(self) -> dict[str, int]:

@@ -41,6 +41,11 @@ from hwsim.kernels.perturb import fill_signs_range
 MIN_PARALLEL_WEIGHTS = 16384
 
 
+# ``chunks = None`` is one core with no parallel region compiled: numba prunes the region
+# branches for a None argument, so a run on one thread (a sweep point, NUMBA_NUM_THREADS=1,
+# a small first stage) compiles the serial code only (about half of a cold compile).
+
+
 @njit(cache=True, inline="always")
 def _rows(n, c, chunks):
     return n * c // chunks, n * (c + 1) // chunks
@@ -148,12 +153,13 @@ def sign_forward(net, chunks, work, theta, g_int, psign, amp, x, h, hb, z1, base
         h[0, j] = x[j]          # (hb[0] is never read: the first stage's product is z1)
     for l in range(n_layers):
         rows = sizes[l + 1]
-        if chunks > 1 and (l == 0 or sizes[l] * rows >= MIN_PARALLEL_WEIGHTS):
+        if chunks is not None and chunks > 1 and (l == 0 or sizes[l] * rows >= MIN_PARALLEL_WEIGHTS):
             _region(net, chunks, l, l == 0, work, theta, g_int, psign, amp, h, hb, z1, base)
         else:
             if l == 0:
-                for c in range(chunks):
-                    own_parameters(net, c, chunks, work, theta, g_int, psign)
+                count = 1 if chunks is None else chunks
+                for c in range(count):
+                    own_parameters(net, c, count, work, theta, g_int, psign)
             stage_rows(net, l, 0, rows, theta, psign, amp, h, hb, z1, base)
 
 
@@ -169,7 +175,7 @@ def integrate(net, chunks, theta, g_int, psign, pend, eta, descend):
     flush: at an update and when a block ends), and with ``descend`` the update in the same
     pass: theta -= eta G, G = 0."""
     work = flush_work(pend, eta, descend)
-    if chunks > 1:
+    if chunks is not None and chunks > 1:
         _integrate_region(net, chunks, work, theta, g_int, psign)
     else:
         own_parameters(net, 0, 1, work, theta, g_int, psign)
@@ -207,7 +213,7 @@ def first_product(net, chunks, theta, X, order, s, s_end, version, zb, zmeta, z1
         idx = np.empty(count, dtype=np.int64)
         for q in range(count):
             idx[q] = order[(s + q) % order.shape[0]]
-        if chunks > 1:
+        if chunks is not None and chunks > 1:
             _first_region(net, chunks, theta, X, idx, zb[:count])
         else:
             _first_rows(net, 0, zb.shape[1], theta, X, idx, zb[:count])
@@ -247,7 +253,7 @@ def flush_rows(net, chunks, g_int, window, m, theta, eta, descend):
     after sample in queue order, node sum x input (the order immediate folding would use);
     W_1 is the dense first stage of ``net``. With ``descend``, the update of those rows in the
     same pass: theta -= eta G, G = 0."""
-    if chunks > 1:
+    if chunks is not None and chunks > 1:
         _flush_region(net, chunks, g_int, window, m, theta, eta, descend)
     else:
         _flush_rows(net, 0, net.sizes[1], g_int, window, m, theta, eta, descend)
