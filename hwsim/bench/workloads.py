@@ -31,9 +31,8 @@ B5 and B6 (issue 18) are built the same way:
   0.01, tau_p = tau_x = 1, tau_theta = 100, eta = 0.05, cross entropy) on the ideal chip, on a
   fixed synthetic set of 1,024 + 256 28x28 images (pixels U[0, 1), labels from a random linear
   map): no Fashion-MNIST files. The scenario's data set is read from files, so the Simulation
-  is built with hwsim.engine.build's ``dataset_and_layout`` replaced, during the build only,
-  by one that returns this data set and its layout (the spec still validates the network
-  against the 28x28 image shape).
+  is built with this data set in place of the scenario's (``Simulation(..., dataset=...)``;
+  the spec still validates the network against the 28x28 image shape).
 """
 
 from __future__ import annotations
@@ -293,44 +292,26 @@ def _cnn_run_spec(w: Workload, max_steps, every_steps, tau_x, tau_theta):
 def build_simulation(w: Workload, seed: int = 0, **spec_options):
     """A hwsim Simulation of the workload at step 0, on the synthetic one-hot data set."""
     from hwsim.engine.simulation import Simulation
-    from hwsim.kernels.state import Data
 
     spec = run_spec(w, **spec_options)
     if w.cnn:
         return _cnn_simulation(w, spec, seed)
     spec = spec.model_copy(update={"scenario": spec.scenario.model_copy(update={"accuracy": "argmax"})})
-    sim = Simulation(spec, seed=seed)
-    data = synthetic_dataset(w.n_inputs, w.n_outputs)
-    old = sim.data
-    for a in ("x_train", "y_train", "x_test", "y_test"):
-        if getattr(old, a).shape != getattr(data, a).shape:   # the kernel sized its buffers on these
-            raise RuntimeError(f"benchmark data set {a} has shape {getattr(data, a).shape}, the "
-                               f"simulation was built for {getattr(old, a).shape}")
+    sim = Simulation(spec, seed=seed, dataset=synthetic_dataset(w.n_inputs, w.n_outputs))
     cfg = sim.config[0]
     on_chip = w.chip is not None
     if int(cfg["n_samples"]) != N_TRAIN or bool(cfg["chip"]) != on_chip or (int(cfg["cpi"]) != 1) != on_chip:
         raise RuntimeError("benchmark simulation is not on " + (f"the {w.chip} chip" if on_chip else
                            "the ideal one-cycle chip") + " with 1,024 samples")
-    sim.data = data
-    sim.kernel_data = Data(data.x_train, data.y_train)
     return sim
 
 
 def _cnn_simulation(w: Workload, spec, seed: int):
     """B6's Simulation: built with the synthetic images in place of the scenario's files."""
-    from unittest import mock
-
-    from hwsim.engine import build
     from hwsim.engine.simulation import Simulation
 
     data = synthetic_images(w.image, w.n_outputs)
-    layout = w.layout()        # the spec's layers on the image: the same as the spec's layout
-
-    def bench_data(*_run_and_seed):
-        return data, layout
-
-    with mock.patch.object(build, "dataset_and_layout", bench_data):
-        sim = Simulation(spec, seed=seed)
+    sim = Simulation(spec, seed=seed, dataset=data)
     cfg = sim.config[0]
     if (sim.data is not data or int(cfg["n_samples"]) != N_TRAIN or cfg["chip"] or int(cfg["cpi"]) != 1
             or sim.layout.n_params != w.n_params):

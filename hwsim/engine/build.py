@@ -37,11 +37,12 @@ from hwsim.run_plan import ResolvedRun
 from hwsim.seeds import Stream, stream_key, stream_rng
 
 
-def dataset_and_layout(plan: ResolvedRun, seed: int):
-    """The run's data set (drawn or read) and its network layout: the resolved run's, which
-    the data must fit (a data file whose shape differs from the spec's is refused here)."""
+def dataset_and_layout(plan: ResolvedRun, seed: int, data=None):
+    """The run's data set (drawn or read; ``data`` instead when given, as the benchmarks'
+    synthetic sets) and its network layout: the resolved run's when the data fit it."""
     sc = plan.spec.scenario
-    data = build_dataset(sc.dataset, seed)
+    if data is None:
+        data = build_dataset(sc.dataset, seed)
     layout = plan.layout
     if (layout.sizes[0], layout.sizes[-1]) != (data.n_inputs, data.n_outputs):
         layout = layout_from_spec(sc.network, data.n_inputs, data.n_outputs, getattr(data, "image_shape", None))
@@ -80,12 +81,13 @@ class ChipBuild:
     state: KS.RunState
 
 
-def build_chip(plan: ResolvedRun, seed: int, force_path: str | None = None) -> ChipBuild:
+def build_chip(plan: ResolvedRun, seed: int, force_path: str | None = None, data=None) -> ChipBuild:
     """The chip of the resolved run ``plan`` (hwsim.run_plan: its layout and timing are
-    used, not rebuilt) at step 0; ``plan.path`` of the result's ``plan`` names the kernel path."""
+    used, not rebuilt) at step 0; ``plan.path`` of the result's ``plan`` names the kernel path.
+    ``data`` replaces the scenario's data set (hwsim.bench's synthetic sets)."""
     run_spec = plan.spec
     sc, fw, chip = run_spec.scenario, run_spec.firmware, run_spec.chip
-    data, layout = dataset_and_layout(plan, seed)
+    data, layout = dataset_and_layout(plan, seed, data)
     theta = initial_weights(layout, run_spec, seed)
     p = layout.n_params
     pt = fw.perturbation

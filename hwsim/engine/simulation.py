@@ -122,13 +122,14 @@ class Simulation:
     force_path: str | None = None        # run this kernel path (hwsim.engine.paths), e.g. "reference"
     curve: list = field(default_factory=list)
     trace: object = None                 # a hwsim.engine.trace.Trace: record every step's events
+    dataset: object = None               # train on this data set instead of the scenario's (benchmarks)
 
     def __post_init__(self):
         # The resolved run (hwsim.run_plan) is built once; a RunSpec is resolved here.
         plan = as_resolved(self.run_spec)
         self.run_spec = plan.spec
         sc, fw = self.run_spec.scenario, self.run_spec.firmware
-        built = build_chip(plan, self.seed, self.force_path)
+        built = build_chip(plan, self.seed, self.force_path, self.dataset)
         self.__dict__.update(vars(built))
         self.theta = self.state.theta
         self.g_int = self.state.g_int
