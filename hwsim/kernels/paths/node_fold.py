@@ -15,18 +15,16 @@ import numpy as np
 from numba import njit
 
 from hwsim.kernels.broadcast import broadcast
-from hwsim.kernels.chip_time import advance_clock, count_step, weights_being_written, weights_changed
-from hwsim.kernels.codes import CONSTANT, DENSE, DISCRETE, SGD
-from hwsim.kernels.cost_unit import add_cost_noise, hold_baseline, record_cost
+from hwsim.kernels.codes import CONSTANT, DENSE, SGD
+from hwsim.kernels.cost_unit import add_cost_noise, hold_baseline
 from hwsim.kernels.forward import cost, forward_node_cached, node_outer
 from hwsim.kernels.geometry import G_KIND
-from hwsim.kernels.input_path import input_wait, present_input
 from hwsim.kernels.integrators import gradient_coefficient, integrator_perturbation
 from hwsim.kernels.parallel_rows import descend_range, flush_rows
 from hwsim.kernels.paths.first_stage import first_stage_product
 from hwsim.kernels.perturb import perturb
-from hwsim.kernels.update_controller import (clear_rows, count_plain_writes, snapshot_weights, update_parameters,
-                                             update_phase, wait_for_previous_update)
+from hwsim.kernels.update_controller import count_plain_writes, update_parameters
+from hwsim.kernels.paths.frame import begin_step, begin_update, finish_step, plan_step
 
 
 @njit(cache=True)
@@ -81,21 +79,12 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
     queue_dense = window.shape[0] > 0 and net.geom[0, G_KIND] == DENSE
     done = 0
     while done < n_steps:
-        n = cnt.step
-        now = cnt.cycles
-        # -- present input
-        x_changed = n % cfg.tau_x == 0
-        old_weights = weights_being_written(cnt, now)
-        theta_changed = weights_changed(cfg, cnt, n, old_weights)
-        need_c0 = x_changed or theta_changed
-        wait = input_wait(cfg, cnt, n, now, x_changed)
-        base_cycles = cfg.baseline_cycles if need_c0 else 0
-        step_cycles = wait + cfg.cpi + base_cycles
-        if now + step_cycles > cycle_limit:
+        s = plan_step(cfg, cnt, True)
+        if s.now + s.step_cycles > cycle_limit:
             break
-        if need_c0 and theta_changed and not cfg.blocking:
-            cnt.c0_on_apply = 0
-        sample = present_input(cfg, cnt, st.order, n, now, wait, x_changed)
+        n, need_c0, old_weights = s.n, s.need_c0, s.old_weights
+        # -- present input
+        sample = begin_step(cfg, cnt, st.order, s)
         x = data.X[sample]
         t = data.Y[sample]
         # -- perturb
@@ -138,11 +127,7 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
             # Stages after the first see this step's perturbed activity (h still holds it).
             node_outer(net, g_int, ipert, coef, h, 1, n_layers, weights=True, biases=False)
         update_now = (n + 1) % cfg.tau_theta == 0
-        after = now + step_cycles
-        after = wait_for_previous_update(cfg, cnt, after, update_now)
-        snapshot_weights(cfg, theta, st.theta_old, drain, update_now)
-        count_writes = update_now and cfg.pulse_cycles > 0
-        clear_rows(cfg, scratch.rowmax, count_writes)
+        after, count_writes = begin_update(cfg, cnt, theta, st.theta_old, scratch.rowmax, s, drain, update_now)
         most = 0
         total = 0
         # -- update: fold and flush, then descend (W_1's rows in the flush when fused)
@@ -162,13 +147,9 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
                 cnt.writes += p
             else:
                 most, total = update_parameters(cfg, cnt, st, devices, net.row_of, scratch.rowmax, count_writes,
-                                                now * cfg.clock)
-            cnt.updates += 1
-        record_cost(fl, c)
-        count_step(cnt, wait, cfg.cpi, base_cycles)
+                                                s.now * cfg.clock)
         # -- advance the clock
-        if update_now:
-            after = update_phase(cfg, cnt, scratch.rowmax, after, drain, count_writes, most, total)
-        advance_clock(cnt, n, after)
+        finish_step(cfg, cnt, fl, scratch.rowmax, s, c, after, drain, update_now, update_now, count_writes, most,
+                    total)
         done += 1
     return done

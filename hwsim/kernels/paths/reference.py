@@ -6,18 +6,16 @@ import numpy as np
 from numba import njit
 
 from hwsim.kernels.broadcast import broadcast
-from hwsim.kernels.chip_time import advance_clock, count_step, weights_being_written, weights_changed
 from hwsim.kernels.codes import ANALOG, CONSTANT, DISCRETE, NO_PERT, NODE_PERT, SGD, WEIGHT_PERT
-from hwsim.kernels.cost_unit import add_cost_noise, chip_cost, high_pass, hold_baseline, record_cost
+from hwsim.kernels.cost_unit import add_cost_noise, chip_cost, high_pass, hold_baseline
 from hwsim.kernels.devices import weights_for_inference
 from hwsim.kernels.forward import axpy, cost, forward, forward_chip, node_outer
-from hwsim.kernels.input_path import input_wait, present_input
 from hwsim.kernels.integrators import (gradient_coefficient, ideal_integrators, integrate_modelled,
                                        integrator_perturbation, leaky_descend)
 from hwsim.kernels.parallel_rows import descend_range
 from hwsim.kernels.perturb import perturb
-from hwsim.kernels.update_controller import (clear_rows, count_plain_writes, snapshot_weights, update_parameters,
-                                             update_phase, wait_for_previous_update)
+from hwsim.kernels.update_controller import count_plain_writes, update_parameters
+from hwsim.kernels.paths.frame import begin_step, begin_update, finish_step, plan_step
 
 
 @njit(cache=True, inline="always")
@@ -70,21 +68,12 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
     p = theta.shape[0]
     done = 0
     while done < n_steps:
-        n = cnt.step
-        now = cnt.cycles
-        # -- present input (every tau_x steps), after any wait for it
-        x_changed = n % cfg.tau_x == 0
-        old_weights = weights_being_written(cnt, now)
-        theta_changed = weights_changed(cfg, cnt, n, old_weights)
-        need_c0 = mode == DISCRETE and (x_changed or theta_changed)
-        wait = input_wait(cfg, cnt, n, now, x_changed)
-        base_cycles = cfg.baseline_cycles if need_c0 else 0
-        step_cycles = wait + cfg.cpi + base_cycles
-        if now + step_cycles > cycle_limit:
+        s = plan_step(cfg, cnt, mode == DISCRETE)
+        if s.now + s.step_cycles > cycle_limit:
             break
-        if need_c0 and theta_changed and not cfg.blocking:
-            cnt.c0_on_apply = 0
-        sample = present_input(cfg, cnt, st.order, n, now, wait, x_changed)
+        n, now, need_c0, x_changed = s.n, s.now, s.need_c0, s.x_changed
+        # -- present input (every tau_x steps), after any wait for it
+        sample = begin_step(cfg, cnt, st.order, s)
         x = data.X[sample]
         t = data.Y[sample]
         # -- perturb (a new theta~ every tau_p steps)
@@ -92,7 +81,7 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
             cnt.pert_updates += 1
         # -- infer, perturbed
         t_now = now * cfg.clock
-        w = weights_for_inference(theta, st.theta_old, devices, scratch.wbuf, old_weights, cfg.drift, t_now)
+        w = weights_for_inference(theta, st.theta_old, devices, scratch.wbuf, s.old_weights, cfg.drift, t_now)
         infer(cfg, net, periphery, devices, w, pert, pert_mode, x, h, 2 * n)
         c = output_cost(cfg, h, t, n_layers, n_out)
         if node and faithful:
@@ -129,11 +118,7 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
             ipert = wpert
         update_now = mode == ANALOG or (n + 1) % cfg.tau_theta == 0
         timed_update = mode == DISCRETE and update_now
-        after = now + step_cycles      # the cycle at which this step's inference ends
-        after = wait_for_previous_update(cfg, cnt, after, timed_update)
-        snapshot_weights(cfg, theta, st.theta_old, drain, timed_update)
-        count_writes = timed_update and cfg.pulse_cycles > 0
-        clear_rows(cfg, scratch.rowmax, count_writes)
+        after, count_writes = begin_update(cfg, cnt, theta, st.theta_old, scratch.rowmax, s, drain, timed_update)
         most = 0
         total = 0
         # -- update (discrete: every tau_theta steps; analog: every step)
@@ -148,17 +133,12 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
             else:
                 leaky_descend(theta, g_int, cfg.leak, (1.0 - cfg.leak) * coef, ipert, cfg.eta)
         else:
-            integrate_modelled(cfg, g_int, ipert, coef, step_cycles, ideal_int)
+            integrate_modelled(cfg, g_int, ipert, coef, s.step_cycles, ideal_int)
             if update_now:
                 most, total = update_parameters(cfg, cnt, st, devices, net.row_of, scratch.rowmax, count_writes,
                                                 t_now)
-        if update_now:
-            cnt.updates += 1
-        record_cost(fl, c)
-        count_step(cnt, wait, cfg.cpi, base_cycles)
         # -- advance the clock (past the update phase when the update blocks)
-        if timed_update:
-            after = update_phase(cfg, cnt, scratch.rowmax, after, drain, count_writes, most, total)
-        advance_clock(cnt, n, after)
+        finish_step(cfg, cnt, fl, scratch.rowmax, s, c, after, drain, update_now, timed_update, count_writes,
+                    most, total)
         done += 1
     return done

@@ -14,17 +14,15 @@ import numpy as np
 from numba import njit
 
 from hwsim.kernels.broadcast import broadcast
-from hwsim.kernels.chip_time import advance_clock, count_step, weights_being_written, weights_changed
 from hwsim.kernels.codes import CONSTANT, SGD
-from hwsim.kernels.cost_unit import add_cost_noise, hold_baseline, record_cost
+from hwsim.kernels.cost_unit import add_cost_noise, hold_baseline
 from hwsim.kernels.forward import cost
-from hwsim.kernels.input_path import input_wait, present_input
 from hwsim.kernels.integrators import gradient_coefficient
 from hwsim.kernels.optim import schedule_value
 from hwsim.kernels.parallel_rows import descend_range, integrate, sign_forward, step_work
 from hwsim.kernels.paths.first_stage import first_stage_product
-from hwsim.kernels.update_controller import (clear_rows, count_plain_writes, snapshot_weights, update_parameters,
-                                             update_phase, wait_for_previous_update)
+from hwsim.kernels.update_controller import count_plain_writes, update_parameters
+from hwsim.kernels.paths.frame import begin_step, begin_update, finish_step, plan_step
 
 
 @njit(cache=True, inline="always")
@@ -60,21 +58,12 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
     pend = 0.0
     done = 0
     while done < n_steps:
-        n = cnt.step
-        now = cnt.cycles
-        # -- present input
-        x_changed = n % cfg.tau_x == 0
-        old_weights = weights_being_written(cnt, now)
-        theta_changed = weights_changed(cfg, cnt, n, old_weights)
-        need_c0 = x_changed or theta_changed
-        wait = input_wait(cfg, cnt, n, now, x_changed)
-        base_cycles = cfg.baseline_cycles if need_c0 else 0
-        step_cycles = wait + cfg.cpi + base_cycles
-        if now + step_cycles > cycle_limit:
+        s = plan_step(cfg, cnt, True)
+        if s.now + s.step_cycles > cycle_limit:
             break
-        if need_c0 and theta_changed and not cfg.blocking:
-            cnt.c0_on_apply = 0
-        sample = present_input(cfg, cnt, st.order, n, now, wait, x_changed)
+        n, need_c0, old_weights = s.n, s.need_c0, s.old_weights
+        # -- present input
+        sample = begin_step(cfg, cnt, st.order, s)
         x = data.X[sample]
         t = data.Y[sample]
         # -- perturb
@@ -109,11 +98,7 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
         # over the signs adds it, unless the update needs it now
         coef = gradient_coefficient(cfg, ct, st.pert_scale[0])
         update_now = (n + 1) % cfg.tau_theta == 0
-        after = now + step_cycles
-        after = wait_for_previous_update(cfg, cnt, after, update_now)
-        snapshot_weights(cfg, theta, st.theta_old, drain, update_now)
-        count_writes = update_now and cfg.pulse_cycles > 0
-        clear_rows(cfg, scratch.rowmax, count_writes)
+        after, count_writes = begin_update(cfg, cnt, theta, st.theta_old, scratch.rowmax, s, drain, update_now)
         most = 0
         total = 0
         fused = update_now and opt_plain and not count_writes
@@ -131,14 +116,10 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
                 cnt.writes += p
             else:
                 most, total = update_parameters(cfg, cnt, st, devices, net.row_of, scratch.rowmax, count_writes,
-                                                now * cfg.clock)
-            cnt.updates += 1
-        record_cost(fl, c)
-        count_step(cnt, wait, cfg.cpi, base_cycles)
+                                                s.now * cfg.clock)
         # -- advance the clock
-        if update_now:
-            after = update_phase(cfg, cnt, scratch.rowmax, after, drain, count_writes, most, total)
-        advance_clock(cnt, n, after)
+        finish_step(cfg, cnt, fl, scratch.rowmax, s, c, after, drain, update_now, update_now, count_writes, most,
+                    total)
         done += 1
     if pending:
         integrate(net, chunks, theta, g_int, psign, pend, 0.0, descend=False)
