@@ -28,6 +28,7 @@ from hwsim.chip.timing import InferenceTiming, inference_config, inference_timin
 from hwsim.chip.update_controller import update_controller_config
 from hwsim.data import build_dataset
 from hwsim.engine import paths
+from hwsim.engine.threads import usable_cpus
 from hwsim.firmware.mgd import firmware_config
 from hwsim.kernels import state as KS
 from hwsim.kernels.codes import COSTS, CONSTANT, SGD
@@ -193,4 +194,7 @@ def build_scratch(run_spec, layout: NetworkLayout, config, path: paths.PathChoic
         rowmax=np.zeros(n_rows, dtype=np.int64),
         zbatch=np.zeros((rows, k1) if shortcut else (1, k1)),
         zmeta=np.full(3, -1, dtype=np.int64))
-    return scratch, row_chunks(layout.sizes_arr) if shortcut else 1
+    # At most the usable CPUs (a region with more threads than cores only waits); whether the
+    # run uses them is measured as it goes (hwsim.engine.threads).
+    cpus = usable_cpus()
+    return scratch, min(row_chunks(layout.sizes_arr), cpus) if shortcut and cpus > 1 else 1

@@ -32,6 +32,7 @@ import simpy
 from hwsim.chip.energy import energy_breakdown
 from hwsim.engine import observer, paths
 from hwsim.engine.build import build_chip, build_scratch
+from hwsim.engine.threads import ONE_CORE, ChunkPolicy
 from hwsim.kernels import devices as DK
 from hwsim.kernels import state as KS
 from hwsim.kernels.parallel_rows import threads_usable
@@ -87,6 +88,16 @@ def _compile_notice(path: str) -> threading.Timer:
     return timer
 
 
+def _specialized(driver, chunks) -> bool:
+    """Whether ``driver`` (a numba dispatcher) holds a specialization for this kind of
+    ``chunks`` (None: one core; an integer: the row chunks) in this process."""
+    signatures = getattr(driver, "signatures", None)
+    if signatures is None:
+        return True                     # not a dispatcher: nothing to compile
+    want = "none" if chunks is None else "int64"
+    return any(len(sig) > 8 and str(sig[8]) == want for sig in signatures)
+
+
 def accuracy(y: np.ndarray, t: np.ndarray, kind: str) -> float:
     if kind == "argmax":
         return float(np.mean(np.argmax(y, axis=1) == np.argmax(t, axis=1)))
@@ -138,7 +149,8 @@ class Simulation:
         self.clock_period = self.run_spec.chip.clock_period
         self.status = "running"
         self.divergence: dict | None = None
-        self.wall_seconds = 0.0
+        self.wall_seconds = 0.0      # excludes compile_seconds
+        self.compile_seconds = 0.0   # this process's kernel compilations (or cache loads) for this run
         ev = fw.evaluation
         self.cadence = observer.cadence_for(ev, self.clock_period, self.budget, sc.max_steps,
                                             self.timing.interval)
@@ -148,17 +160,21 @@ class Simulation:
 
     # ------------------------------------------------------------------ scratch
     def _reset_scratch(self):
-        """(Re)build the scratch bundle (hwsim.kernels.state.Scratch) and the row chunks."""
+        """(Re)build the scratch bundle (hwsim.kernels.state.Scratch), the row chunks and the
+        policy that chooses between one core and them (hwsim.engine.threads)."""
         self.scratch, self._chunks = build_scratch(self.run_spec, self.layout, self.config, self.path,
                                                    self.node, self.n_rows)
+        self._policy = ChunkPolicy(self._chunks)
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("scratch", None)
         state.pop("_chunks", None)
+        state.pop("_policy", None)
         return state
 
     def __setstate__(self, state):
+        state.setdefault("compile_seconds", 0.0)
         self.__dict__.update(state)
         self._reset_scratch()
 
@@ -242,30 +258,57 @@ class Simulation:
     def _driver(self):
         return paths.driver(self.path.name)
 
+    def _remaining_steps(self) -> int:
+        """About how many steps the run has left (the step budget, or the cycle budget at the
+        cycles per step so far): what the chunk policy weighs a compilation against."""
+        steps = self.step_budget - self.step
+        if self.step > 0 and self.cycles > 0:
+            steps = min(steps, (self.budget - self.cycles) * self.step // self.cycles)
+        return max(int(steps), 0)
+
     def advance(self, n_steps: int, cycle_limit: int | None = None) -> int:
         """Run up to ``n_steps`` steps in kernel blocks (respecting max_block_steps), none
-        that would start its update phase after ``cycle_limit`` (default: the budget)."""
+        that would start its update phase after ``cycle_limit`` (default: the budget).
+
+        Each block runs on one core or split in row chunks as the chunk policy chooses
+        (hwsim.engine.threads: results do not depend on it); trace mode and a child forked
+        after OpenMP ran stay on one core. The first call of a driver specialization in this
+        process (it compiles, or loads numba's cache) is a 1-step block whose time goes to
+        ``compile_seconds``, not to ``wall_seconds`` nor to the policy's rates."""
         limit = self.budget if cycle_limit is None else int(cycle_limit)
         total = 0
-        chunks = self._chunks if threads_usable() else 1     # (a child forked after OpenMP ran)
-        chunks = None if chunks == 1 else chunks    # one core: no parallel region compiled
+        usable = threads_usable()       # (False in a child forked after OpenMP ran)
         while total < n_steps:
             n = n_steps - total
-            if self.max_block_steps:
-                n = min(n, self.max_block_steps)
+            chunks = ONE_CORE
             if self.trace is not None:
                 n = 1
                 before = self.counts()
+            elif usable:
+                block = self._policy.plan(self._remaining_steps())
+                chunks, n = block.chunks, min(n, block.steps)
+            if self.max_block_steps:
+                n = min(n, self.max_block_steps)
             driver = self._driver
+            compiles = not _specialized(driver, chunks)
+            if compiles:
+                n = 1
             # The first call in a process with nothing compiled may compile (about a minute on
             # a cold cache): say so once if it takes longer than a cache load.
             notice = None if getattr(driver, "signatures", True) else _compile_notice(self.path.name)
+            t0 = time.perf_counter()
             try:
                 done = driver(self.config, self.net, self.kernel_data, self.gens, self.periphery_k,
                               self.devices_k, self.state, self.scratch, chunks, n, limit)
             finally:
                 if notice is not None:
                     notice.cancel()
+            seconds = time.perf_counter() - t0
+            if compiles:
+                self.compile_seconds += seconds
+                self.wall_seconds -= seconds     # run() (and an interrupted run) add the whole span
+            elif self.trace is None and usable:
+                self._policy.record(chunks, done, seconds)
             total += done
             if self.trace is not None and done:
                 self.trace.record_step(before["step"], before, self.counts())

@@ -94,7 +94,7 @@ class Summary:
     n_perturbed: int | None
     observation_interval_steps: int | None
     clock_period_seconds: float | None
-    wall_seconds: float
+    wall_seconds: float              # excludes compile_seconds
     seed: int
     spec_hash: str
     observation_cadence: str
@@ -118,6 +118,8 @@ class Summary:
     hwsim_version: str = field(default=__version__)
     # The code path that ran: the MGD kernel path (hwsim.engine.paths) or "backprop".
     kernel_path: str | _Absent = ABSENT
+    # numba's compilation (or cache load) of the kernels this run called, in its process
+    compile_seconds: float | _Absent = ABSENT
 
     def to_dict(self) -> dict:
         """summary.json as a dict, keys in the order the file has always had them."""
@@ -140,6 +142,7 @@ class Summary:
         out.update(baseline_measurements=self.baseline_measurements, n_params=self.n_params,
                    n_perturbed=self.n_perturbed, observation_interval_steps=self.observation_interval_steps,
                    clock_period_seconds=self.clock_period_seconds, wall_seconds=self.wall_seconds,
+                   compile_seconds=self.compile_seconds,
                    seed=self.seed, spec_hash=self.spec_hash, hwsim_version=self.hwsim_version,
                    observation_cadence=self.observation_cadence, observations=self.observations,
                    observation_interval_cycles=self.observation_interval_cycles,
@@ -212,7 +215,8 @@ def chip_summary(sim, spec) -> Summary:
         updates=counts["updates"], baseline_measurements=counts["baselines"],
         n_params=sim.layout.n_params, n_perturbed=sim.n_perturbed,
         observation_interval_steps=to_target["observation_interval_steps"],
-        clock_period_seconds=period, wall_seconds=round(sim.wall_seconds, 3), seed=sim.seed,
+        clock_period_seconds=period, wall_seconds=round(sim.wall_seconds, 3),
+        compile_seconds=round(getattr(sim, "compile_seconds", 0.0), 3), seed=sim.seed,
         spec_hash=spec.spec_hash,
         observation_cadence=to_target["observation_cadence"], observations=to_target["observations"],
         observation_interval_cycles=to_target["observation_interval_cycles"],
