@@ -10,6 +10,7 @@ import naive
 from helpers import SCHEMES, make_spec
 from hwsim.engine.simulation import Simulation
 from hwsim.kernels import forward as FK
+from hwsim.kernels import codes
 
 LAWS = ("ideal", "quantised", "constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step")
 
@@ -122,7 +123,7 @@ def test_read_noise_per_partial_sum_has_the_per_device_distribution():
     h = np.zeros((2, 40))
     zero = np.zeros(layout.n_params)
     for m in range(4000):
-        FK.forward_chip(sim.net, sim.periphery_k, sim.theta, zero, FK.NO_PERT, x, h,
+        FK.forward_chip(sim.net, sim.periphery_k, sim.theta, zero, codes.NO_PERT, x, h,
                         sim.devices.config[0].seed_read, m)
         fast.append(h[1, 0])
         w = sim.devices.read(0.0, 10**6 + m)

@@ -12,6 +12,7 @@ from hwsim.kernels import forward as FK
 from hwsim.kernels.state import network_of
 from hwsim.network import batch as net
 from hwsim.network.layout import NetworkLayout, conv, dense, maxpool, scenario_layout
+from hwsim.kernels import codes
 
 # Digits as 1 x 8 x 8 images: conv 3x3 (8x8 -> 6x6), pool 2 (-> 3x3), conv 2x2 (-> 2x2), dense.
 SMALL_CNN = [{"type": "conv", "channels": 3, "kernel": 3}, {"type": "maxpool", "size": 2},
@@ -101,9 +102,9 @@ def test_kernel_forward_equals_numpy_with_weight_and_node_perturbation():
     x = rng.normal(size=lay.sizes[0])
     wp = 0.1 * rng.normal(size=lay.n_params)
     np_ = 0.1 * rng.normal(size=lay.n_neurons)
-    np.testing.assert_allclose(kernel_forward(lay, theta, wp, FK.NO_PERT, x),
+    np.testing.assert_allclose(kernel_forward(lay, theta, wp, codes.NO_PERT, x),
                                naive.forward(lay, theta, x), rtol=1e-12)
-    np.testing.assert_allclose(kernel_forward(lay, theta, wp, FK.WEIGHT_PERT, x),
+    np.testing.assert_allclose(kernel_forward(lay, theta, wp, codes.WEIGHT_PERT, x),
                                naive.forward(lay, theta + wp, x), rtol=1e-12)
     # Node perturbation: node n of the parametric stages gains np_[n] before its activation.
     h, n0 = x, 0
@@ -116,7 +117,7 @@ def test_kernel_forward_equals_numpy_with_weight_and_node_perturbation():
         h = naive.act(z, lay.act_codes[l])
         n0 += st.n_out
     assert n0 == lay.n_neurons
-    np.testing.assert_allclose(kernel_forward(lay, theta, np_, FK.NODE_PERT, x), h, rtol=1e-12)
+    np.testing.assert_allclose(kernel_forward(lay, theta, np_, codes.NODE_PERT, x), h, rtol=1e-12)
 
 
 def test_node_outer_with_exact_node_gradients_is_the_exact_weight_gradient():
@@ -134,13 +135,13 @@ def test_node_outer_with_exact_node_gradients_is_the_exact_weight_gradient():
     node_grad = np.empty(lay.n_neurons)
     for n in range(lay.n_neurons):
         pert[n] = eps
-        up = naive.cost(kernel_forward(lay, theta, pert, FK.NODE_PERT, x), t, 0)
+        up = naive.cost(kernel_forward(lay, theta, pert, codes.NODE_PERT, x), t, 0)
         pert[n] = -eps
-        down = naive.cost(kernel_forward(lay, theta, pert, FK.NODE_PERT, x), t, 0)
+        down = naive.cost(kernel_forward(lay, theta, pert, codes.NODE_PERT, x), t, 0)
         pert[n] = 0.0
         node_grad[n] = (up - down) / (2 * eps)
     h = np.zeros((lay.n_layers + 1, int(lay.sizes_arr.max())))
-    FK.forward(network_of(lay), theta, pert, FK.NO_PERT, x, h)
+    FK.forward(network_of(lay), theta, pert, codes.NO_PERT, x, h)
     out = np.zeros(lay.n_params)
     FK.node_outer(network_of(lay), out, node_grad, 1.0, h, 0, lay.n_layers, weights=True, biases=True)
     np.testing.assert_allclose(out, g, rtol=1e-5, atol=1e-9)

@@ -13,8 +13,9 @@ import naive_devices as nd
 from hwsim.chip.devices import DeviceArray
 from hwsim.kernels import devices as K
 from hwsim.spec.chip import DeviceSpec, UpdateController
+from hwsim.kernels import codes
 
-LAWS = tuple(K.LAW_CODES)
+LAWS = tuple(codes.LAWS)
 PULSED = ("constant_step", "linear_step", "soft_bounds", "exp_step", "pow_step")
 RTOL = 1e-12  # same equations in float64; libm calls may differ in the last bit
 
@@ -97,7 +98,7 @@ def test_kernels_match_numpy_twin(law, rounding):
 def test_step_size_kernel_matches_twin(law):
     w = np.linspace(-1.2, 1.6, 57)
     for d in (1.0, -1.0):
-        fast = np.array([K.step_size(K.LAW_CODES[law], d, x, 0.011, 0.007, -1.0, 1.5, 0.6, 2.0) for x in w])
+        fast = np.array([K.step_size(codes.LAWS[law], d, x, 0.011, 0.007, -1.0, 1.5, 0.6, 2.0) for x in w])
         np.testing.assert_allclose(fast, nd.step_size(law, d, w, 0.011, 0.007, -1.0, 1.5, 0.6, 2.0), rtol=RTOL)
 
 
@@ -116,12 +117,12 @@ def test_one_pulse_follows_closed_form(law):
     # the step at w = 0 is dw_min in both directions, and it vanishes at the bound it moves toward
     # for the saturating laws
     for d in (1.0, -1.0):
-        assert K.step_size(K.LAW_CODES[law], d, 0.0, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == pytest.approx(0.01, rel=1e-12)
+        assert K.step_size(codes.LAWS[law], d, 0.0, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == pytest.approx(0.01, rel=1e-12)
     if law in ("soft_bounds", "exp_step", "pow_step"):
-        assert K.step_size(K.LAW_CODES[law], 1.0, 1.2, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == 0.0
-        assert K.step_size(K.LAW_CODES[law], -1.0, -0.8, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == 0.0
+        assert K.step_size(codes.LAWS[law], 1.0, 1.2, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == 0.0
+        assert K.step_size(codes.LAWS[law], -1.0, -0.8, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == 0.0
     if law == "linear_step":  # the step has fallen by the fraction gamma at the bound
-        assert K.step_size(K.LAW_CODES[law], 1.0, 1.2, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == pytest.approx(0.004)
+        assert K.step_size(codes.LAWS[law], 1.0, 1.2, 0.01, 0.01, -0.8, 1.2, 0.6, 0.6) == pytest.approx(0.004)
 
 
 def test_law_family_limits():
@@ -471,7 +472,7 @@ def test_config_record_holds_the_spec_values_by_name():
     p = noisy_params("pow_step", rounding="deterministic")
     c = array(p, 8, seed=0).config[0]
     d = p.device
-    assert (c.law, c.levels, c.rounding, c.max_pulses) == (K.POW_STEP, 33, K.ROUND_DETERMINISTIC, 7)
+    assert (c.law, c.levels, c.rounding, c.max_pulses) == (codes.POW_STEP, 33, codes.ROUND_DETERMINISTIC, 7)
     assert (c.dw_ctrl, c.gamma_up, c.gamma_down, c.c2c, c.prog_sigma) == (0.02, 0.7, 1.6, 0.3, 0.02)
     assert (c.read_add, c.read_prop, c.t0) == (d.read_noise.additive, d.read_noise.proportional, 20.0)
     # gamma_down: null = gamma_up

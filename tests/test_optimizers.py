@@ -12,6 +12,7 @@ import naive_optim
 from hwsim.firmware.optimizers import OptimizerState, optimizer_params, schedule_params, schedule_value
 from hwsim.spec.models import OptimizerSpec, ScheduleSpec
 from hwsim.kernels import optim as KO
+from hwsim.kernels import codes
 
 KINDS = ("sgd", "momentum", "nesterov", "adam")
 HYPER = [dict(beta=0.9, beta2=0.999, eps=1e-8),
@@ -35,7 +36,7 @@ def kernel_run(kind, grads, lrs, beta, beta2, eps):
     out = np.empty(grads.shape[1])
     deltas = []
     for t, (g, lr) in enumerate(zip(grads, lrs), start=1):
-        KO.apply_optimizer(KO.OPTIMIZERS[kind], g, state, t, lr, beta, beta2, eps, out)
+        KO.apply_optimizer(codes.OPTIMIZERS[kind], g, state, t, lr, beta, beta2, eps, out)
         deltas.append(out.copy())
     return np.array(deltas), state
 
@@ -64,7 +65,7 @@ def test_scalar_core_equals_array_loop_bit_for_bit(kind):
     s2 = np.zeros(grads.shape[1])
     for n, g in enumerate(grads):
         for i in range(grads.shape[1]):
-            d, s1[i], s2[i] = KO.optimizer_step(KO.OPTIMIZERS[kind], g[i], s1[i], s2[i], n + 1, 0.03,
+            d, s1[i], s2[i] = KO.optimizer_step(codes.OPTIMIZERS[kind], g[i], s1[i], s2[i], n + 1, 0.03,
                                                 b1, b2, eps)
             assert d == fast[n, i]
     np.testing.assert_array_equal(state, np.stack([s1, s2]))
@@ -159,7 +160,7 @@ def test_adam_equals_sklearn_adam_optimizer(b1, b2):
 
 def test_kernel_rejects_bad_kind_and_adam_t_zero():
     with pytest.raises(ValueError):
-        KO.optimizer_step(KO.ADAM, 1.0, 0.0, 0.0, 0, 0.1, 0.9, 0.999, 1e-8)
+        KO.optimizer_step(codes.ADAM, 1.0, 0.0, 0.0, 0, 0.1, 0.9, 0.999, 1e-8)
     with pytest.raises(ValueError):
         KO.optimizer_step(9, 1.0, 0.0, 0.0, 1, 0.1, 0.9, 0.999, 1e-8)
     with pytest.raises(ValueError):
@@ -215,8 +216,8 @@ def test_schedule_kernel_equals_numpy_twin(kind, total, kw):
 # ----------------------------------------------------------------------------- configs, state
 
 def test_optimizer_params_from_the_spec():
-    assert optimizer_params(OptimizerSpec()) == (KO.SGD, 0.9, 0.999, 1e-8)
-    assert optimizer_params(OptimizerSpec(kind="adam", beta=0.8, beta2=0.99, eps=1e-6)) == (KO.ADAM, 0.8, 0.99, 1e-6)
+    assert optimizer_params(OptimizerSpec()) == (codes.SGD, 0.9, 0.999, 1e-8)
+    assert optimizer_params(OptimizerSpec(kind="adam", beta=0.8, beta2=0.99, eps=1e-6)) == (codes.ADAM, 0.8, 0.99, 1e-6)
     assert optimizer_params(OptimizerSpec(kind="nesterov"))[0] == 2
     assert optimizer_params(OptimizerSpec(kind="momentum"))[0] == 1
     # The spec is the one validation of these settings (no second, hand-written one).
@@ -227,7 +228,7 @@ def test_optimizer_params_from_the_spec():
 
 
 def test_schedule_params_from_the_spec():
-    assert schedule_params(ScheduleSpec()) == (KO.CONSTANT, 0.0, 0.0, 0.0)
+    assert schedule_params(ScheduleSpec()) == (codes.CONSTANT, 0.0, 0.0, 0.0)
     assert schedule_params(ScheduleSpec(kind="step", step_size=5, gamma=0.5)) == (KO.STEP, 0.0, 5.0, 0.5)
     assert schedule_params(ScheduleSpec(kind="cosine", min_fraction=0.2, horizon=10)) == (KO.COSINE, 10.0, 0.2, 0.0)
     assert schedule_params(ScheduleSpec(kind="inverse_time", decay=0.3)) == (KO.INVERSE_TIME, 0.0, 0.3, 0.0)

@@ -54,6 +54,7 @@ def _calls_us(fn, calls: int, repeats: int) -> float:
 
 def hwsim_phases(w: Workload, seconds: float, repeats: int) -> list[tuple[str, float]]:
     """(phase, microseconds per step) of hwsim's kernel on workload ``w``."""
+    from hwsim.kernels import codes
     from hwsim.kernels import forward as F
 
     sims, steps = {}, {}
@@ -77,7 +78,7 @@ def hwsim_phases(w: Workload, seconds: float, repeats: int) -> list[tuple[str, f
     gen_us = _calls_us(lambda k: sim.generator.vector(k, out), 2000 if w.n_params < 10**6 else 200, repeats)
     lay = sim.layout
     h = np.zeros((lay.n_layers + 1, int(lay.sizes_arr.max())))
-    mode = F.NODE_PERT if sim.node else F.WEIGHT_PERT
+    mode = codes.NODE_PERT if sim.node else codes.WEIGHT_PERT
     x = sim.data.x_train[0]
 
     def fwd(_):

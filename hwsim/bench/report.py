@@ -61,6 +61,11 @@ def suite_table(results: dict) -> str:
         rows.append(f"| second process: launch to the end of its first step ({c['workload']}) "
                     f"| {c['seconds']:.2f} s | at most {c['target_s']:g} s | {_yes(c['met'])} |")
         rows.append(f"| of which: python start and `import hwsim` | {c['startup_s']:.2f} s | | |")
+    k = results.get("contention")
+    if k:
+        rows.append(f"| B2 beside a CPU-bound process: default threads over NUMBA_NUM_THREADS=1 "
+                    f"({k['default']['steps_per_s']:,.0f} against {k['one_thread']['steps_per_s']:,.0f} steps/s, "
+                    f"medians) | {k['ratio']:.2f}x | at least {k['target_min']:g}x | {_yes(k['met'])} |")
     b = results.get("b4_vs_b2")
     if b:
         rows.append(f"| B4 parameter-steps/s over B2's | {b['per_param_throughput_ratio']:.2f} "

@@ -18,6 +18,11 @@ Once, on B2:
   * cold start: the wall time from launching a second Python process to the end of its first
     step (a first process is launched before, so numba's cache is populated).
 And B4's parameter-steps per second over B2's (cost linear in P: at least 0.5).
+And, on B2, contention (issue 18, never collapse): with a CPU-bound competitor process running
+(``python -c "while True: pass"``, killed afterwards), B2's steps/s in a child process with the
+default threads (the chunk policy, hwsim.engine.threads) and in one with NUMBA_NUM_THREADS=1,
+run one after the other; the median of each and the ratio (default over one thread: at least
+0.9).
 
 B5 (B2 on the rram_crossbar and pcm_hermes_like chips) and B6 (the paper-1 CNN) are timed as
 B1-B4, against their own plain loops (hwsim.bench.plain_chip, hwsim.bench.plain_cnn), with a
@@ -50,7 +55,7 @@ from hwsim.bench.workloads import WINDOW, Workload, build_simulation, select, wo
 MIB = 2**20
 SECONDS = {"full": 1.0, "quick": 0.25, "tiny": 0.01}   # target wall time of one timed block
 PROBE_SECONDS = {"full": 0.5, "quick": 0.25, "tiny": 0.02}
-TARGETS = {"engine_overhead_pct": 10.0, "cold_start_s": 3.0, "b4_vs_b2_min": 0.5,
+TARGETS = {"contention_ratio_min": 0.9, "engine_overhead_pct": 10.0, "cold_start_s": 3.0, "b4_vs_b2_min": 0.5,
            "memory_slack_mib": 250.0, "memory_factor": 1.5}
 OBSERVE_EVERY = 1000
 SCHEMA = 1
@@ -243,6 +248,45 @@ def engine_overhead(w: Workload, opts: BenchOptions, steps: int | None = None) -
     return out
 
 
+def contention_child(tiny: bool, seconds: float, repeats: int) -> None:
+    """In a child process: B2's steps/s over ``repeats`` timed blocks of about ``seconds``
+    each, after a warm-up, as one JSON line on stdout (``contention``)."""
+    import numba
+
+    sim = build_simulation(workloads(tiny)["B2"])
+    advance = _advance_exactly(sim)
+    advance(WINDOW)
+    n = block_steps(advance, seconds)
+    rates = [n / _time(advance, n) for _ in range(repeats)]
+    print(json.dumps({"steps": n, "runs_steps_per_s": rates, "threads": numba.get_num_threads(),
+                      "compile_seconds": sim.compile_seconds}))
+
+
+def contention(opts: BenchOptions) -> dict:
+    """B2 beside a CPU-bound competitor: default threads against NUMBA_NUM_THREADS=1."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    out = {"workload": "B2", "competitor": "one CPU-bound process", "target_min": TARGETS["contention_ratio_min"]}
+    try:
+        time.sleep(0.2)
+        for name, extra in (("default", {}), ("one_thread", {"NUMBA_NUM_THREADS": "1"})):
+            code = (f"from hwsim.bench.runner import contention_child; "
+                    f"contention_child({opts.tiny}, {opts.seconds}, {opts.repeats})")
+            proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **extra),
+                                  capture_output=True, text=True, timeout=600)
+            if proc.returncode != 0:
+                raise RuntimeError(f"the contention child ({name}) failed (exit {proc.returncode}): "
+                                   f"{proc.stderr.strip()[-2000:]}")
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            r["steps_per_s"] = statistics.median(r["runs_steps_per_s"])
+            out[name] = r
+    finally:
+        hog.kill()
+        hog.wait()
+    out["ratio"] = out["default"]["steps_per_s"] / out["one_thread"]["steps_per_s"]
+    out["met"] = out["ratio"] >= out["target_min"]
+    return out
+
+
 def _probe_cmd(key: str, opts: BenchOptions) -> list[str]:
     cmd = [sys.executable, "-m", "hwsim.bench.probe", key, "--seconds", str(PROBE_SECONDS[opts.mode])]
     return cmd + (["--tiny"] if opts.tiny else [])
@@ -334,7 +378,7 @@ def run_bench(opts: BenchOptions, log=print) -> dict:
     results = {"schema": SCHEMA, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "mode": opts.mode,
                "repeats": opts.repeats, "steps": opts.steps, "seconds_per_block": opts.seconds,
                "machine": machine_info(), "workloads": {}, "engine_overhead": None,
-               "cold_start": None, "b4_vs_b2": None}
+               "cold_start": None, "b4_vs_b2": None, "contention": None}
     if opts.repeats < 3:
         log(f"note: {opts.repeats} repetition{'s' if opts.repeats > 1 else ''}: the figures are not "
             "medians of at least 3")
@@ -374,6 +418,10 @@ def run_bench(opts: BenchOptions, log=print) -> dict:
         log(f"cold start of a second process to its first step: {results['cold_start']['seconds']:.2f} s "
             f"(of which python and import hwsim {results['cold_start']['startup_s']:.2f} s)")
         results["workloads"]["B2"]["memory"] = memory(probes[0])
+        k = results["contention"] = contention(opts)
+        log(f"B2 beside a CPU-bound process: {k['default']['steps_per_s']:,.0f} steps/s with the default "
+            f"threads, {k['one_thread']['steps_per_s']:,.0f} on one thread: {k['ratio']:.2f}x "
+            f"(target at least {k['target_min']:g}x)")
     rest = [key for key in keys if "memory" not in results["workloads"][key]]
     for key, probe in zip(rest, run_probes(rest, opts, concurrent=True)):
         results["workloads"][key]["memory"] = memory(probe)

@@ -24,8 +24,8 @@ from hwsim.kernels import devices as K
 from hwsim.kernels.state import record
 from hwsim.seeds import Stream, stream_keys, stream_rng
 from hwsim.spec.chip import DeviceSpec, UpdateController
+from hwsim.kernels.codes import LAWS, ROUNDINGS
 
-ROUNDING_CODES = {"deterministic": K.ROUND_DETERMINISTIC, "stochastic": K.ROUND_STOCHASTIC}
 IDEAL_BOUND = 1e6  # DeviceSpec's default bounds: wide enough to never clip
 
 
@@ -63,9 +63,9 @@ def device_config(device: DeviceSpec, controller: UpdateController, seeds) -> np
     write noise, programming error, read noise)."""
     config = record(K.DEVICE_CONFIG)
     c = config[0]
-    c["law"] = K.LAW_CODES[device.law]
+    c["law"] = LAWS[device.law]
     c["levels"] = device.levels
-    c["rounding"] = ROUNDING_CODES[controller.rounding]
+    c["rounding"] = ROUNDINGS[controller.rounding]
     c["max_pulses"] = controller.max_pulses
     # The controller counts pulses with the nominal step: it does not know the variation.
     c["dw_ctrl"] = device.dw_min

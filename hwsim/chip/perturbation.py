@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim.kernels.perturb import CDMA, FDMA, GAUSSIAN, SCHEME_CODES, TDMA, WALSH, fill_perturbation
+from hwsim.kernels.codes import CDMA, FDMA, GAUSSIAN, SCHEMES, TDMA, WALSH
+from hwsim.kernels.perturb import fill_perturbation
 from hwsim.seeds import Stream, stream_key, stream_rng
 
 
@@ -34,7 +35,7 @@ class PerturbationGenerator:
 
     def __post_init__(self):
         p = self.n_params
-        self.code = SCHEME_CODES[self.scheme]
+        self.code = SCHEMES[self.scheme]
         rng = stream_rng(self.seed, Stream.CODE_TABLES)
         self.period = 1
         self.table_i = np.zeros(1, dtype=np.int64)

@@ -23,9 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwsim.kernels import optim as KO
-
-OPTIMIZERS = KO.OPTIMIZERS
-SCHEDULES = KO.SCHEDULES
+from hwsim.kernels.codes import OPTIMIZERS, SCHEDULES
 
 
 def _check(cond: bool, message: str) -> None:

@@ -90,13 +90,10 @@ constants keep it readable.
 import numpy as np
 from numba import njit
 
+from hwsim.kernels.codes import (CONSTANT_STEP, EXP_STEP, IDEAL, LINEAR_STEP, QUANTISED, ROUND_STOCHASTIC,
+                                 SOFT_BOUNDS)
 from hwsim.kernels.rng import normal, uniform
 
-from hwsim.kernels.codes import (CONSTANT_STEP, EXP_STEP, IDEAL, LAWS, LINEAR_STEP,  # noqa: E402,F401
-                                 POW_STEP, PULSED_LAWS, QUANTISED, ROUND_DETERMINISTIC,
-                                 ROUND_STOCHASTIC, SOFT_BOUNDS)
-
-LAW_CODES = LAWS
 
 # dev rows: per-device constants drawn once when the array is built
 D_W_MIN, D_W_MAX, D_DW_UP, D_DW_DOWN, D_NU = range(5)

@@ -8,8 +8,8 @@ that they stay small enough to inline into the loops that call them."""
 import numpy as np
 from numba import njit
 
-from hwsim.kernels.codes import MSE, NO_PERT, NODE_PERT, RELU, SIGMOID, TANH, WEIGHT_PERT
-from hwsim.kernels.geometry import DENSE, G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS, POOL
+from hwsim.kernels.codes import DENSE, MSE, NO_PERT, NODE_PERT, POOL, RELU, SIGMOID, TANH, WEIGHT_PERT
+from hwsim.kernels.geometry import G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS
 from hwsim.kernels.rng import normal
 
 

@@ -45,8 +45,7 @@ over parameters inside one call, computing Adam's bias corrections once per upda
 import numpy as np
 from numba import njit
 
-from hwsim.kernels.codes import (ADAM, CONSTANT, COSINE, INVERSE_TIME, MOMENTUM, NESTEROV,  # noqa: F401
-                                 OPTIMIZERS, SCHEDULES, SGD, STEP)
+from hwsim.kernels.codes import ADAM, CONSTANT, COSINE, INVERSE_TIME, MOMENTUM, NESTEROV, SGD, STEP
 
 N_STATE = 2  # rows of the per-parameter state array
 

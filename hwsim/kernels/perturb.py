@@ -15,12 +15,10 @@ hwsim.chip.perturbation builds the tables and the configuration.
 import numpy as np
 from numba import njit
 
-from hwsim.kernels.codes import CDMA, CONSTANT, FDMA, GAUSSIAN, SCHEMES, TDMA, WALSH
+from hwsim.kernels.codes import CDMA, CONSTANT, FDMA, TDMA, WALSH
 from hwsim.kernels.forward import quantise
 from hwsim.kernels.optim import schedule_value
 from hwsim.kernels.rng import hash_key, hash_word, normal, uniform
-
-SCHEME_CODES = SCHEMES
 
 _SIX = np.uint64(6)
 _ONE = np.uint64(1)

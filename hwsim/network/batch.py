@@ -12,7 +12,6 @@ import numpy as np
 
 from hwsim.network.layout import NetworkLayout
 
-from hwsim.kernels.codes import COSTS  # noqa: E402
 # Samples per chunk of a batched conv pass (bounds the patch tensor's memory).
 CHUNK = 128
 

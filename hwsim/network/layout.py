@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwsim.kernels.geometry import (CONV, DENSE, G_CH_OUT, G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS,
-                                    N_GEOM, POOL)
+from hwsim.kernels.codes import ACTIVATIONS, STAGE_KINDS
+from hwsim.kernels.geometry import G_CH_OUT, G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS, N_GEOM
 
-from hwsim.kernels.codes import ACTIVATIONS, STAGE_KINDS as KINDS  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ class NetworkLayout:
             else:
                 w_off.append(-1)
                 b_off.append(-1)
-            geom[l, G_KIND] = KINDS[s.kind]
+            geom[l, G_KIND] = STAGE_KINDS[s.kind]
             geom[l, G_FAN] = s.fan_in
             geom[l, G_POS] = s.out_shape[1] * s.out_shape[2]
             geom[l, G_CH_OUT] = s.out_shape[0]
