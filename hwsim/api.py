@@ -243,7 +243,7 @@ def _execute(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, 
             for stale in out.glob(".*.tmp"):   # left by a process killed while writing here
                 stale.unlink(missing_ok=True)
             if fresh:
-                _start_dir(out, {**manifest(spec, seed, max_cycles), **sim.path.record()}, overwrite)
+                _start_dir(out, manifest(spec, seed, max_cycles, sim.path.name), overwrite)
             checkpointer = Checkpointer(out, sim, spec_hash=spec.spec_hash, seed=seed, budget=sim.budget,
                                         policy=policy)
         start = time.perf_counter()
@@ -259,7 +259,7 @@ def _execute(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, 
                 curve["energy_joules"] = float("nan")   # not a measured 0 J: the chip has no energy table
             run_dir = None
             if out is not None:
-                run_dir = write_run(out, manifest(spec, seed, max_cycles), curve, summary)
+                run_dir = write_run(out, manifest(spec, seed, max_cycles, sim.path.name), curve, summary)
                 if sim.status != "interrupted":
                     (out / CHECKPOINT_FILE).unlink(missing_ok=True)   # finished: summary.json says so
         except OutputError as exc:
@@ -399,7 +399,7 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
         out = Path(out)
         _make_dir(out)
         with run_dir_lock(out):
-            _start_dir(out, manifest(spec, seed, None), overwrite)
+            _start_dir(out, manifest(spec, seed, None, "backprop"), overwrite)
     sc, fw = spec.scenario, spec.firmware
     plan = resolve(spec)           # the layout and timing validation checked, built once
     # The chip run's data, layout and initial weights (hwsim.engine.build, shared).
@@ -426,5 +426,5 @@ def run_backprop(spec: RunSpec, seed: int, out: str | Path | None = None, *,
     curve = curve_frame(curve_points)
     run_dir = None
     if out is not None:
-        run_dir = write_run(Path(out), manifest(spec, seed, None), curve, summary)
+        run_dir = write_run(Path(out), manifest(spec, seed, None, "backprop"), curve, summary)
     return RunResult(summary, curve, theta, run_dir)

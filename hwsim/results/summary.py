@@ -280,12 +280,14 @@ MAX_MANIFEST_BYTES = 16 * 2**20
 _RESTART = "the run cannot be resumed: start it again with 'hwsim run SCENARIO --out DIR'"
 
 
-def manifest(spec, seed: int, max_cycles: int | None) -> dict:
+def manifest(spec, seed: int, max_cycles: int | None, kernel_path: str | None = None) -> dict:
     """manifest.json of a run: the version, spec hash, seed, cycle budget (the scenario's
-    unless given), the resolved specs and their warnings."""
+    unless given), the resolved specs and their warnings, and the kernel path that runs it
+    (hwsim.engine.paths, or "backprop") when known."""
     return {"hwsim_version": __version__, "spec_hash": spec.spec_hash, "seed": seed,
             "max_cycles": max_cycles if max_cycles is not None else spec.scenario.max_cycles,
-            "resolved": spec.resolved(), "warnings": spec_warnings(spec)}
+            "resolved": spec.resolved(), "warnings": spec_warnings(spec),
+            **({} if kernel_path is None else {"kernel_path": kernel_path})}
 
 
 class Manifest(pydantic.BaseModel):
