@@ -1,5 +1,5 @@
 """The MGD firmware's settings as the kernel's configuration (hwsim.kernels.state), and the
-firmware-level checks of hwsim.spec.advice. The algorithm itself runs in hwsim.kernels.paths."""
+firmware-level checks of hwsim.advice. The algorithm itself runs in hwsim.kernels.paths."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def firmware_config(firmware, n_perturbed: int) -> dict:
 
 
 def analog_signal_warnings(firmware) -> list[str]:
-    """Analog MGD that can never learn, one line per problem (for hwsim.spec.advice).
+    """Analog MGD that can never learn, one line per problem (for hwsim.advice).
 
     The analog high-pass is reset whenever a new sample is presented (the input switching is
     not a cost change), so a perturbation-driven cost change passes only when the

@@ -27,7 +27,7 @@ ERROR_FILE = "error.json"
 TABLE_PARQUET, TABLE_CSV = "results.parquet", "results.csv"
 # Columns that differ between two executions of the same point (host load, JIT warm-up):
 # excluded when comparing tables.
-WALL_COLUMNS = ("wall_seconds",)
+WALL_COLUMNS = ("wall_seconds", "compile_seconds")
 STATES = ("finished", "failed", "pending")
 
 
