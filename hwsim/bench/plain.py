@@ -50,17 +50,23 @@ class PlainMGD:
         n_params = self.layers[-1][2].stop
         if theta.shape != (n_params,):
             raise ValueError(f"theta has shape {theta.shape}; the network {self.sizes} has {n_params} parameters")
-        self.theta = np.array(theta, dtype=np.float64)
-        self.g = np.zeros(n_params)
-        self.x, self.y = x, y
         self.nodes = nodes
         self.node_slices = []
         off = 0
         for b in self.sizes[1:]:
             self.node_slices.append(slice(off, off + b))
             off += b
-        self.n_perturbed = off if nodes else n_params
-        self.a = amplitude / np.sqrt(self.n_perturbed)     # +-a per entry: |theta~| = amplitude
+        self._start(x, y, theta, off if nodes else n_params, amplitude=amplitude, eta=eta, tau_p=tau_p,
+                    tau_x=tau_x, tau_theta=tau_theta, seed=seed, perturbation=perturbation, order=order)
+
+    def _start(self, x, y, theta, n_perturbed, *, amplitude, eta, tau_p, tau_x, tau_theta, seed, perturbation,
+               order):
+        """The loop's state at step 0 (shared by the CNN loop, hwsim.bench.plain_cnn)."""
+        self.theta = np.array(theta, dtype=np.float64)
+        self.g = np.zeros(theta.shape[0])
+        self.x, self.y = x, y
+        self.n_perturbed = n_perturbed
+        self.a = amplitude / np.sqrt(n_perturbed)     # +-a per entry: |theta~| = amplitude
         self.amp2 = amplitude ** 2
         self.eta, self.tau_p, self.tau_x, self.tau_theta = eta, tau_p, tau_x, tau_theta
         self.rng = np.random.default_rng(seed)

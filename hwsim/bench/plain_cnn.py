@@ -35,26 +35,12 @@ class PlainCNN(PlainMGD):
             raise ValueError(f"the plain CNN loop computes mse or cross_entropy (got {cost!r})")
         if theta.shape != (layout.n_params,):
             raise ValueError(f"theta has shape {theta.shape}; the network has {layout.n_params} parameters")
-        # PlainMGD's attributes, for the dense MLP it would build: only the stage list differs.
+        # PlainMGD's loop state (weight perturbation); only the stage list differs.
         self.sizes = tuple(int(s) for s in layout.sizes)
-        self.theta = np.array(theta, dtype=np.float64)
-        self.g = np.zeros(layout.n_params)
-        self.x, self.y = x, y
         self.nodes = False
         self.node_slices = []
-        self.n_perturbed = layout.n_params
-        self.a = amplitude / np.sqrt(self.n_perturbed)
-        self.amp2 = amplitude ** 2
-        self.eta, self.tau_p, self.tau_x, self.tau_theta = eta, tau_p, tau_x, tau_theta
-        self.rng = np.random.default_rng(seed)
-        self._perturbation_fn = perturbation
-        self._order_fn = order
-        self.step = 0
-        self.c0 = 0.0
-        self.pert = None
-        self._k = -1
-        self._epoch = -1
-        self._order = None
+        self._start(x, y, theta, layout.n_params, amplitude=amplitude, eta=eta, tau_p=tau_p, tau_x=tau_x,
+                    tau_theta=tau_theta, seed=seed, perturbation=perturbation, order=order)
         self.cross_entropy = cost == "cross_entropy"
         self.stages = []
         for l, s in enumerate(layout.stages):
