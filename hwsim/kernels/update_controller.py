@@ -15,6 +15,7 @@ from numba import njit
 from hwsim.kernels import devices as DK
 from hwsim.kernels.codes import CONSTANT, DISCRETE, IDEAL, PARALLEL, ROW_SERIAL, SERIAL, SGD
 from hwsim.kernels.optim import bias_corrections, optimizer_core, schedule_value
+from hwsim.kernels.parallel_rows import descend_range
 
 
 @njit(cache=True, inline="always")
@@ -54,6 +55,22 @@ def count_plain_writes(cfg, g_int, row_of, rowmax):
             total += 1
             if row_serial:
                 rowmax[row_of[i]] = 1
+    return most, total
+
+
+@njit(cache=True, inline="always")
+def plain_sgd_update(cfg, cnt, theta, g_int, row_of, rowmax, count_writes, done_lo, done_hi):
+    """The discrete plain-SGD update on ideal devices: theta -= eta G, G = 0, except for the
+    parameters [done_lo, done_hi) a shortcut path already descended in its last pass over
+    them; every parameter counts a write. Returns (most, total) pulse slots when the writes
+    are timed."""
+    most = 0
+    total = 0
+    if count_writes:
+        most, total = count_plain_writes(cfg, g_int, row_of, rowmax)
+    descend_range(theta[:done_lo], g_int[:done_lo], cfg.eta)
+    descend_range(theta[done_hi:], g_int[done_hi:], cfg.eta)
+    cnt.writes += theta.shape[0]
     return most, total
 
 

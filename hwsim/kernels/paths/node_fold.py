@@ -20,10 +20,10 @@ from hwsim.kernels.cost_unit import add_cost_noise, hold_baseline
 from hwsim.kernels.forward import cost, forward_node_cached, node_outer
 from hwsim.kernels.geometry import G_KIND
 from hwsim.kernels.integrators import gradient_coefficient, integrator_perturbation
-from hwsim.kernels.parallel_rows import descend_range, flush_rows
+from hwsim.kernels.parallel_rows import flush_rows
 from hwsim.kernels.paths.first_stage import first_stage_product
 from hwsim.kernels.perturb import perturb
-from hwsim.kernels.update_controller import count_plain_writes, update_parameters
+from hwsim.kernels.update_controller import plain_sgd_update, update_parameters
 from hwsim.kernels.paths.frame import begin_step, begin_update, finish_step, plan_step
 
 
@@ -75,7 +75,6 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
     n_out = sizes[n_layers]
     theta, g_int, pert, nacc, window, h_base = st.theta, st.g_int, st.pert, st.nacc, st.window, st.h_base
     h = scratch.h
-    p = theta.shape[0]
     queue_dense = window.shape[0] > 0 and net.geom[0, G_KIND] == DENSE
     done = 0
     while done < n_steps:
@@ -139,12 +138,9 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
                 w1_end = w_off[0] + sizes[0] * sizes[1]
             flush_window(net, g_int, window, cnt, chunks, theta, cfg.eta, descend=w1_end > 0)
             if opt_plain:
-                if count_writes:
-                    most, total = count_plain_writes(cfg, g_int, net.row_of, scratch.rowmax)
-                descend_range(theta[:w_off[0]], g_int[:w_off[0]], cfg.eta)
-                rest = max(w1_end, w_off[0])
-                descend_range(theta[rest:], g_int[rest:], cfg.eta)
-                cnt.writes += p
+                # (W_1 = theta[w_off[0]:w1_end] descended with its rows in the flush when fused)
+                most, total = plain_sgd_update(cfg, cnt, theta, g_int, net.row_of, scratch.rowmax, count_writes,
+                                               w_off[0], max(w1_end, w_off[0]))
             else:
                 most, total = update_parameters(cfg, cnt, st, devices, net.row_of, scratch.rowmax, count_writes,
                                                 s.now * cfg.clock)

@@ -12,9 +12,8 @@ from hwsim.kernels.devices import weights_for_inference
 from hwsim.kernels.forward import axpy, cost, forward, forward_chip, node_outer
 from hwsim.kernels.integrators import (gradient_coefficient, ideal_integrators, integrate_modelled,
                                        integrator_perturbation, leaky_descend)
-from hwsim.kernels.parallel_rows import descend_range
 from hwsim.kernels.perturb import perturb
-from hwsim.kernels.update_controller import count_plain_writes, update_parameters
+from hwsim.kernels.update_controller import plain_sgd_update, update_parameters
 from hwsim.kernels.paths.frame import begin_step, begin_update, finish_step, plan_step
 
 
@@ -126,10 +125,8 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
             if mode == DISCRETE:
                 axpy(g_int, coef, ipert)
                 if update_now:
-                    if count_writes:
-                        most, total = count_plain_writes(cfg, g_int, net.row_of, scratch.rowmax)
-                    descend_range(theta, g_int, cfg.eta)
-                    cnt.writes += p
+                    most, total = plain_sgd_update(cfg, cnt, theta, g_int, net.row_of, scratch.rowmax,
+                                                   count_writes, 0, 0)
             else:
                 leaky_descend(theta, g_int, cfg.leak, (1.0 - cfg.leak) * coef, ipert, cfg.eta)
         else:

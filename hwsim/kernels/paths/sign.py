@@ -19,9 +19,9 @@ from hwsim.kernels.cost_unit import add_cost_noise, hold_baseline
 from hwsim.kernels.forward import cost
 from hwsim.kernels.integrators import gradient_coefficient
 from hwsim.kernels.optim import schedule_value
-from hwsim.kernels.parallel_rows import descend_range, integrate, sign_forward, step_work
+from hwsim.kernels.parallel_rows import integrate, sign_forward, step_work
 from hwsim.kernels.paths.first_stage import first_stage_product
-from hwsim.kernels.update_controller import count_plain_writes, update_parameters
+from hwsim.kernels.update_controller import plain_sgd_update, update_parameters
 from hwsim.kernels.paths.frame import begin_step, begin_update, finish_step, plan_step
 
 
@@ -109,11 +109,9 @@ def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, 
             integrate(net, chunks, theta, g_int, psign, pend, cfg.eta, descend=fused)
             pending = False
             if opt_plain:
-                if count_writes:
-                    most, total = count_plain_writes(cfg, g_int, net.row_of, scratch.rowmax)
-                if not fused:
-                    descend_range(theta, g_int, cfg.eta)
-                cnt.writes += p
+                # (fused: every parameter descended in the integration's pass)
+                most, total = plain_sgd_update(cfg, cnt, theta, g_int, net.row_of, scratch.rowmax, count_writes,
+                                               0, p if fused else 0)
             else:
                 most, total = update_parameters(cfg, cnt, st, devices, net.row_of, scratch.rowmax, count_writes,
                                                 s.now * cfg.clock)
