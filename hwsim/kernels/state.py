@@ -19,7 +19,8 @@ structref): numba compiles ``cfg.tau_p`` on a record to the same load as ``icfg[
 namedtuples of arrays cost nothing inside a kernel and keep ``cache=True`` working (jitclass
 cannot be cached and structref needs boilerplate per type), and both are plain numpy objects
 in Python: they pickle, print and go into checkpoints (np.save stores a structured dtype
-without pickle). Measured: B1-B4 per-step speed is unchanged by the interface (docs/performance.md).
+without pickle). Measured against the single kernel it replaced: B2 and B4 per step within the
+noise, B1 about 10 % and B3 about 6 % slower per step (docs/performance.md; cause not found yet).
 
 The kinds of the arrays (run state, scratch, constant) are declared here once: the engine's
 checkpoint members, pickling and scratch reset are derived from these declarations
