@@ -279,7 +279,9 @@ def test_a_study_killed_with_sigkill_resumes_to_the_same_table(folder, serial_di
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    with proc.stderr:           # closed here: an open pipe left to the garbage collector warns later
+        err = proc.stderr.read().decode()
+    assert proc.returncode == -signal.SIGKILL, err
     before = done()
     assert 2 <= len(before) < TRIALS, "the study was not killed mid-way"
 
