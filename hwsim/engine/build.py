@@ -192,7 +192,8 @@ def build_scratch(run_spec, layout: NetworkLayout, config, path: paths.PathChoic
         h_pert=np.zeros_like(h) if node and not shortcut else np.zeros((1, 1)),
         rowmax=np.zeros(n_rows, dtype=np.int64),
         zbatch=np.zeros((rows, k1) if shortcut else (1, k1)),
-        zmeta=np.full(3, -1, dtype=np.int64))
+        zmeta=np.full(3, -1, dtype=np.int64),
+        zidx=np.zeros(rows if shortcut else 1, dtype=np.int64))
     # At most the usable CPUs (a region with more threads than cores only waits); whether the
     # run uses them is measured as it goes (hwsim.engine.threads).
     cpus = usable_cpus()

@@ -15,12 +15,15 @@ A call of a path driver (hwsim.kernels.paths) is
 * ``scratch``: ``Scratch``, rewritten before it is read, or a cache keyed and rebuilt on a miss.
 
 Why numpy records and namedtuples (not positional arrays indexed by constants, jitclass or
-structref): numba compiles ``cfg.tau_p`` on a record to the same load as ``icfg[I_TAU_P]``,
-namedtuples of arrays cost nothing inside a kernel and keep ``cache=True`` working (jitclass
-cannot be cached and structref needs boilerplate per type), and both are plain numpy objects
-in Python: they pickle, print and go into checkpoints (np.save stores a structured dtype
-without pickle). Measured against the single kernel it replaced: B2 and B4 per step within the
-noise, B1 about 10 % and B3 about 6 % slower per step (docs/performance.md; cause not found yet).
+structref): numba compiles ``cfg.tau_p`` on a record to the same load as ``icfg[I_TAU_P]``, a
+namedtuple of arrays holds the same pointers as loose arguments, both keep ``cache=True``
+working (jitclass cannot be cached and structref needs boilerplate per type), and both are
+plain numpy objects in Python: they pickle, print and go into checkpoints (np.save stores a
+structured dtype without pickle). What the bundles do cost is reference counting: numba counts
+a reference for every array taken out of a bundle and every array argument of a call, which put
+the split kernel 10 % behind the single kernel it replaced on B1; the path drivers are
+therefore compiled without reference counting (hwsim.kernels.refcount), and are now as fast or
+faster (docs/performance.md).
 
 The kinds of the arrays (run state, scratch, constant) are declared here once: the engine's
 checkpoint members, pickling and scratch reset are derived from these declarations
@@ -138,6 +141,7 @@ Scratch = namedtuple("Scratch", (
     "rowmax",       # pulses per crossbar row in an update (row-serial timing)
     "zbatch",       # first-stage products of the samples due before theta changes
     "zmeta",        # their key: (theta version, first sample, count)
+    "zidx",         # their data indices (so that the step allocates nothing)
 ))
 
 

@@ -17,4 +17,5 @@ def first_stage_product(cfg, cnt, net, data, st, scratch, chunks, w, n, old_weig
         version = cnt.updates
         s_end = min((((n // cfg.tau_theta) + 1) * cfg.tau_theta + cfg.tau_x - 1) // cfg.tau_x,
                     (s // cfg.n_samples + 1) * cfg.n_samples)
-    first_product(net, chunks, w, data.X, st.order, s, s_end, version, scratch.zbatch, scratch.zmeta, st.z1)
+    first_product(net, chunks, w, data.X, st.order, s, s_end, version, scratch.zbatch, scratch.zmeta,
+                  scratch.zidx, st.z1)

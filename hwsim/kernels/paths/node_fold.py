@@ -24,6 +24,7 @@ from hwsim.kernels.parallel_rows import flush_rows
 from hwsim.kernels.paths.first_stage import first_stage_product
 from hwsim.kernels.perturb import perturb
 from hwsim.kernels.update_controller import plain_sgd_update, update_parameters
+from hwsim.kernels.refcount import NO_REFCOUNT
 from hwsim.kernels.paths.frame import begin_step, begin_update, finish_step, plan_step
 
 
@@ -60,7 +61,7 @@ def flush_window(net, g_int, window, cnt, chunks, theta, eta, descend):
     cnt.window = 0
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_REFCOUNT)
 def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return the steps
     done (as hwsim.kernels.paths.reference.run_block)."""

@@ -14,6 +14,7 @@ from hwsim.kernels.integrators import (gradient_coefficient, ideal_integrators, 
                                        integrator_perturbation, leaky_descend)
 from hwsim.kernels.perturb import perturb
 from hwsim.kernels.update_controller import plain_sgd_update, update_parameters
+from hwsim.kernels.refcount import NO_REFCOUNT
 from hwsim.kernels.paths.frame import begin_step, begin_update, finish_step, plan_step
 
 
@@ -42,7 +43,7 @@ def copy_activity(src, dst, sizes):
             dst[l, j] = src[l, j]
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_REFCOUNT)
 def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return the steps
     done. A non-finite cost stops the block and records its step in ``counters.diverged``.

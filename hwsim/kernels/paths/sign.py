@@ -22,6 +22,7 @@ from hwsim.kernels.optim import schedule_value
 from hwsim.kernels.parallel_rows import integrate, sign_forward, step_work
 from hwsim.kernels.paths.first_stage import first_stage_product
 from hwsim.kernels.update_controller import plain_sgd_update, update_parameters
+from hwsim.kernels.refcount import NO_REFCOUNT
 from hwsim.kernels.paths.frame import begin_step, begin_update, finish_step, plan_step
 
 
@@ -38,7 +39,7 @@ def new_signs_due(cfg, st, k):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, **NO_REFCOUNT)
 def run_block(config, net, data, gens, periphery, devices, st, scratch, chunks, n_steps, cycle_limit):
     """Advance at most ``n_steps`` steps without passing ``cycle_limit``; return the steps
     done (as hwsim.kernels.paths.reference.run_block)."""
