@@ -118,22 +118,22 @@ def test_first_product_equals_its_numpy_twin_and_its_cache_a_fresh_product(chunk
     w1 = theta[:30 * 17].reshape(17, 30)
     b1 = theta[lay.b_off[0]:lay.b_off[0] + 17]
     net = network_of(lay)
-    zb, zmeta, z1 = np.zeros((6, 17)), np.full(3, -1, dtype=np.int64), np.zeros(17)
-    first_product(net, chunks, theta, X, order, 70, 77, 5, zb, zmeta, z1)   # 6 of the 7 (zb's rows)
+    zb, zmeta, zidx, z1 = np.zeros((6, 17)), np.full(3, -1, dtype=np.int64), np.zeros(6, dtype=np.int64), np.zeros(17)
+    first_product(net, chunks, theta, X, order, 70, 77, 5, zb, zmeta, zidx, z1)   # 6 of the 7 (zb's rows)
     assert list(zmeta) == [5, 70, 6]
     for s in range(70, 76):
         alone = np.zeros(17)
         first_product(net, 1, theta, X, order, s, s + 1, -1, np.zeros((1, 17)), np.full(3, -1, dtype=np.int64),
-                      alone)
-        first_product(net, chunks, theta, X, order, s, s + 1, 5, zb, zmeta, z1)
+                      np.zeros(1, dtype=np.int64), alone)
+        first_product(net, chunks, theta, X, order, s, s + 1, 5, zb, zmeta, zidx, z1)
         assert list(zmeta) == [5, 70, 6]                       # served from the batch
         np.testing.assert_array_equal(z1, alone)
         np.testing.assert_allclose(z1, w1 @ X[order[s % 40]] + b1, rtol=1e-12, atol=1e-12)
     theta2 = theta * 1.5
-    first_product(net, chunks, theta2, X, order, 80, 81, 6, zb, zmeta, z1)
+    first_product(net, chunks, theta2, X, order, 80, 81, 6, zb, zmeta, zidx, z1)
     assert list(zmeta) == [6, 80, 1]
     np.testing.assert_allclose(z1, 1.5 * (w1 @ X[order[0]] + b1), rtol=1e-12, atol=1e-12)
-    first_product(net, chunks, theta, X, order, 80, 81, -1, zb, zmeta, z1)
+    first_product(net, chunks, theta, X, order, 80, 81, -1, zb, zmeta, zidx, z1)
     np.testing.assert_allclose(z1, w1 @ X[order[0]] + b1, rtol=1e-12, atol=1e-12)
 
 
@@ -169,6 +169,33 @@ def test_flush_rows_equals_its_numpy_twin(chunks):
     np.testing.assert_array_equal(t[:4], theta[:4])
     np.testing.assert_array_equal(g[rows.stop:], g_before[rows.stop:])
 
+
+
+@pytest.mark.parametrize("m", range(9))
+@pytest.mark.parametrize("chunks", [1, 2])
+def test_flush_rows_adds_in_queue_order_to_the_bit(m, chunks):
+    """However the queued samples are grouped in a pass (four at a time, the rest one by one),
+    each integrator gains v_ri x_rj sample by sample in queue order, skipping zero node sums:
+    the bits of a plain numpy loop that adds them one at a time."""
+    rng = np.random.default_rng(10 + m)
+    k1, n0 = 5, 13
+    window = rng.normal(size=(8, k1 + n0))
+    zeros = rng.random((8, k1)) < 0.3
+    window[:, :k1][zeros] = 0.0                     # zero node sums: skipped, not added as 0 x
+    window[1, k1:] = -0.0                           # a -0.0 input would show an added 0 x (-0.0)
+    g = rng.normal(size=k1 * n0)
+    g[:n0] = 0.0
+    want = g.copy()
+    for i in range(k1):
+        for r in range(m):
+            v = window[r, i]
+            if v != 0.0:
+                for j in range(n0):
+                    want[i * n0 + j] = want[i * n0 + j] + v * window[r, k1 + j]
+    net = network_of(dense_layout([n0, k1], ["linear"]))
+    flush_rows(net, chunks, g, window, m, np.zeros_like(g), 0.0, descend=False)
+    np.testing.assert_array_equal(g, want)
+    assert np.array_equal(np.signbit(g), np.signbit(want))
 
 def _sign_path_spec(hidden=(256, 70)):
     return make_spec(dataset={"name": "digits"}, network={"hidden": list(hidden), "activation": "relu"},

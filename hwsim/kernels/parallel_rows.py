@@ -199,18 +199,19 @@ def _first_region(net, chunks, theta, X, idx, zb):
 
 
 @njit(cache=True)
-def first_product(net, chunks, theta, X, order, s, s_end, version, zb, zmeta, z1):
+def first_product(net, chunks, theta, X, order, s, s_end, version, zb, zmeta, zidx, z1):
     """z1 = W_1 x + b_1 (dense or conv first stage) for the s-th sample presented, x =
     X[order[s mod n]]: the unperturbed pre-activation the sign path and node perturbation reuse
     while x and theta stay. Reading W_1 is most of its cost, so the products of the samples
     s .. s_end - 1 (those due before theta next changes, at most ``zb``'s rows) are formed in
     one pass over W_1's rows into ``zb`` and kept, with ``zmeta`` = (``version`` of theta,
-    first sample, count), for the samples after s (``version`` < 0: no reuse, theta may
-    change before the next sample). Every product is the same ``dot`` whatever the batch, so a
-    cached z1 equals a fresh one to the bit."""
+    first sample, count) and their data indices in ``zidx`` (as many entries as ``zb`` has
+    rows), for the samples after s (``version`` < 0: no reuse, theta may change before the
+    next sample). Every product is the same ``dot`` whatever the batch, so a cached z1 equals
+    a fresh one to the bit."""
     if version < 0 or not (zmeta[0] == version and zmeta[1] <= s < zmeta[1] + zmeta[2]):
         count = min(max(s_end - s, 1), zb.shape[0])
-        idx = np.empty(count, dtype=np.int64)
+        idx = zidx[:count]
         for q in range(count):
             idx[q] = order[(s + q) % order.shape[0]]
         if chunks is not None and chunks > 1:
@@ -227,14 +228,46 @@ def first_product(net, chunks, theta, X, order, s, s_end, version, zb, zmeta, z1
 
 @njit(cache=True)
 def _flush_rows(net, lo, hi, g_int, window, m, theta, eta, descend):
+    """Rows [lo, hi) of W_1's integrators gain their queued products (``flush_rows``). Four
+    queued samples are added in one pass over the row: each integrator still gains them one
+    by one in queue order (the same bits as four passes), with a quarter of the row's loads
+    and stores."""
     w0, n0, k1 = net.w_off[0], net.sizes[0], net.sizes[1]
     for i in range(lo, hi):
         a, b = w0 + i * n0, w0 + (i + 1) * n0
         orow = g_int[a:b]
-        for r in range(m):
-            v = window[r, i]
-            if v != 0.0:
-                axpy(orow, v, window[r, k1:k1 + n0])
+        r = 0
+        while r < m:
+            # The next (up to) four queued samples whose node sum is not zero, in queue order.
+            count = 0
+            v0 = v1 = v2 = v3 = 0.0
+            q0 = q1 = q2 = q3 = 0
+            while r < m and count < 4:
+                v = window[r, i]
+                if v != 0.0:
+                    if count == 0:
+                        v0, q0 = v, r
+                    elif count == 1:
+                        v1, q1 = v, r
+                    elif count == 2:
+                        v2, q2 = v, r
+                    else:
+                        v3, q3 = v, r
+                    count += 1
+                r += 1
+            if count == 4:
+                x0, x1 = window[q0, k1:k1 + n0], window[q1, k1:k1 + n0]
+                x2, x3 = window[q2, k1:k1 + n0], window[q3, k1:k1 + n0]
+                for j in range(n0):
+                    t = orow[j] + v0 * x0[j]
+                    t = t + v1 * x1[j]
+                    t = t + v2 * x2[j]
+                    orow[j] = t + v3 * x3[j]
+            else:
+                for v, q in ((v0, q0), (v1, q1), (v2, q2)):
+                    if count > 0:
+                        axpy(orow, v, window[q, k1:k1 + n0])
+                        count -= 1
         if descend:
             descend_range(theta[a:b], orow, eta)
 
