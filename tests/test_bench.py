@@ -212,6 +212,7 @@ def test_bench_cli_reports_every_figure(tmp_path, capsys):
             assert w[impl]["steps"] % 100 == 0 and len(w[impl]["runs_steps_per_s"]) == 1
         assert w["hwsim"]["param_steps_per_s"] == pytest.approx(w["params"] * w["hwsim"]["steps_per_s"])
         assert w["ratio"] == pytest.approx(w["hwsim"]["steps_per_s"] / w["plain"]["steps_per_s"])
+        assert w["hwsim"]["of_fma_peak"] == pytest.approx(w["hwsim"]["param_steps_per_s"] / r["fma_peak"]["fma_per_s"])
         m = w["memory"]
         for f in ("peak_rss_mib", "import_rss_mib", "weights_mib", "integrators_mib", "data_mib", "bound_mib"):
             assert positive(m[f]), f
@@ -243,6 +244,19 @@ def test_bench_cli_reports_every_figure(tmp_path, capsys):
     assert "| B1 small-wp | 8-6-3 |" in md and "engine over its kernel" in md and "first step" in md
     assert "| B5-rram rram-wp | 12-8-4 |" in md and "time per step over B2's" in md
     assert "B6 cnn-wp multiply-adds per second over B2's" in md
+    assert "of the FMA peak" in md and "FMA peak of this core" in md
+
+
+def test_fma_peak_counts_the_multiply_adds_of_a_matrix_product(monkeypatch):
+    """The peak is n^3 multiply-adds over the best product's time: with the clock stepping
+    by a fixed 1 ms a call, an n = 64 product reads as 64^3 / 1 ms."""
+    from hwsim.bench import fma
+
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(fma.time, "perf_counter", lambda: next(ticks) * 1e-3)
+    r = fma.fma_peak(seconds=0.0, size=64)
+    assert r["fma_per_s"] == pytest.approx(64 ** 3 / 1e-3)
+    assert "best of 3" in r["method"]
 
 
 def test_bench_bad_input(tmp_path, capsys):

@@ -19,14 +19,20 @@ def _yes(ok) -> str:
 
 
 def workload_table(results: dict) -> str:
-    rows = ["| workload | network | P (perturbed) | hwsim steps/s | hwsim param-steps/s | plain steps/s "
-            "| ratio | target | met |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    # (figures written before the FMA peak was measured have no such column)
+    peak = "fma_peak" in results
+    rows = ["| workload | network | P (perturbed) | hwsim steps/s | hwsim param-steps/s "
+            + ("| of the FMA peak " if peak else "") + "| plain steps/s | ratio | target | met |",
+            "|---|---|---:|---:|---:|" + ("---:|" if peak else "") + "---:|---:|---:|---|"]
     for key, r in results["workloads"].items():
         perturbed = f"{r['params']:,}" + (f" ({r['perturbed']:,} nodes)" if r["perturbation"] == "node" else "")
+        of_peak = f"| {100 * r['hwsim']['of_fma_peak']:.1f} % " if peak else ""
         rows.append(f"| {r['label']} | {r['network']} | {perturbed} | {r['hwsim']['steps_per_s']:,.0f} "
-                    f"| {r['hwsim']['param_steps_per_s']:.3g} | {r['plain']['steps_per_s']:,.0f} "
+                    f"| {r['hwsim']['param_steps_per_s']:.3g} {of_peak}| {r['plain']['steps_per_s']:,.0f} "
                     f"| {r['ratio']:.1f}x | {r['ratio_target']:g}x | {_yes(r['ratio_met'])} |")
+    if peak:
+        rows.append(f"\nFMA peak of this core: {results['fma_peak']['fma_per_s']:.3g} multiply-adds/s "
+                    f"({results['fma_peak']['method']}; hwsim.bench.fma).")
     return "\n".join(rows)
 
 

@@ -385,8 +385,13 @@ def run_bench(opts: BenchOptions, log=print) -> dict:
     if opts.repeats < 3:
         log(f"note: {opts.repeats} repetition{'s' if opts.repeats > 1 else ''}: the figures are not "
             "medians of at least 3")
+    from hwsim.bench.fma import fma_peak
+
+    peak = results["fma_peak"] = fma_peak(0.05 if opts.tiny else 0.3)
+    log(f"this core's multiply-add peak: {peak['fma_per_s']:.3g}/s ({peak['method']})")
     for w in chosen:
         r = throughput(w, opts)
+        r["hwsim"]["of_fma_peak"] = r["hwsim"]["param_steps_per_s"] / peak["fma_per_s"]
         results["workloads"][w.key] = r
         log(f"{w.label:<14} hwsim {r['hwsim']['steps_per_s']:>10,.0f} steps/s   plain "
             f"{r['plain']['steps_per_s']:>8,.0f} steps/s   ratio {r['ratio']:6.1f}x "
