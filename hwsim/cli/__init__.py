@@ -47,9 +47,38 @@ class _Parser(argparse.ArgumentParser):
         super().error(" ".join(words))
 
 
+def version_text() -> str:
+    """``hwsim 0.1.0 from /path/to/hwsim (python 3.11.7)``: the installed distribution's
+    version (importlib.metadata), else the package's own when it runs uninstalled from a
+    checkout."""
+    import importlib.metadata
+    import platform
+    from pathlib import Path
+
+    import hwsim
+
+    try:
+        version = importlib.metadata.version("hwsim")
+    except importlib.metadata.PackageNotFoundError:
+        version = f"{hwsim.__version__} (not installed)"
+    return f"hwsim {version} from {Path(hwsim.__file__).parent} (python {platform.python_version()})"
+
+
+class _VersionAction(argparse.Action):
+    """--version: the text is worked out only when asked for (it reads package metadata)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     """The ``hwsim`` parser and the handler of each command, by name."""
     parser = _Parser(prog="hwsim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action=_VersionAction, help="print hwsim's version and where it runs from")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: dict = {}

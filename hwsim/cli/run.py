@@ -18,7 +18,8 @@ from hwsim.cli.common import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, CliError
 def add_commands(subparsers, commands: dict) -> None:
     """Add ``run`` and ``compare`` to the CLI parser and their handlers to ``commands``."""
     run = subparsers.add_parser("run", help="train a scenario on its chip and write a run directory")
-    run.add_argument("scenario", nargs="?", help="scenario YAML file (optional with --resume)")
+    run.add_argument("scenario", nargs="?", help="scenario preset name (hwsim list) or YAML file (optional "
+                                                  "with --resume)")
     run.add_argument("--chip", help="chip preset name or path (replaces the scenario's)")
     run.add_argument("--firmware", help="firmware preset name or path (replaces the scenario's)")
     add_set_option(run)
@@ -49,7 +50,7 @@ def add_commands(subparsers, commands: dict) -> None:
 
     cmp = subparsers.add_parser("compare", help="train a scenario on several chips and tabulate the "
                                                 "shortfall against its own chip")
-    cmp.add_argument("scenario", help="scenario YAML file (its chip is the baseline)")
+    cmp.add_argument("scenario", help="scenario preset name or YAML file (its chip is the baseline)")
     cmp.add_argument("--chips", help="comma-separated chip names or paths (default: the "
                                      "scenario's compare_chips)")
     cmp.add_argument("--firmware", help="comma-separated firmware names or paths (default: the "
@@ -97,7 +98,8 @@ def cmd_run(args) -> int:
     if args.resume is not None:
         return _cmd_resume(args, checkpoints)
     if args.scenario is None:
-        raise CliError("hwsim run needs a SCENARIO file (or --resume DIR to continue a run)")
+        raise CliError("hwsim run needs a SCENARIO (a preset name such as quickstart, or a YAML file; or "
+                       "--resume DIR to continue a run)")
     overrides = _with_data_dir(args, parse_set_options(args.sets), chip=args.chip, firmware=args.firmware)
     spec = load_scenario(args.scenario, overrides, chip=args.chip, firmware=args.firmware)
     seed = spec.scenario.seed if args.seed is None else args.seed

@@ -21,7 +21,7 @@ def add_commands(subparsers, commands: dict) -> None:
     """Add this module's subcommands to the CLI parser and their handlers to ``commands``."""
     p = subparsers.add_parser("validate", help="check chip, firmware, scenario, sweep and tuning-space files "
                                                "(kind detected)")
-    p.add_argument("files", nargs="+", metavar="FILE", help="spec files to check")
+    p.add_argument("files", nargs="+", metavar="FILE", help="spec files or preset names to check")
     add_set_option(p)
     add_debug_option(p)
     commands["validate"] = cmd_validate
@@ -31,12 +31,13 @@ def add_commands(subparsers, commands: dict) -> None:
     add_debug_option(p)
     commands["schema"] = cmd_schema
 
-    p = subparsers.add_parser("list", help="list the chip, firmware, scenario and tuning-space presets")
+    p = subparsers.add_parser("list", help="list the chip, firmware, scenario, sweep and tuning-space presets "
+                                           "and where each is found")
     add_debug_option(p)
     commands["list"] = cmd_list
 
     p = subparsers.add_parser("show", help="print the fully resolved spec, every default filled in")
-    p.add_argument("file", metavar="FILE", help="chip, firmware or scenario file")
+    p.add_argument("file", metavar="FILE", help="chip, firmware or scenario file or preset name")
     p.add_argument("--chip", help="scenarios: chip preset name or path (replaces the scenario's)")
     p.add_argument("--firmware", help="scenarios: firmware preset name or path (replaces the scenario's)")
     add_set_option(p)
@@ -48,12 +49,15 @@ def cmd_validate(args) -> int:
     from hwsim.spec.errors import Problem, SpecError
     from hwsim.run_plan import load_spec
     from hwsim.spec import parse_set_options
+    from hwsim.spec.loader import SHIPPED_DIRS, locate_spec
     from hwsim.spec.yaml_source import read_yaml
 
     overrides = parse_set_options(args.sets)
     problems: list[Problem] = []
     for path in args.files:
         try:
+            # a preset name: its file (scenarios first, as for hwsim show and hwsim run)
+            path = str(locate_spec(path, ("scenario", *(k for k in SHIPPED_DIRS if k != "scenario"))))
             # Read (and refuse) each file once: load_spec and plan_sweep reuse this parse.
             data = read_yaml(path).data
             if data.get("kind") == "sweep":
@@ -92,16 +96,27 @@ def cmd_schema(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from hwsim.spec.loader import PRESET_DIRS, project_root
-    from hwsim.tune.space import SPACE_DIR
+    """Each kind's presets as a name finds them from here: the user's ./FOLDER first, then the
+    installation's (packaged with hwsim, or its source checkout); each line says which."""
+    import os
 
-    root = project_root()
-    for kind, folder in {**PRESET_DIRS, "tune_space": SPACE_DIR}.items():
-        files = sorted((root / folder).glob("*.yaml"))
-        print(f"{folder}/ ({kind}, {len(files)})")
-        width = max((len(f.stem) for f in files), default=0)
-        for f in files:
-            print(f"  {f.stem:<{width}}  {_description(f)}")
+    from hwsim.spec.loader import SHIPPED_DIRS, installation_label, presets, project_root
+
+    own_label = "packaged" if installation_label().startswith("packaged") else "hwsim"
+    print(f"presets found by name: ./FOLDER/NAME.yaml first, then {installation_label()} in {project_root()}")
+    for kind, folder in SHIPPED_DIRS.items():
+        found = presets(kind)
+        mine = sum(not own for _, _, own in found)
+        print(f"{folder}/ ({kind}, {len(found)}{f'; {mine} in ./{folder}' if mine else ''})")
+        width = max((len(name) for name, _, _ in found), default=0)
+        for name, path, own in found:
+            where = own_label
+            if not own:
+                rel = os.path.relpath(path.parent)
+                where = rel if rel.startswith("..") or os.path.isabs(rel) else f"./{rel}".rstrip("/.") or "."
+                if (project_root() / folder / path.name).is_file():
+                    where += f", hides {own_label}'s"
+            print(f"  {name:<{width}}  [{where}]  {_description(path)}")
     return 0
 
 

@@ -18,6 +18,7 @@ Every value remembers the file, line and column it came from (a parent preset, t
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,23 +32,81 @@ from hwsim.spec.models import KINDS, ChipSpec, FirmwareSpec, ScenarioSpec
 from hwsim.spec.yaml_source import SourceDoc, parse_value, read_yaml
 
 PRESET_DIRS = {"chip": "chips", "firmware": "firmware_models", "scenario": "scenarios"}
+# Every folder of presets, by the kind of file it holds: all of them ship inside the package
+# (setup.py maps each to hwsim/presets/<folder>), and each is searched the same way.
+SHIPPED_DIRS = {**PRESET_DIRS, "sweep": "sweeps", "tune_space": "tunes"}
 RUN_KIND = "run"
 Origin = tuple[str, "int | None", "int | None"]
 
 
+@functools.cache             # where this installation is does not change while it runs
+def packaged_root() -> Path | None:
+    """The folder holding the presets shipped inside an installed hwsim (hwsim/presets/ of a
+    wheel or a ``pip install .``); None when hwsim runs from a source checkout, where that
+    folder holds no presets (they stay at the root of the checkout)."""
+    from importlib.resources import files
+
+    try:
+        root = Path(str(files("hwsim.presets")))
+    except (ModuleNotFoundError, TypeError):
+        return None
+    return root if (root / PRESET_DIRS["scenario"]).is_dir() else None
+
+
+@functools.cache
+def source_root() -> Path | None:
+    """The source checkout hwsim runs from (an editable install, or PYTHONPATH), else None."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / PRESET_DIRS["scenario"]).is_dir() else None
+
+
 def project_root() -> Path:
-    """The folder that holds chips/, firmware_models/ and scenarios/ of this installation."""
-    return Path(__file__).resolve().parents[2]
+    """The folder that holds this installation's own chips/, firmware_models/, scenarios/,
+    sweeps/ and tunes/: the presets packaged with hwsim, or those of the source checkout it
+    runs from."""
+    return packaged_root() or source_root() or Path(__file__).resolve().parents[2]
+
+
+def installation_label() -> str:
+    """What :func:`project_root` is, in words for ``hwsim list`` and error messages."""
+    return "packaged with hwsim" if packaged_root() is not None else "hwsim's source checkout"
 
 
 # --------------------------------------------------------------------------- finding files
 
 
+def _is_path(ref: str) -> bool:
+    return ref.endswith((".yaml", ".yml", ".json")) or os.sep in ref or "/" in ref
+
+
+def search_folders(kind: str, base_dir: Path | None = None) -> list[Path]:
+    """The folders a preset name of ``kind`` is looked up in, first match wins: beside the
+    file that names it (``base_dir`` and its parent's ``<folder>/``), then the user's
+    ``./<folder>/`` (or ``.`` itself when it is that folder), then the installation's presets."""
+    folder = SHIPPED_DIRS[kind]
+    out: list[Path] = []
+    for root in ([base_dir, base_dir.parent] if base_dir is not None else []) + [Path.cwd()]:
+        if root.name == folder:
+            out.append(root)
+        out.append(root / folder)
+    out.append(project_root() / folder)
+    seen: set[str] = set()
+    unique = []
+    for f in out:
+        key = os.path.normpath(os.path.abspath(f))
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
 def find_spec_file(ref: str, kind: str, base_dir: Path | None) -> Path | None:
-    """A preset name or a path -> the file; None when nothing matches."""
+    """A preset name or a path -> the file; None when nothing matches. A path is taken
+    relative to ``base_dir`` (the folder of the file that names it), then to the working
+    folder; a name is looked up in :func:`search_folders`."""
     candidates: list[Path] = []
     as_path = Path(ref)
-    if ref.endswith((".yaml", ".yml", ".json")) or os.sep in ref or "/" in ref:
+    if _is_path(ref):
         if as_path.is_absolute():
             candidates.append(as_path)
         else:
@@ -55,12 +114,7 @@ def find_spec_file(ref: str, kind: str, base_dir: Path | None) -> Path | None:
                 candidates.append(base_dir / as_path)
             candidates.append(Path.cwd() / as_path)
     else:
-        folder = PRESET_DIRS[kind]
-        roots = ([base_dir, base_dir.parent] if base_dir is not None else []) + [Path.cwd(), project_root()]
-        for root in roots:
-            if root.name == folder:
-                candidates.append(root / f"{ref}.yaml")
-            candidates.append(root / folder / f"{ref}.yaml")
+        candidates = [folder / f"{ref}.yaml" for folder in search_folders(kind, base_dir)]
     for c in candidates:
         try:
             if c.is_file():
@@ -86,13 +140,95 @@ def not_found_message(ref: str, kind: str, base_dir: Path | None) -> str:
             return (f"not a regular file (got {short(str(candidate), 200)}, {special}; expected a "
                     f"{kind} preset name or a path to a .yaml file)")
     names = preset_names(kind)
-    return (f"no {kind} preset found (got {short(ref, 200)}; expected one of {', '.join(names) or 'none'} "
-            f"or a path to a .yaml file){did_you_mean(ref, names)}")
+    if base_dir is None and not _is_path(ref):
+        # A name typed on the command line: where it was looked for, and `hwsim list` for the
+        # choices (all of them and the folders would not fit one readable line).
+        return (f"no {kind} preset found (got {short(ref, 60)}; looked in {looked_in(kind)}; expected a "
+                f"preset name that hwsim list shows, or a path to a .yaml file){did_you_mean(ref, names)}")
+    return (f"no {kind} preset found (got {short(ref, 200)}; expected one of "
+            f"{', '.join(names) or 'none'} or a path to a .yaml file){did_you_mean(ref, names)}")
 
 
-def preset_names(kind: str) -> list[str]:
-    folder = project_root() / PRESET_DIRS[kind]
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+def preset_names(kind: str, base_dir: Path | None = None) -> list[str]:
+    """Every name a preset of ``kind`` can be found by (see :func:`search_folders`)."""
+    names: set[str] = set()
+    for folder in search_folders(kind, base_dir):
+        try:
+            names.update(p.stem for p in folder.glob("*.yaml") if p.is_file())
+        except OSError:
+            continue
+    return sorted(names)
+
+
+def presets(kind: str) -> list[tuple[str, Path, bool]]:
+    """The presets of ``kind`` a name finds from the working folder: (name, file, whether the
+    file is the installation's own), the user's ``./<folder>/`` first; a user's file hides
+    the installation's preset of the same name, as it does when the name is looked up."""
+    own = (project_root() / SHIPPED_DIRS[kind]).resolve()
+    found: dict[str, tuple[Path, bool]] = {}
+    for folder in search_folders(kind):
+        try:
+            files = sorted(p for p in folder.glob("*.yaml") if p.is_file())
+        except OSError:
+            continue
+        for f in files:
+            found.setdefault(f.stem, (f, folder.resolve() == own))
+    return [(name, f, is_own) for name, (f, is_own) in sorted(found.items())]
+
+
+def locate_spec(ref: str | Path, kinds=("scenario",)) -> Path:
+    """The file a command-line argument or API call names (``hwsim run quickstart``,
+    ``hwsim show rram_crossbar``): the path as given when there is one (the user's file wins),
+    else a preset of the first of ``kinds`` that has one by that name, looked up as in
+    :func:`search_folders`. A SpecError says where it looked and suggests close names."""
+    text = str(ref)
+    path = Path(ref)
+    if os.path.lexists(path) or not text.strip():
+        return path            # read_yaml reports a folder, a device...
+    if _is_path(text):
+        # A missing path such as scenarios/quickstart.yaml outside a checkout: point to the
+        # preset of that name (read_yaml reports any other missing path).
+        stem = path.stem if path.suffix in (".yaml", ".yml") else None
+        for kind in kinds if stem else ():
+            found = find_spec_file(stem, kind, None)
+            if found is not None:
+                raise SpecError([Problem(text, None, None, "(file)",
+                                         f"file not found (got this path; expected an existing file): "
+                                         f"there is a {kind} preset {stem!r} ({_shown(found)}): "
+                                         f"give its name, {stem}, instead of a path")])
+        return path
+    for kind in kinds:
+        found = find_spec_file(text, kind, None)
+        if found is not None:
+            return found
+    names = sorted({n for kind in kinds for n in preset_names(kind)})
+    if len(kinds) == 1:
+        looked = looked_in(kinds[0])
+    else:       # the same two places for each kind: said once, to keep the line readable
+        looked = (f"./FOLDER, then {_shown(project_root())}/FOLDER ({installation_label()}), FOLDER = "
+                  f"{', '.join(SHIPPED_DIRS[k] for k in kinds)}")
+    raise SpecError([Problem(text, None, None, "(file)",
+                             f"no such file, and no {kinds[0] + ' ' if len(kinds) == 1 else ''}preset by that "
+                             f"name (got {short(text, 40)}; looked for the file in the working folder, then for "
+                             f"{short(text + '.yaml') if len(text) <= 40 else 'the name + .yaml'} in {looked}; "
+                             f"expected a .yaml file or a name from "
+                             f"hwsim list){did_you_mean(text, names)}")])
+
+
+def looked_in(kind: str, base_dir: Path | None = None) -> str:
+    """The folders a ``kind`` name is looked up in, in order, as a user would type them."""
+    own = os.path.abspath(project_root() / SHIPPED_DIRS[kind])
+    return ", then ".join(_shown(f) + (f" ({installation_label()})" if os.path.abspath(f) == own else "")
+                          for f in search_folders(kind, base_dir))
+
+
+def _shown(folder: Path) -> str:
+    """A folder as a user would type it: relative to the working folder when inside it."""
+    try:
+        rel = Path(os.path.abspath(folder)).relative_to(Path.cwd())
+    except ValueError:
+        return str(folder)
+    return f"./{rel}" if str(rel) != "." else "."
 
 
 def problem(doc: SourceDoc, loc: tuple, message: str, dotted: str | None = None) -> Problem:
@@ -504,9 +640,12 @@ def _scenario_docs(scen: SourceDoc, overrides: dict[str, Any], chip: str | None,
             problems.append(problem(scen, (kind,), f"wrong type (got {short(ref)}; expected a {kind} "
                                                     "preset name or a path to a YAML file)"))
             continue
-        found = find_spec_file(ref, kind, base_dir)
+        # A name given on the command line is the user's: looked up from the working folder
+        # (then the installation's presets), not beside the scenario file.
+        where = None if given is not None and not _is_path(ref) else base_dir
+        found = find_spec_file(ref, kind, where)
         if found is None:
-            problems.append(problem(scen, (kind,), not_found_message(ref, kind, base_dir)))
+            problems.append(problem(scen, (kind,), not_found_message(ref, kind, where)))
             continue
         try:
             found_kind, docs[kind] = read_spec(found)
@@ -648,8 +787,9 @@ def read_run(path: str | Path, overrides: dict[str, Any] | None = None, *,
     """Stage 1 of hwsim.run_plan.load_scenario (same arguments): read a scenario or resolved
     run file, find and read its chip and firmware, apply the overrides and validate the three
     documents. Problems in reading raise :class:`SpecError`; validation problems are in the
-    result, for stage 2 to report with its own."""
-    kind, doc = read_spec(path)
+    result, for stage 2 to report with its own. ``path`` may name a scenario preset
+    (``quickstart``): see :func:`locate_spec`."""
+    kind, doc = read_spec(locate_spec(path, ("scenario",)))
     if kind not in ("scenario", RUN_KIND):
         raise SpecError([problem(doc, ("kind",), f"not a scenario (got a {kind or 'unrecognised'} file; "
                                                   "expected kind: scenario): use 'hwsim validate' or "
@@ -682,8 +822,9 @@ def read_any(path: str | Path, overrides: dict[str, Any] | None = None
              ) -> tuple[str, BaseModel | dict[str, SourceDoc]]:
     """Any spec file -> (kind, what stage 1 makes of it): a ChipSpec or FirmwareSpec, or for a
     scenario or resolved run file its three documents with the overrides applied (validated by
-    hwsim.run_plan.load_spec). Raises :class:`SpecError` listing every problem found."""
-    kind, doc = read_spec(path)
+    hwsim.run_plan.load_spec). Raises :class:`SpecError` listing every problem found.
+    ``path`` may name a preset of any kind (scenarios first): see :func:`locate_spec`."""
+    kind, doc = read_spec(locate_spec(path, ("scenario", "chip", "firmware")))
     if kind is None:
         raise SpecError([Problem(doc.path, 1, 1, "kind", "cannot tell which kind of spec this is (got no "
                                                          "'kind:' and no telling fields; expected kind: "
