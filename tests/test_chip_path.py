@@ -136,6 +136,22 @@ def test_read_noise_per_partial_sum_has_the_per_device_distribution():
         assert abs(sample.std() / sd - 1) < 5 * np.sqrt(0.5 / 4000)
 
 
+
+@pytest.mark.parametrize("gathered", [False, True])
+def test_read_variance_equals_its_numpy_twin(gathered):
+    """A tile's read-noise variance sum_j (s_add^2 + s_prop^2 w_j^2) h_j^2 over fan-in
+    [start, stop) of a weight row, the inputs taken directly (dense) or through a gather index
+    (conv): numpy's sum to rounding (the kernel's sum is vectorised, in another order)."""
+    rng = np.random.default_rng(5)
+    w, hl = rng.normal(size=300), rng.normal(size=50)
+    gidx = rng.integers(0, 50, size=120)
+    row, start, stop, gbase = 17, 8, 40, (30 if gathered else -1)
+    h_in = hl[gidx[gbase + start:gbase + stop]] if gathered else hl[start:stop]
+    wr = w[row + start:row + stop]
+    want = np.sum((0.05**2 + 0.2**2 * wr**2) * h_in**2)
+    got = FK.read_variance(w, row, hl, gidx, gbase, start, stop, 0.05**2, 0.2**2)
+    assert got == pytest.approx(want, rel=1e-12)
+
 TIMING = {
     "pipelined_late_broadcast": {"inference": {"cycles_per_inference": 5, "initiation_interval": 2},
                                  "broadcast": {"latency": 3}, "integrator": {"delay_compensation": False}},

@@ -68,6 +68,26 @@ def dot(w, row, hl, gidx, gbase, start, stop):
 
 
 @njit(cache=True, inline="always")
+def read_variance(w, row, hl, gidx, gbase, start, stop, var_add, var_prop):
+    """The read noise's variance of a tile's partial sum, sum_f (var_add + var_prop w^2) h^2
+    over fan-in f in [start, stop) (``forward_chip``); indexed as ``dot``, so that it
+    vectorises (B5's step: about 1.9x faster than the loop over computed indices)."""
+    n = stop - start
+    wr = w[row + start:row + stop]
+    var = 0.0
+    if gbase < 0:
+        hs = hl[start:stop]
+        for j in range(n):
+            var += (var_add + var_prop * wr[j] * wr[j]) * hs[j] * hs[j]
+    else:
+        gs = gidx[gbase + start:gbase + stop]
+        for j in range(n):
+            hj = hl[gs[j]]
+            var += (var_add + var_prop * wr[j] * wr[j]) * hj * hj
+    return var
+
+
+@njit(cache=True, inline="always")
 def dot_perturbed(w, pert, row, hl, gidx, gbase, start, stop):
     """``dot`` with the weights w + pert."""
     n = stop - start
@@ -274,11 +294,7 @@ def forward_chip(net, periphery, theta, pert, pert_mode, x, h, read_seed, mvm_in
                 else:
                     acc = dot(theta, row, hl, gidx, gb, start, stop)
                 if noisy:
-                    var = 0.0
-                    for j in range(start, stop):
-                        wj = theta[row + j]
-                        hj = h[l, j] if gb < 0 else h[l, gidx[gb + j]]
-                        var += (var_add + var_prop * wj * wj) * hj * hj
+                    var = read_variance(theta, row, hl, gidx, gb, start, stop, var_add, var_prop)
                     read_key = row + start + (i % positions) * p_total
                     acc += np.sqrt(var) * normal(read_seed, mvm_index, read_key)
                 if adc_on:
