@@ -3,7 +3,9 @@ budget, and tabulate how far each falls short of the baseline (the scenario's ow
 firmware): ``hwsim compare SCENARIO``. A chip may be paired with its own firmware
 (``CHIP+FIRMWARE``), so each chip is compared on the firmware tuned for it. Writes
 comparison.csv (one row per variant and seed, with time and energy to the target side by
-side) and curves.csv (every variant's learning curve, samples seen as the shared axis)."""
+side), curves.csv (every variant's learning curve, samples seen as the shared axis) and the
+figures in plots/ (PNG and SVG: learning curves, final accuracy and time to target per
+variant, time and energy breakdown); ``hwsim report`` of the folder adds report.html."""
 
 from __future__ import annotations
 
@@ -79,4 +81,7 @@ def compare(scenario: str | Path, chips: list[str] | None = None, seeds=(0,), ou
     front = ["variant", "seed", "samples_seen"]
     curve_table = curve_table[front + [c for c in curve_table.columns if c not in front]]
     atomic_write(out / "curves.csv", curve_table.to_csv(index=False).encode())
+    from hwsim.results.report import plot_compare   # (matplotlib loaded only once runs are done)
+
+    plot_compare(out)
     return table

@@ -208,3 +208,30 @@ def test_a_manifest_seed_out_of_the_spec_range_is_refused(tmp_path):
                                 "resolved": {}}))
     with pytest.raises(CheckpointError, match="seed: out of range"):
         read_manifest_file(path)
+
+
+@pytest.mark.parametrize("value, column, text", [
+    (50000.0, "cycles_to_target", "50,000"), (110000, "cycles_simulated", "110,000"),
+    (2.5e-5, "seconds_to_target", "25 us"), (0.0, "energy_joules", "0 J"), (2.52e-5, "energy_joules", "25.2 uJ"),
+    (0.875, "final_test_accuracy", "87.5 %"), (-0.0237, "shortfall_vs_baseline", "-2.4 pt"),
+    (float("nan"), "seconds_to_target", "-"), (None, "energy_joules_to_target", "-"),
+    ("reached_target", "status", "reached target"), (3.0, "seed", "3"), (0.05, "chip.cost_unit.noise_sigma", "0.05"),
+])
+def test_report_tables_write_numbers_for_people(value, column, text):
+    from hwsim.results.report import format_figure
+
+    assert format_figure(value, column) == text
+
+
+def test_the_sweep_report_table_has_no_e_notation_and_scrolls_inside_the_page(sweep_dir):
+    import re
+
+    from hwsim.results.report import write_report
+
+    page = write_report(sweep_dir).read_text()
+    points = page[page.index("<h2>Points</h2>"):]
+    cells = re.findall(r'<td class="n">([^<]*)</td>', points)
+    assert cells and not [c for c in cells if re.search(r"\de[+-]\d", c)], cells
+    assert points.startswith('<h2>Points</h2>\n<div class="scroll"><table>')   # wide tables scroll, not the page
+    assert ".scroll{max-width:100%;overflow-x:auto}" in page and "max-width:1100px" in page
+    assert '<span title="chip.cost_unit.noise_sigma">noise sigma</span>' in points

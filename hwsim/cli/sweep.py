@@ -1,5 +1,5 @@
 """The sweep commands: ``hwsim sweep`` (run a sweep file's points, resuming) and ``hwsim
-report`` (plots and an HTML page of a run or sweep folder); the sweep library is hwsim.sweep.
+report`` (plots and an HTML page of a run, sweep or compare folder); the sweep library is hwsim.sweep.
 
 Exit codes of ``hwsim sweep``: 0 every point finished (a diverged point is a result),
 2 bad input, 4 some points failed (each one's error is in its error.json and in the table),
@@ -29,9 +29,9 @@ def add_commands(subparsers, commands: dict) -> None:
     add_debug_option(p)
     commands["sweep"] = cmd_sweep
 
-    p = subparsers.add_parser("report", help="plots (PNG) and a self-contained HTML report of a run "
-                                             "or sweep folder")
-    p.add_argument("dir", metavar="DIR", help="run or sweep folder")
+    p = subparsers.add_parser("report", help="plots (PNG and SVG) and a self-contained HTML report of a "
+                                             "run, sweep or compare folder")
+    p.add_argument("dir", metavar="DIR", help="run, sweep or compare folder")
     add_debug_option(p)
     commands["report"] = cmd_report
 
@@ -121,5 +121,5 @@ def cmd_report(args) -> int:
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
     plots = sorted((Path(args.dir) / PLOTS_DIR).glob("*.png"))
-    print(f"report: {page} ({len(plots)} plots in {Path(args.dir) / PLOTS_DIR})")
+    print(f"report: {page} ({len(plots)} plots in {Path(args.dir) / PLOTS_DIR}, each as .png and .svg)")
     return 0
