@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from hwsim.kernels.codes import DENSE, MSE, NO_PERT, NODE_PERT, POOL, RELU, SIGMOID, TANH, WEIGHT_PERT
-from hwsim.kernels.geometry import G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS
+from hwsim.kernels.geometry import G_CH_OUT, G_FAN, G_GOFF, G_IN_STRIDE, G_KIND, G_POS
 from hwsim.kernels.rng import normal
 
 
@@ -157,17 +157,68 @@ def stage(net, l, theta, pert, pert_mode, h):
                     acc += pert[n_off[l] + i]
             h[l + 1, i] = activate(acc, code)
         return
-    for i in range(n_out):
-        row, bias, gb = unit(geom, l, i, w_off, b_off)
-        acc = theta[bias]
-        if pert_mode == WEIGHT_PERT:
-            acc += pert[bias]
-            acc += dot_perturbed(theta, pert, row, hl, gidx, gb, 0, fan)
+    conv_stage(net, l, theta, pert, pert_mode, h)
+
+
+@njit(cache=True, fastmath=MVM_MATH)
+def conv_stage(net, l, theta, pert, pert_mode, h):
+    """h[l + 1] from h[l] through conv stage l, tap by tap: each output channel gains w_f x the
+    input shifted by tap f, then the bias and the activation; each output adds its taps in
+    fan-in order. A tap's pass runs over whole input rows (h_out x w_in values, the last
+    k - 1 of each row beyond the output), one long contiguous loop that vectorises, into the
+    next stage's activity row h[l + 2] as scratch (it is written after this stage); the
+    output positions are then copied out."""
+    w_off, b_off, n_off, geom, gidx = net.w_off, net.b_off, net.n_off, net.geom, net.gidx
+    fan, positions, goff = geom[l, G_FAN], geom[l, G_POS], geom[l, G_GOFF]
+    code = net.acts[l]
+    # From the gather table: input index of (position, tap) = shift[position] + tap_at[tap],
+    # shift = oy w_in + ox (tap 0), tap_at = c_in h_in w_in + ky w_in + kx (position 0).
+    w_out = 1
+    while w_out < positions and gidx[goff + w_out * fan] == w_out:
+        w_out += 1
+    h_out = positions // w_out
+    w_in = gidx[goff + w_out * fan] if h_out > 1 else w_out
+    span = (h_out - 1) * w_in + w_out          # from the first output's input to the last's
+    wide = l + 2 < h.shape[0]                  # (a conv output stage has no scratch row)
+    hl = h[l]
+    for c in range(geom[l, G_CH_OUT]):
+        row, bias = w_off[l] + c * fan, b_off[l] + c
+        out = h[l + 1, c * positions:(c + 1) * positions]
+        if wide:
+            acc = h[l + 2, :span]
+            for q in range(span):
+                acc[q] = 0.0
+            for f in range(fan):
+                wv = theta[row + f]
+                if pert_mode == WEIGHT_PERT:
+                    wv = theta[row + f] + pert[row + f]
+                src = hl[gidx[goff + f]:gidx[goff + f] + span]
+                for q in range(span):
+                    acc[q] += wv * src[q]
+            for oy in range(h_out):
+                for ox in range(w_out):
+                    out[oy * w_out + ox] = acc[oy * w_in + ox]
         else:
-            acc += dot(theta, row, hl, gidx, gb, 0, fan)
+            for q in range(positions):
+                out[q] = 0.0
+            for f in range(fan):
+                wv = theta[row + f]
+                if pert_mode == WEIGHT_PERT:
+                    wv = theta[row + f] + pert[row + f]
+                tap = gidx[goff + f]
+                for oy in range(h_out):
+                    src = hl[tap + oy * w_in:tap + oy * w_in + w_out]
+                    dst = out[oy * w_out:(oy + 1) * w_out]
+                    for ox in range(w_out):
+                        dst[ox] += wv * src[ox]
+        for q in range(positions):
+            total = theta[bias]
+            if pert_mode == WEIGHT_PERT:
+                total += pert[bias]
+            total += out[q]
             if pert_mode == NODE_PERT:
-                acc += pert[n_off[l] + i]
-        h[l + 1, i] = activate(acc, code)
+                total += pert[n_off[l] + c * positions + q]
+            out[q] = activate(total, code)
 
 
 @njit(cache=True, fastmath=MVM_MATH)
