@@ -323,3 +323,11 @@ def test_compare_writes_its_plots_and_hwsim_report_accepts_the_folder(compare_di
     refs = _check_report(compare_dir / "report.html")
     assert sum(r.startswith("data:image/png;base64,") for r in refs) == len(names)
     assert "comparison.csv" in refs and sum(r.endswith("/summary.json") for r in refs) == 4
+
+
+@pytest.mark.parametrize("values, scale", [([0.0, 0.001, 0.003, 0.01, 0.03], "symlog"),
+                                           ([0.001, 0.003, 0.01, 0.03], "log"), ([0.1, 0.2, 0.3], "linear")])
+def test_log_spaced_swept_values_get_a_log_axis(values, scale):
+    rows = [{"a": a, "seed": 0, "state": "finished", "status": "reached_target", "seconds_to_target": 1e-4 + a}
+            for a in values]
+    assert plots.time_to_target(pd.DataFrame(rows), "a").axes[0].get_xscale() == scale

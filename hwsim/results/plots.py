@@ -146,7 +146,7 @@ def _set_axis(axis, name: str | None, label: bool = True) -> None:
     text, unit = quantity(name)
     if label:
         axis.set_label_text(text)
-    if axis.get_scale() == "log":
+    if axis.get_scale() in ("log", "symlog"):
         if unit not in (None, PERCENT):
             axis.set_major_formatter(formatter(unit, log=True))
             axis.set_minor_formatter(NullFormatter())
@@ -208,6 +208,19 @@ def _numeric(values) -> bool:
 def _log_scale_fits(values) -> bool:
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
     return v.size > 1 and (v > 0).all() and v.max() / v.min() >= 100
+
+
+def _spacing(values) -> str:
+    """How swept values are spaced: 'log' (positive, each a multiple of the last: 1e-3, 3e-3,
+    1e-2, ...), 'symlog' (the same with a zero in front) or 'linear'."""
+    v = sorted(float(x) for x in values if x is not None and np.isfinite(x))
+    if _log_scale_fits(v):
+        return "log"
+    positive = [x for x in v if x > 0]
+    if len(v) >= 3 and v[0] >= 0 and len(positive) >= 2 and positive[-1] / positive[0] >= 10 \
+            and np.median(np.diff(np.log(positive))) >= np.log(1.8):
+        return "log" if len(positive) == len(v) else "symlog"
+    return "linear"
 
 
 def _short(path: str) -> str:
@@ -355,9 +368,14 @@ def time_to_target(table: pd.DataFrame, param: str, y: str = "seconds_to_target"
         note = ax.annotate(f"{n} not\nreached", (xpos, 0.98), xycoords=("data", "axes fraction"),
                            ha="center", va="top", fontsize=7, color="tab:red")
         note.set_in_layout(False)
-    if numeric and _log_scale_fits(values):
+    spacing = _spacing(values) if numeric else "linear"
+    if spacing == "log":
         ax.set_xscale("log")
         ax.set_xlim(min(values) / 1.5, max(values) * 1.5)
+    elif spacing == "symlog":       # log-spaced values and a zero (0, 0.001, 0.003, 0.01)
+        smallest = min(v for v in values if v > 0)
+        ax.set_xscale("symlog", linthresh=smallest)
+        ax.set_xlim(-0.3 * smallest, max(values) * 1.5)
     elif values:
         lo, hi = min(pos.values()), max(pos.values())
         pad = 0.05 * (hi - lo) if hi > lo else 0.5
