@@ -52,5 +52,10 @@ class SpecError(Exception):
 def did_you_mean(word: str, choices) -> str:
     """'; did you mean 'x'?' when a close match other than ``word`` itself exists, else ''."""
     word = str(word)
-    match = difflib.get_close_matches(word, [str(c) for c in choices if str(c) != word], n=1, cutoff=0.6)
+    others = [str(c) for c in choices if str(c) != word]
+    match = difflib.get_close_matches(word, others, n=1, cutoff=0.6)
+    if not match and len(word) >= 3:
+        # A prefix or part of a longer name ('rram' for 'rram_crossbar'): the only one that has it.
+        containing = [c for c in others if word.lower() in c.lower()]
+        match = containing if len(containing) == 1 else []
     return f"; did you mean {match[0]!r}?" if match else ""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -385,6 +386,10 @@ def cli_origin(key: str) -> Origin:
     return ("--set", None, None)
 
 
+# A number in exponent form without a decimal point (1e12, -3E-4), which YAML 1.1 reads as text.
+_E_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
 def parse_set_options(items: list[str]) -> dict[str, Any]:
     """``["firmware.eta=0.5", ...]`` -> ``{"firmware.eta": 0.5}`` with YAML typing of values."""
     out: dict[str, Any] = {}
@@ -400,7 +405,9 @@ def parse_set_options(items: list[str]) -> dict[str, Any]:
             out[key.strip()] = ""
             continue
         try:
-            out[key.strip()] = parse_value(text, "--set")
+            value = parse_value(text, "--set")
+            # YAML 1.1 reads 1e12 (no dot) as text; on the command line it is a number.
+            out[key.strip()] = float(value) if isinstance(value, str) and _E_NUMBER.match(value) else value
         except SpecError as exc:
             if any(p.path == "(syntax)" for p in exc.problems):
                 out[key.strip()] = text      # not YAML: the text as written (a name, a quantity)
@@ -517,6 +524,15 @@ _TYPE_NAMES = {
 _RANGE = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 
+def _as_decimal(text: str) -> str:
+    """1e12 -> '1.0e+12': YAML 1.1 reads a number in exponent form only with a decimal point
+    and a signed exponent."""
+    mantissa, _, exponent = text.lower().partition("e")
+    if not exponent.startswith(("+", "-")):
+        exponent = "+" + exponent
+    return f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}"
+
+
 def _message(err: dict, model: type[BaseModel], loc: tuple, data: Any = None) -> str:
     etype = err["type"]
     got = short(err.get("input"))
@@ -530,6 +546,11 @@ def _message(err: dict, model: type[BaseModel], loc: tuple, data: Any = None) ->
         places = _field_places(kind, str(loc[-1])) if kind is not None else []
         hint = (f"; {loc[-1]} belongs under {', '.join(places[:3])}" if places
                 else did_you_mean(loc[-1], allowed))
+        if not places and kind == "scenario" and not loc[:-1]:
+            # A chip or firmware field set on the scenario (--set clock_period=2ns): its path.
+            other = next((f"{k}.{loc[-1]}" for k in ("chip", "firmware") if _field_places(k, str(loc[-1]))), None)
+            if other is not None:
+                hint = f"; did you mean {other!r} (a {other.split('.')[0]} field)?"
         return f"unknown field (got {short(loc[-1])}; expected one of {', '.join(allowed)}){hint}"
     if etype == "missing" and loc and isinstance(loc[-1], int):
         return "list too short (got fewer values; expected one more value here)"
@@ -552,7 +573,10 @@ def _message(err: dict, model: type[BaseModel], loc: tuple, data: Any = None) ->
         text = err["msg"].removeprefix("Value error, ")
         return text if "(got" in text else f"{text} (got {got})"
     if etype in _TYPE_NAMES:
-        return f"wrong type (got {got}; expected {_TYPE_NAMES[etype]})"
+        hint = ""
+        if isinstance(err.get("input"), str) and _E_NUMBER.match(err["input"]) and "number" in _TYPE_NAMES[etype]:
+            hint = f"; YAML reads {err['input']} as text: write {_as_decimal(err['input'])}"
+        return f"wrong type (got {got}; expected {_TYPE_NAMES[etype]}){hint}"
     return f"{err['msg']} (got {got})"
 
 

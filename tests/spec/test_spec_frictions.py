@@ -1,0 +1,46 @@
+"""Issue 20's small frictions of the spec layer, each as the error (or the run) a user gets."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwsim.cli import main
+from hwsim.spec.errors import did_you_mean
+from hwsim.spec.loader import parse_set_options
+
+
+@pytest.mark.parametrize("text, value", [("1e12", 1e12), ("2.5E-3", 2.5e-3), ("-3e+2", -300.0), (".5e1", 5.0)])
+def test_set_reads_exponent_numbers_as_numbers(text, value):
+    """YAML 1.1 reads 1e12 (no decimal point, no exponent sign) as text; --set reads it as the
+    number it is, and leaves other text alone."""
+    got = parse_set_options([f"max_cycles={text}", "name=e12x", "dataset.name=1e"])
+    assert got == {"max_cycles": value, "name": "e12x", "dataset.name": "1e"}
+
+
+def test_a_file_with_1e12_says_how_yaml_reads_it(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("extends: quickstart\nmax_cycles: 1e12\n")
+    assert main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:2:1: max_cycles: wrong type (got '1e12'; expected a whole number); " \
+           "YAML reads 1e12 as text: write 1.0e+12" in err
+    spec.write_text("extends: quickstart\nmax_cycles: 1.0e+12\n")     # the suggestion validates
+    assert main(["validate", str(spec)]) == 0
+
+
+def test_a_chip_field_set_on_the_scenario_names_its_path(capsys):
+    assert main(["validate", "quickstart", "--set", "clock_period=2ns"]) == 2
+    assert "did you mean 'chip.clock_period' (a chip field)?" in capsys.readouterr().err
+    assert main(["validate", "quickstart", "--set", "tau_theta=10"]) == 2
+    assert "did you mean 'firmware.tau_theta' (a firmware field)?" in capsys.readouterr().err
+    assert main(["validate", "quickstart", "--set", "chip.clock_period=2ns"]) == 0
+
+
+def test_did_you_mean_finds_the_one_name_holding_a_prefix():
+    names = ["rram_crossbar", "pcm_hermes_like", "ideal_digital"]
+    assert did_you_mean("rram", names) == "; did you mean 'rram_crossbar'?"
+    assert did_you_mean("ideal_digitl", names) == "; did you mean 'ideal_digital'?"       # close match first
+    assert did_you_mean("_", names) == ""                          # too short to be a part
+    assert did_you_mean("ram", names + ["ram_sim"]) == "; did you mean 'ram_sim'?"       # close match wins
+    assert did_you_mean("al", names) == ""
+    assert did_you_mean("xyz", names) == ""
