@@ -191,7 +191,11 @@ def _report_run(args, result, progress) -> int:
         return EXIT_DIVERGED if s["status"] == "diverged" else EXIT_OK
     from hwsim.results.report import breakdown_text, cost_text
 
-    if s["status"] == "reached_target":
+    if s["status"] == "reached_target" and not s["samples_to_target"]:
+        # The first observation (before any training) already met it: no training time to report.
+        print(f"the untrained network already meets the {s['target_accuracy']:.1%} target at its first "
+              f"observation, before any training: no training time to report; raise target_accuracy")
+    elif s["status"] == "reached_target":
         cost = cost_text(s, s["cycles_to_target"], s["seconds_to_target"], s["energy_joules_to_target"])
         print(f"reached {s['target_accuracy']:.1%} test accuracy after {cost} "
               f"({s['samples_to_target']:,} samples)")

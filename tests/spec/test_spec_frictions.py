@@ -44,3 +44,14 @@ def test_did_you_mean_finds_the_one_name_holding_a_prefix():
     assert did_you_mean("ram", names + ["ram_sim"]) == "; did you mean 'ram_sim'?"       # close match wins
     assert did_you_mean("al", names) == ""
     assert did_you_mean("xyz", names) == ""
+
+
+def test_a_target_met_before_training_is_not_reported_as_reached_after_0_cycles(tmp_path, capsys):
+    """At 10 % on ten classes the untrained network meets the target at its first observation:
+    the run says so instead of 'reached after 0 cycles'."""
+    out = tmp_path / "run"
+    assert main(["run", "quickstart", "--set", "target_accuracy=0.1", "--set", "max_steps=100",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "the untrained network already meets the 10.0% target" in printed
+    assert "after 0 cycles" not in printed
