@@ -83,7 +83,7 @@ def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path 
     if trace is not None:
         from hwsim.engine.trace import Trace
 
-        sim.trace = Trace()
+        sim.trace = Trace(clock_period=sim.clock_period)
     policy = CheckpointPolicy(checkpoint_every, checkpoint_seconds)
     result = _execute(sim, spec, seed, max_cycles, out, progress, policy, should_stop, fresh=True,
                       overwrite=overwrite)

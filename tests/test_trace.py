@@ -57,6 +57,12 @@ def test_chrome_trace_is_valid_json_with_lanes(tmp_path):
     assert names == {"input loader", "inference pipeline", "update controller", "observer"}
     spans = [e for e in data["traceEvents"] if e["ph"] == "X"]
     assert spans and all(e["dur"] > 0 for e in spans)
+    # Times in chip microseconds (the format's unit): cycles x the clock period.
+    period = data["otherData"]["clock_period_s"]
+    assert period == tiny(CONFIGS["input_bound"]).chip.clock_period
+    for e in spans:
+        assert e["ts"] == pytest.approx(e["args"]["start_cycle"] * period * 1e6)
+        assert e["dur"] == pytest.approx(e["args"]["cycles"] * period * 1e6)
 
 
 def test_cli_refuses_traces_of_long_runs(tmp_path, capsys):

@@ -3,7 +3,10 @@
 A traced run advances one step per kernel call and reads the step's cycle counters
 (load wait, inference, baseline, stall, update) to lay its events end to end; the observer
 adds an instant event at each observation. Written as Chrome trace-event JSON (open it in
-Perfetto or chrome://tracing; 1 cycle is shown as 1 us) or as CSV, by the file's extension.
+Perfetto or chrome://tracing) or as CSV, by the file's extension. The CSV counts clock cycles;
+the JSON's times are the chip's time (its ``ts`` and ``dur`` fields are microseconds by the
+format's definition: cycles x the clock period, so a 1 ns clock shows 40 cycles as 40 ns),
+with each event's start cycle and cycles in its ``args``.
 The observer lane also shows the step during which test accuracy crossed the target, once
 located (a replay that is not itself traced: hwsim.engine.observer).
 """
@@ -29,6 +32,7 @@ MAX_EVENTS = 2_000_000
 
 @dataclass
 class Trace:
+    clock_period: float = 1e-6                   # seconds per cycle (the default shows cycles as us)
     events: list = field(default_factory=list)   # (name, lane, start_cycle, duration, step)
 
     def record_step(self, step: int, before, after) -> None:
@@ -66,16 +70,19 @@ class Trace:
         meta = [{"name": "thread_name", "ph": "M", "pid": 0, "tid": i, "args": {"name": lane}}
                 for i, lane in enumerate(LANES)]
         out = []
+        us = self.clock_period * 1e6        # microseconds per cycle: the format's time unit
         for name, lane, start, dur, step in self.events:
-            ev = {"name": name, "cat": lane, "pid": 0, "tid": LANES.index(lane), "ts": start,
-                  "args": {"step": step}}
+            ev = {"name": name, "cat": lane, "pid": 0, "tid": LANES.index(lane), "ts": start * us,
+                  "args": {"step": step, "start_cycle": start, "cycles": dur}}
             if dur > 0:
-                ev.update(ph="X", dur=dur)
+                ev.update(ph="X", dur=dur * us)
             else:
                 ev.update(ph="i", s="t")
             out.append(ev)
         return json.dumps({"traceEvents": meta + out, "displayTimeUnit": "ns",
-                           "otherData": {"time_unit": "1 us in the viewer = 1 clock cycle"}},
+                           "otherData": {"clock_period_s": self.clock_period,
+                                         "time_unit": "chip time (cycles x clock period); "
+                                                      "args carry the cycles"}},
                           indent=1) + "\n"
 
     def write(self, path: Path) -> None:
