@@ -171,7 +171,37 @@ def dump_resolved(spec, source: str | None = None) -> str:
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     if data.get("kind") in ("run", "firmware"):
         text = _annotate_taus(text, step)
+    chip = spec.chip if isinstance(spec, RunSpec) else spec if data.get("kind") == "chip" else None
+    if chip is not None and chip.device.conductance is not None and chip.array.gain is not None:
+        text = _annotate_conductance(text, chip)
     return "\n".join(head) + "\n" + text
+
+
+def _annotate_conductance(text: str, chip) -> str:
+    """Mark the device figures a ``conductance`` block replaces with the weight-unit values
+    the run uses (hwsim.chip.devices.device_in_weight_units)."""
+    from hwsim.chip.devices import device_in_weight_units
+
+    used = device_in_weight_units(chip)
+    values = {"dw_min": used.dw_min, "w_min": used.w_min, "w_max": used.w_max,
+              "programming_error": used.programming_error, "additive": used.read_noise.additive}
+    out, device_indent, in_read_noise = [], None, False
+    for line in text.split("\n"):
+        indent = len(line) - len(line.lstrip())
+        name = line.strip().split(":")[0]
+        if device_indent is not None and line.strip() and indent <= device_indent:
+            device_indent = None
+        if name == "device" and line.rstrip().endswith("device:"):
+            device_indent = indent
+        elif device_indent is not None:
+            if indent == device_indent + 2:
+                in_read_noise = name == "read_noise"
+            depth_ok = indent == device_indent + 2 or (in_read_noise and indent == device_indent + 4)
+            if depth_ok and name in values and (name != "additive" or in_read_noise) \
+                    and (name == "additive") == (indent == device_indent + 4):
+                line += f"  # replaced by the conductance block: {values[name]:.4g} in weight units"
+        out.append(line)
+    return "\n".join(out)
 
 
 _TAU_LINE = re.compile(r"^(?P<indent>\s*)(?P<name>tau_p|tau_x|tau_theta|tau_hp): (?P<value>.+)$")

@@ -55,3 +55,22 @@ def test_a_target_met_before_training_is_not_reported_as_reached_after_0_cycles(
     printed = capsys.readouterr().out
     assert "the untrained network already meets the 10.0% target" in printed
     assert "after 0 cycles" not in printed
+
+
+def test_show_marks_what_a_conductance_block_replaces(tmp_path, capsys):
+    """With device.conductance and array.gain the run's device is the mapped one: hwsim show
+    marks each figure it replaces with the weight-unit value (differential pair: w_max =
+    gain (g_max - g_min), dw_min = gain dg_min, read noise x sqrt 2 for the two devices)."""
+    chip = tmp_path / "mine.yaml"
+    chip.write_text("extends: ideal_digital\ndevice:\n  law: soft_bounds\n"
+                    "  conductance: {g_min: 1 uS, g_max: 100 uS, dg_min: 2 uS, read_noise: 1 uS}\n"
+                    "array:\n  gain: 20000\n  mapping: differential\n")
+    assert main(["show", str(chip)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = {line.split(":")[0].strip(): line.split("# ")[1] for line in lines if "# replaced by" in line}
+    assert marked == {"dw_min": "replaced by the conductance block: 0.04 in weight units",
+                      "w_min": "replaced by the conductance block: -1.98 in weight units",
+                      "w_max": "replaced by the conductance block: 1.98 in weight units",
+                      "programming_error": "replaced by the conductance block: 0 in weight units",
+                      "additive": "replaced by the conductance block: 0.02828 in weight units"}
+    assert main(["show", "ideal_digital"]) == 0 and "# replaced by" not in capsys.readouterr().out
