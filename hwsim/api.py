@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import math
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,26 @@ class RunResult:
     checkpoints: dict | None = None   # written, last_bytes, write_seconds (runs with a directory)
     already_finished: bool = False    # resume() found a finished run: nothing ran
 
+    def __repr__(self) -> str:
+        """One line: what a notebook shows for a result (the summary and the curve are its
+        fields)."""
+        s = self.summary
+        status = s.get("status", "?")
+        parts = [f"status={status!r}"]
+        for key in ("final_test_accuracy", "best_test_accuracy"):
+            if isinstance(s.get(key), (int, float)):
+                parts.append(f"{key}={s[key]:.3f}")
+        if s.get("cycles_to_target") is not None:
+            parts.append(f"cycles_to_target={s['cycles_to_target']:,}")
+        for key in ("steps_simulated", "cycles_simulated", "samples_seen"):
+            if s.get(key) is not None:
+                parts.append(f"{key}={s[key]:,}")
+                break
+        parts.append(f"curve={len(self.curve)} points")
+        if self.run_dir is not None:
+            parts.append(f"run_dir={str(self.run_dir)!r}")
+        return f"RunResult({', '.join(parts)})"
+
 
 def summarise(sim: Simulation, spec: RunSpec) -> dict:
     """summary.json of the MGD run ``sim`` (hwsim.results.summary.chip_summary)."""
@@ -63,7 +86,9 @@ def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path 
 
     ``progress(sim, point)`` is called at every observation; raising :class:`RunInterrupted`
     from it, or ``should_stop()`` returning True (polled at every resumable point), ends the
-    run with status ``interrupted``. With ``out``, manifest.json is written first, a
+    run with status ``interrupted``; so does the first Ctrl-C (a notebook's interrupt) when
+    Python's own Ctrl-C handling is in place. ``progress=True`` shows a progress bar (in a
+    terminal or a notebook). With ``out``, manifest.json is written first, a
     checkpoint every ``checkpoint_every`` chip cycles and every ``checkpoint_seconds`` wall
     seconds (None or 0: never) and when the run is interrupted; :func:`resume` continues it.
     A finished run removes its checkpoint. ``out`` may not hold another run's results (a
@@ -85,8 +110,16 @@ def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path 
 
         sim.trace = Trace(clock_period=sim.clock_period)
     policy = CheckpointPolicy(checkpoint_every, checkpoint_seconds)
-    result = _execute(sim, spec, seed, max_cycles, out, progress, policy, should_stop, fresh=True,
-                      overwrite=overwrite)
+    if progress is True:
+        from hwsim.results.progress import RunProgress, budget_cycles
+
+        with RunProgress(budget_cycles(spec, max_cycles), show=True) as bar:
+            result = _execute(sim, spec, seed, max_cycles, out, bar, policy,
+                              lambda: bar.stop_requested or (should_stop is not None and bool(should_stop())),
+                              fresh=True, overwrite=overwrite)
+    else:
+        result = _execute(sim, spec, seed, max_cycles, out, progress, policy, should_stop, fresh=True,
+                          overwrite=overwrite)
     if trace is not None:
         sim.trace.write(Path(trace))
     return result
@@ -214,9 +247,44 @@ def _finished_result(run_dir: Path, summary_path: Path) -> RunResult | None:
     return RunResult(summary, curve, None, run_dir, already_finished=True)
 
 
+@contextlib.contextmanager
+def _ctrl_c_stops_the_run():
+    """While a run called from Python (a script, a notebook) runs in the main thread with
+    Python's own Ctrl-C handling, the first Ctrl-C (a notebook's interrupt) asks it to stop at
+    its next resumable point, as ``hwsim run`` does: status ``interrupted``, the curve and
+    summary so far, a checkpoint when it has a directory. The second one interrupts at once.
+    A caller's own handler (the CLI's) is left alone. Yields a list that holds True once
+    asked."""
+    asked = [False]
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield asked
+        return
+
+    def first(signum, frame):
+        asked[0] = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("hwsim: stopping at the next resumable point: writing the results so far "
+              "(interrupt again to stop at once)", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, first)
+    try:
+        yield asked
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _execute(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, out, progress,
              policy: CheckpointPolicy, should_stop, fresh: bool, overwrite: bool = False) -> RunResult:
     """Run ``sim`` (fresh, or restored from a checkpoint) and write its directory."""
+    with _ctrl_c_stops_the_run() as ctrl_c:
+        return _execute_run(sim, spec, seed, max_cycles, out, progress, policy,
+                            lambda: ctrl_c[0] or (should_stop is not None and bool(should_stop())), fresh,
+                            overwrite)
+
+
+def _execute_run(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, out, progress,
+                 policy: CheckpointPolicy, should_stop, fresh: bool, overwrite: bool) -> RunResult:
     stop = [False]
 
     def observed(s, point):
