@@ -44,6 +44,44 @@ def add_commands(subparsers, commands: dict) -> None:
     add_debug_option(p)
     commands["show"] = cmd_show
 
+    p = subparsers.add_parser("device", help="plot a chip's device response to programming pulses (PNG and SVG)",
+                              description="Plot the weight of a few devices of a chip against the pulse number: "
+                                          "potentiating pulses, then depressing ones, with the chip's variation "
+                                          "and write noise.")
+    p.add_argument("chip", metavar="CHIP", help="chip preset name or path")
+    p.add_argument("--pulses", type=int, default=None, help="pulses each way (default: 1.5x the range over dw_min)")
+    p.add_argument("--devices", type=int, default=8, help="devices drawn (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the devices' variation and noise (default 0)")
+    p.add_argument("--out", default=None, help="figure file (default: device_CHIP.png, with .svg beside it)")
+    add_set_option(p)
+    add_debug_option(p)
+    commands["device"] = cmd_device
+
+
+def cmd_device(args) -> int:
+    from hwsim.results.device_response import device_response, plot_device_response
+    from hwsim.run_plan import load_spec
+    from hwsim.spec import parse_set_options
+    from hwsim.spec.errors import Problem, SpecError
+    from hwsim.spec.loader import locate_spec
+
+    path = locate_spec(args.chip, kinds=("chip",))
+    kind, chip = load_spec(path, parse_set_options(args.sets))
+    if kind != "chip":
+        raise SpecError([Problem(str(path), None, None, "kind", f"not a chip (got {kind}; expected kind: chip)")])
+    try:
+        response = device_response(chip, args.pulses, args.devices, args.seed)
+    except ValueError as exc:
+        raise SpecError([Problem(str(path), None, None, "device", str(exc))]) from None
+    name = chip.name or path.stem
+    figure = plot_device_response(response, name, args.out or f"device_{name}.png")
+    spread = response.weights[:, response.pulses]
+    print(f"{name}: law {response.law}, {response.weights.shape[0]} devices, {response.pulses:,} pulses each way; "
+          f"after the potentiating pulses w = {spread.mean():.3g} (devices {spread.min():.3g} to {spread.max():.3g}), "
+          f"95 % of the way up after {response.pulses_to_span():,.0f} pulses (median)")
+    print(f"figure: {figure} (and {figure.with_suffix('.svg').name})")
+    return 0
+
 
 def cmd_validate(args) -> int:
     from hwsim.spec.errors import Problem, SpecError
