@@ -31,6 +31,19 @@ import argparse
 import signal
 import threading
 
+DESCRIPTION = ("hwsim: cycle-level emulation of chips that train on-chip with multiplexed gradient\n"
+               "descent. Train a scenario on a chip, sweep designs, and report the time, energy and\n"
+               "accuracy to a target.")
+EPILOG = """examples:
+  hwsim run quickstart                      train the quickstart scenario on its chip
+  hwsim run quickstart --chip rram_crossbar the same on another chip
+  hwsim list                                the chip, firmware, scenario and sweep presets
+  hwsim show rram_crossbar                  a preset with every default filled in
+  hwsim device rram_crossbar                a device's response to programming pulses
+  hwsim sweep sweeps/noise.yaml             every point of a sweep, then hwsim report DIR
+
+hwsim COMMAND --help gives each command's options; the docs are in docs/ and README.md."""
+
 from hwsim.cli import bench, run, spec, sweep, tune
 from hwsim.cli.common import EXIT_INTERRUPTED, print_error, run_command
 
@@ -77,7 +90,8 @@ class _VersionAction(argparse.Action):
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     """The ``hwsim`` parser and the handler of each command, by name."""
-    parser = _Parser(prog="hwsim", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="hwsim", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action=_VersionAction, help="print hwsim's version and where it runs from")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

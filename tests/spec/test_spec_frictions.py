@@ -74,3 +74,12 @@ def test_show_marks_what_a_conductance_block_replaces(tmp_path, capsys):
                       "programming_error": "replaced by the conductance block: 0 in weight units",
                       "additive": "replaced by the conductance block: 0.02828 in weight units"}
     assert main(["show", "ideal_digital"]) == 0 and "# replaced by" not in capsys.readouterr().out
+
+
+def test_help_is_text_for_people(capsys):
+    """hwsim --help says what hwsim is and shows examples, with no docstring markup."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "``" not in out and "multiplexed gradient" in out and "examples:" in out
+    assert "hwsim device rram_crossbar" in out
