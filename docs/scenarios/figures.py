@@ -111,19 +111,27 @@ def perturbation_types():
 
 
 def heatmap(name, xs, ys, xkey, ykey, xlabel, ylabel, value="seconds_to_target", **extra):
+    """One run per cell, drawn with hwsim's own figure style (hwsim.results.plots.heatmap:
+    SI-prefixed values, a named colour bar, grey 'not reached' cells, chip and firmware named)."""
+    import pandas as pd
+
+    from hwsim.results import plots
+
     z = np.full((len(ys), len(xs)), np.nan)
+    rows = []
     for i, yv in enumerate(ys):
         for j, xv in enumerate(xs):
-            s = run(spec(name, **{xkey: xv, ykey: yv, **extra})).summary
+            run_spec = spec(name, **{xkey: xv, ykey: yv, **extra})
+            s = run(run_spec).summary
             z[i, j] = np.nan if s[value] is None else s[value]
+            rows.append({xkey: xv, ykey: yv, "seed": 0, "state": "finished", "status": s["status"], value: s[value]})
     print(name, z.tolist())
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    im = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis")
-    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
-    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=f"{name}: {value} (white: not reached)")
-    fig.colorbar(im)
-    save(fig, name)
+    fig = plots.heatmap(pd.DataFrame(rows), xkey, ykey, value,
+                        context=plots.caption(run_spec.chip.name, run_spec.firmware.name, name) + ", seed 0")
+    fig.axes[0].set(xlabel=xlabel, ylabel=ylabel)
+    IMG.mkdir(exist_ok=True)
+    fig.savefig(IMG / f"{name}.png", dpi=plots.DPI)
+    print(f"wrote {IMG / name}.png")
 
 
 def tau_sweep():

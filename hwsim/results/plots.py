@@ -432,7 +432,8 @@ def heatmap(table: pd.DataFrame, x: str, y: str, value: str = "seconds_to_target
     unit = quantity(value)[1]
     finite = grid[np.isfinite(grid)]
     over = [c for c in (over or []) if c not in (x, y)]
-    median_of = "median over seeds" + (" and " + ", ".join(_short(c) for c in over) if over else "")
+    median_of = ("one run per cell" if runs.max(initial=0) <= 1 else
+                 "median over seeds" + (" and " + ", ".join(_short(c) for c in over) if over else ""))
     if finite.size:
         from matplotlib.colors import LogNorm
 

@@ -254,7 +254,8 @@ def plot_compare(compare_dir: str | Path) -> list[Path]:
     out.append(P.save(P.time_to_target(table, "variant", y="final_test_accuracy", context=context, sort=False,
                                        title="Final test accuracy per variant (same steps for each)"),
                       folder / "final_accuracy_variant.png"))
-    out.append(P.save(P.time_to_target(table, "variant", context=context, sort=False, title="Chip time to target per variant"),
+    out.append(P.save(P.time_to_target(table, "variant", context=context, sort=False,
+                                       title="Chip time to target per variant"),
                       folder / "time_to_target_variant.png"))
     runs_summaries = []
     for r in table.to_dict("records"):
@@ -263,8 +264,9 @@ def plot_compare(compare_dir: str | Path) -> list[Path]:
             runs_summaries.append({**flatten(json.loads(summary_file.read_text())), "variant": r["variant"]})
     if runs_summaries:
         done = pd.DataFrame(runs_summaries)
-        out.append(P.save(P.breakdown(_mean_rows(done, ["variant"], sort=False), "Where the chip time and the energy went "
-                                      "(mean over seeds)", context), folder / "breakdown.png"))
+        out.append(P.save(P.breakdown(_mean_rows(done, ["variant"], sort=False),
+                                      "Where the chip time and the energy went (mean over seeds)", context),
+                          folder / "breakdown.png"))
     return out
 
 
