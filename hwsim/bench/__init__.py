@@ -1,4 +1,4 @@
-"""The benchmark suite (DESIGN section 5): workloads B1-B4 on hwsim and on a plain per-step
+"""The benchmark suite (docs/performance.md): workloads B1-B4 on hwsim and on a plain per-step
 numpy loop, measured in the same process by ``hwsim bench``.
 
   workloads  the B1-B4 specs and their fixed synthetic data set; ``build_simulation``

@@ -6,7 +6,7 @@ Imports hwsim, builds the workload's Simulation, runs one step (the time of day 
 then, for the cold-start figure: the parent knows when it launched this process), then runs
 blocks of steps for about S seconds (N steps), reads the resident set size (RSS), runs N more
 steps and reads it again: the difference over N is what the run keeps per step (nothing,
-DESIGN: values are regenerated, never stored). Prints one JSON object on stdout.
+hwsim regenerates values, never stores them per step). Prints one JSON object on stdout.
 
 Run in a fresh process so that its peak RSS belongs to this workload alone.
 """

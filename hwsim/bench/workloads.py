@@ -1,4 +1,4 @@
-"""The standard benchmark workloads B1-B4 (DESIGN section 5).
+"""The standard benchmark workloads B1-B4 (docs/performance.md).
 
 Ideal chip (one cycle per step), ReLU hidden layers and a linear output, MSE on one-hot
 targets, a fixed synthetic data set of 1,024 Gaussian training samples, discrete mode,
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-N_TRAIN = 1024          # DESIGN: a fixed synthetic data set of 1,024 Gaussian samples
+N_TRAIN = 1024          # the workloads' fixed synthetic data set: 1,024 Gaussian samples
 N_TEST = 256            # held out for the observer (engine-overhead figure only)
 DATA_SEED = 20240905    # the data set is fixed: it does not follow the run seed
 TAU_P, TAU_X, TAU_THETA = 1, 10, 100

@@ -17,7 +17,7 @@ def add_commands(subparsers, commands: dict) -> None:
     p = subparsers.add_parser(
         "bench", help="measure steps/s, parameter-steps/s, peak memory and the ratio to a plain "
                       "numpy loop on the benchmark workloads B1-B6 (see docs/performance.md)",
-        description="Runs each benchmark workload (DESIGN section 5) on hwsim and on a plain "
+        description="Runs each benchmark workload (docs/performance.md) on hwsim and on a plain "
                     "per-step numpy loop in the same process and prints the medians of the "
                     "repetitions: steps per second, parameter-steps per second, the ratio, peak "
                     "memory; the engine's overhead over the kernel and the cold start of a second "

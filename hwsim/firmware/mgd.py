@@ -8,7 +8,7 @@ from hwsim.kernels.codes import MODES, OPTIMIZERS
 
 
 def gradient_scale(firmware, n_params: int) -> float:
-    """The factor that turns C~ * theta~ into G (DESIGN section 1, both conventions).
+    """The factor that turns C~ * theta~ into G (docs/firmware.md, both conventions).
 
     vector_norm: 1/amplitude^2, so E[G_int after T steps] = (T/P) grad C.
     per_parameter_variance: 1/sigma^2 with sigma^2 = amplitude^2/P, divided by tau_theta in

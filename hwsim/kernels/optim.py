@@ -1,6 +1,6 @@
 """Optimisers and schedules applied at update time (numba).
 
-MGD's integrated G, normalised to a gradient estimate g (DESIGN section 1), is a drop-in
+MGD's integrated G, normalised to a gradient estimate g (docs/firmware.md), is a drop-in
 stochastic gradient (mgd_algorithm.md section 4), so any first-order optimiser can turn it
 into the parameter change requested at an update. This module holds the per-parameter
 arithmetic; the caller owns the normalisation of g, the learning-rate value at this update

@@ -1,5 +1,5 @@
 """The kernel paths: each is one driver of the chip's step, a loop over the phases of
-DESIGN section 1 in their hardware order, sharing the phase functions of the component
+docs/firmware.md in their hardware order, sharing the phase functions of the component
 modules (hwsim.kernels.input_path, perturb, forward, cost_unit, broadcast, integrators,
 update_controller, chip_time):
 

@@ -1,4 +1,4 @@
-"""The reference path: the step's phases as DESIGN section 1 writes them, on the ideal chip
+"""The reference path: the step's phases as docs/firmware.md writes them, on the ideal chip
 or through the modelled circuits (devices, converters, noise, integrators, update
 controller). Every configuration runs on it; the shortcut paths are checked against it."""
 
