@@ -141,10 +141,13 @@ def find_space(ref: str | None) -> Path:
         candidate = root / SPACE_DIR / f"{ref}.yaml"
         if candidate.is_file():
             return candidate
-    names = sorted(p.stem for p in (project_root() / SPACE_DIR).glob("*.yaml"))
+    from hwsim.spec.loader import looked_in, preset_names
+
+    names = preset_names("tune_space")
     raise SpecError([Problem("--space", None, None, "space",
-                             f"no tuning space named {ref!r} (expected one of {', '.join(names) or 'none'}, "
-                             f"or a path to a .yaml file){did_you_mean(ref, names)}")])
+                             f"no tuning space named {ref!r} (looked in {looked_in('tune_space')}; expected one "
+                             f"of {', '.join(names) or 'none'}, or a path to a .yaml file)"
+                             f"{did_you_mean(ref, names)}")])
 
 
 def read_space(path: str | Path) -> tuple[SpaceSpec, SourceDoc]:

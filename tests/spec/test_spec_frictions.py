@@ -83,3 +83,17 @@ def test_help_is_text_for_people(capsys):
     out = capsys.readouterr().out
     assert "``" not in out and "multiplexed gradient" in out and "examples:" in out
     assert "hwsim device rram_crossbar" in out
+
+
+def test_an_unknown_tuning_space_says_where_it_looked(tmp_path, monkeypatch):
+    from hwsim.spec.errors import SpecError
+    from hwsim.tune.space import find_space
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError) as err:
+        find_space("devce_photonic")
+    message = err.value.problems[0].message
+    assert "looked in ./tunes, then " in message and "did you mean 'device_photonic'?" in message
+    (tmp_path / "tunes").mkdir()
+    (tmp_path / "tunes" / "mine.yaml").write_text("kind: tune_space\n")
+    assert find_space("mine") == tmp_path / "tunes" / "mine.yaml"       # the user's folder first
