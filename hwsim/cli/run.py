@@ -8,6 +8,8 @@ checkpoint first; ``hwsim run --resume DIR`` continues the run).
 
 from __future__ import annotations
 
+import json
+
 import sys
 from pathlib import Path
 
@@ -171,6 +173,16 @@ def _fixed(value) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
 
 
+def _cycle_budget(run_dir) -> int | None:
+    """The cycle budget manifest.json records for a run directory (None without one)."""
+    if run_dir is None:
+        return None
+    try:
+        return int(json.loads((Path(run_dir) / "manifest.json").read_text())["max_cycles"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _report_run(args, result, progress) -> int:
     s = result.summary
     print(f"results: {result.run_dir}")
@@ -210,6 +222,11 @@ def _report_run(args, result, progress) -> int:
     else:
         cost = cost_text(s, s["cycles_simulated"], s["seconds_simulated"], s["energy_joules"])
         print(f"target {s['target_accuracy']:.1%} not reached within {cost}")
+        budget = _cycle_budget(result.run_dir)
+        if budget is not None and s["cycles_simulated"] > budget:
+            # A step starts only within the budget, but its update phase may end after it.
+            print(f"(the budget was {budget:,} cycles: the last update started within it and ended "
+                  f"{s['cycles_simulated'] - budget:,} cycles later)")
     if breakdown_text(s):
         print(breakdown_text(s))
     print(f"final test accuracy {_fixed(s['final_test_accuracy'])} (best {_fixed(s['best_test_accuracy'])}); "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from hwsim.cli import main
@@ -97,3 +99,16 @@ def test_an_unknown_tuning_space_says_where_it_looked(tmp_path, monkeypatch):
     (tmp_path / "tunes").mkdir()
     (tmp_path / "tunes" / "mine.yaml").write_text("kind: tune_space\n")
     assert find_space("mine") == tmp_path / "tunes" / "mine.yaml"       # the user's folder first
+
+
+def test_a_budget_passed_by_the_last_update_is_said(tmp_path, capsys):
+    """A step starts only within the cycle budget, but on a chip with slow writes its update
+    ends after it: the run says by how much rather than overshoot silently."""
+    out = tmp_path / "r"
+    assert main(["run", "quickstart", "--chip", "pcm_hermes_like", "--max-cycles", "200000", "--quiet",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    cycles = json.loads((out / "summary.json").read_text())["cycles_simulated"]
+    assert cycles > 200_000
+    assert (f"(the budget was 200,000 cycles: the last update started within it and ended "
+            f"{cycles - 200_000:,} cycles later)") in printed
