@@ -111,16 +111,18 @@ def max_pool(h, l, n_out, geom, gidx):
     fan = geom[l, G_FAN]
     positions = geom[l, G_POS]
     stride = geom[l, G_IN_STRIDE]
-    for o in range(n_out):
-        c = o // positions
-        gb = geom[l, G_GOFF] + (o - c * positions) * fan
-        base = c * stride
-        m = h[l, base + gidx[gb]]
-        for f in range(1, fan):
-            v = h[l, base + gidx[gb + f]]
-            if v > m:
-                m = v
-        h[l + 1, o] = m
+    table = gidx[geom[l, G_GOFF]:geom[l, G_GOFF] + positions * fan]
+    for c in range(n_out // positions):
+        hin = h[l, c * stride:(c + 1) * stride]
+        out = h[l + 1, c * positions:(c + 1) * positions]
+        for q in range(positions):
+            window = table[q * fan:(q + 1) * fan]
+            m = hin[window[0]]
+            for f in range(1, fan):
+                v = hin[window[f]]
+                if v > m:
+                    m = v
+            out[q] = m
 
 
 @njit(cache=True, fastmath=MVM_MATH)
