@@ -106,6 +106,18 @@ def test_compare_runs_every_chip_for_the_same_steps_and_tabulates_shortfall(tmp_
     # The chips' own timing: 60 cycles per inference (plus baselines) on rram, 1 on ideal.
     cyc = table.groupby("chip").cycles_simulated.first()
     assert cyc["rram_crossbar"] >= 60 * 600 and cyc["ideal_digital"] == 600
+    # Where the plots are, and figures for people in the summary table (percent, not 0.123).
+    printed = capsys.readouterr().out
+    assert f"plots (PNG and SVG) in {out / 'plots'}" in printed and (out / "plots").is_dir()
+    assert "e-0" not in printed and " %" in printed
+
+
+def test_compare_says_when_the_untrained_network_already_meets_the_target(tmp_path, capsys):
+    scen = write(tmp_path, "cmp.yaml", TINY.replace("max_cycles: 3000", "max_cycles: 100000000")
+                 + "max_steps: 100\ncompare_chips: [photonic_mzi]\n")
+    out = tmp_path / "cmp"
+    assert main(["compare", str(scen), "--out", str(out), "--set", "target_accuracy=0.01"]) == 0
+    assert "the untrained network already meets the target on " in capsys.readouterr().out
 
 
 def test_compare_without_a_step_budget_is_bad_input(tmp_path, capsys):

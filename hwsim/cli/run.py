@@ -265,15 +265,18 @@ def cmd_compare(args) -> int:
     firmware = [f.strip() for f in args.firmware.split(",") if f.strip()] if args.firmware else None
     check_writable(Path(args.out))
 
+    from hwsim.results.report import format_figure, format_si
+
     def show(name, seed, s):
-        chip_time = (f" ({s['seconds_simulated']:.3g} s of chip time)" if s.get("seconds_simulated")
+        chip_time = (f" ({format_si(s['seconds_simulated'], 's')} of chip time)" if s.get("seconds_simulated")
                      is not None else "")
         print(f"  {name:<40} seed {seed}: final test accuracy {s['final_test_accuracy']:.3f} "
               f"after {s['samples_seen']:,} samples{chip_time}", flush=True)
 
     overrides = _with_data_dir(args, parse_set_options(args.sets))
     table = compare(args.scenario, chips, seeds, args.out, overrides, show, firmware)
-    print(f"results: {Path(args.out) / 'comparison.csv'} and curves.csv")
+    print(f"results: {Path(args.out) / 'comparison.csv'} and curves.csv; plots (PNG and SVG) in "
+          f"{Path(args.out) / 'plots'}; an HTML report: hwsim report {args.out}")
     # Time and energy to the target beside the accuracy: "-" where a variant did not reach it,
     # "not modelled" for the energy of a chip without an energy table.
     headline = ["final_test_accuracy", "shortfall_vs_baseline", "seconds_to_target", "energy_joules_to_target"]
@@ -282,7 +285,12 @@ def cmd_compare(args) -> int:
         unmodelled = table.groupby("variant", sort=False)["not_modelled"].first().astype(str)
         summary.loc[unmodelled.str.contains(r"\benergy\b(?!\.)", regex=True), "energy_joules_to_target"] = \
             "not modelled"
-    print(summary.to_string(formatters={c: (lambda v: "-" if v != v or v is None else
-                                             v if isinstance(v, str) else f"{v:.3g}") for c in headline},
+    print(summary.to_string(formatters={c: (lambda v, c=c: "-" if v is None or v != v else
+                                             v if isinstance(v, str) else format_figure(v, c)) for c in headline},
                             na_rep="-"))
+    if "cycles_to_target" in table:
+        untrained = table.loc[table["cycles_to_target"] == 0, "variant"].unique()
+        if len(untrained):
+            print(f"(the untrained network already meets the target on {', '.join(map(str, untrained))}: "
+                  "no training time to compare there; raise target_accuracy)")
     return EXIT_OK

@@ -43,7 +43,9 @@ def cmd_sweep(args) -> int:
     from hwsim.sweep.execute import SweepError, default_sweep_dir, run_sweep
     from hwsim.sweep.plan import plan_sweep
 
-    plan = plan_sweep(args.sweep, parse_set_options(args.sets))
+    from hwsim.spec.loader import locate_spec
+
+    plan = plan_sweep(locate_spec(args.sweep, kinds=("sweep",)), parse_set_options(args.sets))
     out = Path(args.out) if args.out else default_sweep_dir(plan)
     check_writable(out)
     runs = plan.unique_points()

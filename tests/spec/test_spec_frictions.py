@@ -112,3 +112,11 @@ def test_a_budget_passed_by_the_last_update_is_said(tmp_path, capsys):
     assert cycles > 200_000
     assert (f"(the budget was 200,000 cycles: the last update started within it and ended "
             f"{cycles - 200_000:,} cycles later)") in printed
+
+
+def test_sweep_takes_a_preset_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "noise_small", "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("sweep noise_small: 12 points")
+    assert main(["sweep", "nois_small", "--dry-run"]) == 2
+    assert "did you mean 'noise_small'?" in capsys.readouterr().err
