@@ -63,6 +63,20 @@ class RunResult:
             parts.append(f"run_dir={str(self.run_dir)!r}")
         return f"RunResult({', '.join(parts)})"
 
+    def plot(self, x: str = "cycle", path: str | Path | None = None):
+        """The learning curve of this in-memory result in hwsim's figure style (test accuracy
+        against ``x``: cycle, seconds, samples_seen or step; its end marked by how the run
+        ended); a matplotlib Figure, also saved as PNG and SVG when ``path`` is given."""
+        from hwsim.results import plots
+
+        s = self.summary
+        fig = plots.learning_curves([(s.get("scenario") or "run", self.curve, s.get("status"))], x=x,
+                                    target=s.get("target_accuracy"), title="Learning curve",
+                                    context=plots.caption(s.get("chip"), s.get("firmware"), s.get("scenario")))
+        if path is not None:
+            plots.save(fig, path)
+        return fig
+
 
 def summarise(sim: Simulation, spec: RunSpec) -> dict:
     """summary.json of the MGD run ``sim`` (hwsim.results.summary.chip_summary)."""
@@ -87,7 +101,8 @@ def run(spec: RunSpec | str | Path, seed: int | None = None, *, out: str | Path 
     ``progress(sim, point)`` is called at every observation; raising :class:`RunInterrupted`
     from it, or ``should_stop()`` returning True (polled at every resumable point), ends the
     run with status ``interrupted``; so does the first Ctrl-C (a notebook's interrupt) when
-    Python's own Ctrl-C handling is in place. ``progress=True`` shows a progress bar (in a
+    Python's own Ctrl-C handling is in place, which writes the checkpoint, curve and summary
+    and then raises KeyboardInterrupt. ``progress=True`` shows a progress bar (in a
     terminal or a notebook). With ``out``, manifest.json is written first, a
     checkpoint every ``checkpoint_every`` chip cycles and every ``checkpoint_seconds`` wall
     seconds (None or 0: never) and when the run is interrupted; :func:`resume` continues it.
@@ -252,9 +267,9 @@ def _ctrl_c_stops_the_run():
     """While a run called from Python (a script, a notebook) runs in the main thread with
     Python's own Ctrl-C handling, the first Ctrl-C (a notebook's interrupt) asks it to stop at
     its next resumable point, as ``hwsim run`` does: status ``interrupted``, the curve and
-    summary so far, a checkpoint when it has a directory. The second one interrupts at once.
-    A caller's own handler (the CLI's) is left alone. Yields a list that holds True once
-    asked."""
+    summary so far, a checkpoint when it has a directory; then KeyboardInterrupt goes on to
+    the caller. The second one interrupts at once. A caller's own handler (the CLI's) is left
+    alone. Yields a list that holds True once asked."""
     asked = [False]
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
@@ -278,9 +293,15 @@ def _execute(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, 
              policy: CheckpointPolicy, should_stop, fresh: bool, overwrite: bool = False) -> RunResult:
     """Run ``sim`` (fresh, or restored from a checkpoint) and write its directory."""
     with _ctrl_c_stops_the_run() as ctrl_c:
-        return _execute_run(sim, spec, seed, max_cycles, out, progress, policy,
-                            lambda: ctrl_c[0] or (should_stop is not None and bool(should_stop())), fresh,
-                            overwrite)
+        result = _execute_run(sim, spec, seed, max_cycles, out, progress, policy,
+                              lambda: ctrl_c[0] or (should_stop is not None and bool(should_stop())), fresh,
+                              overwrite)
+    if ctrl_c[0] and result.summary.get("status") == "interrupted":
+        # Written first (checkpoint, curve, summary): the interrupt then goes on to the caller.
+        kept = (f"; the results so far are in {result.run_dir}, hwsim.resume({str(result.run_dir)!r}) continues"
+                if result.run_dir is not None else "")
+        raise KeyboardInterrupt(f"hwsim run interrupted at step {result.summary.get('steps_simulated', 0):,}{kept}")
+    return result
 
 
 def _execute_run(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | None, out, progress,

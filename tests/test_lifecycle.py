@@ -99,19 +99,20 @@ def test_api_interrupted_after_the_target_says_interrupted(tmp_path):
 def test_ctrl_c_in_python_leaves_a_resumable_folder_interrupted(tmp_path):
     """A notebook's interrupt (SIGINT in the main thread, Python's own handling) stops a run
     started from Python at its next resumable point: status interrupted, its curve and summary
-    so far written, a checkpoint kept; resumed, it ends as the run that was never stopped; and
-    Python's Ctrl-C handling is back afterwards."""
+    so far written, a checkpoint kept, then KeyboardInterrupt; resumed, it ends as the run
+    that was never stopped; and Python's Ctrl-C handling is back afterwards."""
     with default_sigint():
         def interrupt(sim, point):
             if point.step == 100 * STOP_AT_OBSERVATION:
                 os.kill(os.getpid(), signal.SIGINT)
 
-        res = hwsim.run(scenario(tmp_path), 0, out=tmp_path / "r", progress=interrupt)
+        with pytest.raises(KeyboardInterrupt, match="hwsim.resume"):
+            hwsim.run(scenario(tmp_path), 0, out=tmp_path / "r", progress=interrupt)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert res.summary["status"] == "interrupted" == summary_of(tmp_path / "r")["status"]
-    assert (tmp_path / "r" / CHECKPOINT_FILE).is_file() and (tmp_path / "r" / "curve.csv").is_file()
-    assert res.curve["step"].iloc[-1] == 100 * STOP_AT_OBSERVATION
-    assert repr(res).startswith("RunResult(status='interrupted', ") and "curve=" in repr(res)
+    assert summary_of(tmp_path / "r")["status"] == "interrupted"
+    assert (tmp_path / "r" / CHECKPOINT_FILE).is_file()
+    curve = (tmp_path / "r" / "curve.csv").read_text().strip().splitlines()
+    assert curve[-1].startswith(f"{100 * STOP_AT_OBSERVATION},")
     hwsim.api.resume(tmp_path / "r")
     hwsim.run(scenario(tmp_path), 0, out=tmp_path / "whole")
     same_results(tmp_path / "r", tmp_path / "whole")
@@ -122,8 +123,13 @@ def test_progress_true_changes_no_result(tmp_path):
     with default_sigint():
         hwsim.run(scenario(tmp_path), 0, out=tmp_path / "bar", progress=True)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    hwsim.run(scenario(tmp_path), 0, out=tmp_path / "plain")
+    plain = hwsim.run(scenario(tmp_path), 0, out=tmp_path / "plain")
     same_results(tmp_path / "bar", tmp_path / "plain")
+    # A result prints as one line and plots itself (PNG and SVG).
+    assert "\n" not in repr(plain) and repr(plain).startswith(f"RunResult(status={plain.summary['status']!r}")
+    fig = plain.plot(path=tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").is_file() and (tmp_path / "curve.svg").is_file()
+    assert fig.axes[0].get_lines()
 
 
 # --------------------------------------------------------------------------- option ranges
