@@ -230,7 +230,12 @@ def test_run_headline_gives_cycles_seconds_joules_and_the_largest_components(tmp
     assert re.search(r" of chip time, [0-9.]+ [munp]J$", lines[1])
     time, energy = s["time_breakdown_cycles"], s["energy_breakdown_joules"]
     assert time["updating"] > 0 and energy["mvm"] > 0 and energy["writes"] > 0
-    assert lines[2] == (f"time: {largest(time)}; energy: {largest(energy)}; not modelled: "
+    # The last update, started within the budget, ends after it: said on its own line.
+    budget = json.loads((tmp_path / "costed" / "manifest.json").read_text())["max_cycles"]
+    assert s["cycles_simulated"] > budget
+    assert lines[2] == (f"(the budget was {budget:,} cycles: the last update started within it and ended "
+                        f"{s['cycles_simulated'] - budget:,} cycles later)")
+    assert lines[3] == (f"time: {largest(time)}; energy: {largest(energy)}; not modelled: "
                         "energy.adc, energy.dac, energy.perturbation, energy.broadcast, energy.integrator, "
                         "input bandwidth, broadcast latency")
 
