@@ -60,7 +60,8 @@ def test_cli_writes_png_and_svg_and_refuses_an_ideal_device(tmp_path, capsys):
     assert main(["device", str(chip_file(tmp_path, "soft_bounds", 0.2, 0.2)), "--out", str(out),
                  "--pulses", "30", "--devices", "4"]) == 0
     assert out.read_bytes().startswith(b"\x89PNG") and out.with_suffix(".svg").read_text().lstrip().startswith("<?xml")
-    assert "law soft_bounds, 4 devices, 30 pulses each way" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "law soft_bounds, 4 devices, 30 pulses each way" in printed and "nominal step dw_min" in printed
     assert main(["device", "ideal_digital"]) == 2
     assert "ideal (law: ideal)" in capsys.readouterr().err
 
@@ -70,3 +71,22 @@ def test_every_pulsed_preset_has_a_picture(preset, tmp_path):
     r = device_response(load_chip(preset), devices=4)
     assert r.weights.shape == (4, 2 * r.pulses + 1) and np.isfinite(r.weights).all()
     assert r.weights[:, r.pulses].mean() > r.weights[:, 0].mean() > r.weights[:, -1].mean()
+
+
+def test_drift_and_read_noise_follow_the_device_spec(tmp_path):
+    """Programmed to w_max / 2 = 0.5: with nu = 0.1 and no read noise the weight at
+    t0 x 10^6 is 0.5 x (10^6)^-0.1 exactly; with additive read noise 0.05 (and no drift) the
+    reads scatter with that standard deviation (16,000 reads: within 3 %)."""
+    path = tmp_path / "drifting.yaml"
+    path.write_text(CHIP.format(law="soft_bounds", noise=0.0, variation=0.0)
+                    + "  drift: {nu_mean: 0.1, nu_sigma: 0.0, t0: 20 s}\n")
+    r = device_response(load_chip(path), pulses=5, devices=4)
+    np.testing.assert_allclose(r.drift[:, 0], 0.5, rtol=1e-12)
+    np.testing.assert_allclose(r.drift[:, -1], 0.5 * (10.0 ** 6) ** -0.1, rtol=1e-12)
+    assert np.isclose(r.drift_times[-1], 20.0 * 1e6) and not r.read_errors.any()
+    path.write_text(CHIP.format(law="soft_bounds", noise=0.0, variation=0.0)
+                    + "  read_noise: {additive: 0.05}\n")
+    r = device_response(load_chip(path), pulses=5, devices=8)
+    assert r.read_errors.size == 8 * 2000 and abs(r.read_errors.std() / 0.05 - 1) < 0.03
+    rows = dict(r.table())
+    assert rows["law"] == "soft_bounds" and rows["read noise sd (measured; spec additive, proportional)"].endswith("0.05, 0")

@@ -79,6 +79,10 @@ def cmd_device(args) -> int:
     print(f"{name}: law {response.law}, {response.weights.shape[0]} devices, {response.pulses:,} pulses each way; "
           f"after the potentiating pulses w = {spread.mean():.3g} (devices {spread.min():.3g} to {spread.max():.3g}), "
           f"95 % of the way up after {response.pulses_to_span():,.0f} pulses (median)")
+    rows = response.table()
+    width = max(len(q) for q, _ in rows)
+    for quantity, value in rows:
+        print(f"  {quantity:<{width}}  {value}")
     print(f"figure: {figure} (and {figure.with_suffix('.svg').name})")
     return 0
 
