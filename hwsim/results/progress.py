@@ -58,6 +58,8 @@ class RunProgress:
         self._task = None
         self._previous_handler = None
         self._previous_term = None
+        self._best = 0.0                # best test accuracy observed (the at-chance warning)
+        self._chance_warned = False
 
     def __enter__(self):
         if self.show:
@@ -86,7 +88,22 @@ class RunProgress:
         print(f"hwsim: stopping: writing a checkpoint and the results so far ({again})",
               file=sys.stderr, flush=True)
 
+    def _warn_if_at_chance(self, sim, point) -> None:
+        """Once: a classifier whose best test accuracy is still near chance (at most 1.5x it)
+        after a quarter of the budget gets a pointer to what to check."""
+        n_classes = getattr(getattr(sim, "data", None), "n_classes", 0) or 0
+        if self._chance_warned or n_classes < 2 or not point.test_accuracy == point.test_accuracy:
+            return
+        chance = 1.0 / n_classes
+        self._best = max(self._best, point.test_accuracy)
+        if self._best <= 1.5 * chance and point.cycle >= 0.25 * self.total:
+            self._chance_warned = True
+            print(f"hwsim: warning: test accuracy is still near chance (best {self._best:.1%}, chance "
+                  f"{chance:.1%}) after {point.cycle / self.total:.0%} of the budget; see 'My chip does not "
+                  "learn: what to check' in docs/tutorial.md", file=sys.stderr, flush=True)
+
     def __call__(self, sim, point) -> None:
+        self._warn_if_at_chance(sim, point)
         if self._bar is not None:
             self._bar.update(self._task, completed=min(point.cycle, self.total),
                              accuracy=f"{point.test_accuracy:.3f}")

@@ -120,3 +120,15 @@ def test_sweep_takes_a_preset_name(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.startswith("sweep noise_small: 12 points")
     assert main(["sweep", "nois_small", "--dry-run"]) == 2
     assert "did you mean 'noise_small'?" in capsys.readouterr().err
+
+
+def test_a_run_stuck_at_chance_warns_once_pointing_to_what_to_check(tmp_path, capsys):
+    """The quickstart firmware on the RRAM preset stays near 10 % on ten classes: one warning
+    naming the tutorial's section; the ideal chip, which learns, gets none."""
+    assert main(["run", "quickstart", "--chip", "rram_crossbar", "--max-cycles", "300000", "--quiet",
+                 "--out", str(tmp_path / "rram")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("hwsim: warning: test accuracy is still near chance") == 1
+    assert "'My chip does not learn: what to check' in docs/tutorial.md" in err
+    assert main(["run", "quickstart", "--max-cycles", "60000", "--quiet", "--out", str(tmp_path / "ideal")]) == 0
+    assert "near chance" not in capsys.readouterr().err
