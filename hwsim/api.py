@@ -336,12 +336,19 @@ def _execute_run(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | No
             checkpointer = Checkpointer(out, sim, spec_hash=spec.spec_hash, seed=seed, budget=sim.budget,
                                         policy=policy)
         start = time.perf_counter()
+        raw_interrupt = None
         try:
             try:
                 sim.run(progress=observed, boundary=(poll_steps(sim, policy.every_cycles), at_boundary))
             except RunInterrupted:
                 sim.status = "interrupted"
                 sim.wall_seconds += time.perf_counter() - start   # sim.run adds it only when it returns
+            except KeyboardInterrupt as exc:
+                # Not at a resumable point (a second Ctrl-C, or one under a caller's own handler):
+                # the curve and summary so far are written, no checkpoint (the last one stays).
+                raw_interrupt = exc
+                sim.status = "interrupted"
+                sim.wall_seconds += time.perf_counter() - start
             summary = summarise(sim, spec)
             curve = curve_frame(sim.curve)
             if "energy" in summary.get("not_modelled", ()):
@@ -351,6 +358,8 @@ def _execute_run(sim: Simulation, spec: RunSpec, seed: int, max_cycles: int | No
                 run_dir = write_run(out, manifest(spec, seed, max_cycles, sim.path.name), curve, summary)
                 if sim.status != "interrupted":
                     (out / CHECKPOINT_FILE).unlink(missing_ok=True)   # finished: summary.json says so
+            if raw_interrupt is not None:
+                raise raw_interrupt
         except OutputError as exc:
             kept = (f"; {out} keeps its last checkpoint: continue with 'hwsim run --resume {out}' once "
                     "fixed" if out is not None and (out / CHECKPOINT_FILE).exists() else "")

@@ -118,6 +118,25 @@ def test_ctrl_c_in_python_leaves_a_resumable_folder_interrupted(tmp_path):
     same_results(tmp_path / "r", tmp_path / "whole")
 
 
+def test_a_keyboard_interrupt_between_resumable_points_still_writes_the_curve_and_summary(tmp_path):
+    """KeyboardInterrupt raised inside the run (a second Ctrl-C, or one under a caller's own
+    handler) goes on to the caller after the curve and summary so far are written with status
+    interrupted; the run resumes (here from its beginning: no checkpoint was due) to the same
+    files as a run never stopped."""
+    def raw(sim, point):
+        if point.step == 100 * STOP_AT_OBSERVATION:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        hwsim.run(scenario(tmp_path), 0, out=tmp_path / "r", progress=raw)
+    assert summary_of(tmp_path / "r")["status"] == "interrupted"
+    assert (tmp_path / "r" / "curve.csv").read_text().strip().splitlines()[-1].startswith(
+        f"{100 * STOP_AT_OBSERVATION},")
+    hwsim.api.resume(tmp_path / "r")
+    hwsim.run(scenario(tmp_path), 0, out=tmp_path / "whole")
+    same_results(tmp_path / "r", tmp_path / "whole")
+
+
 def test_progress_true_changes_no_result(tmp_path):
     """progress=True (the bar a notebook shows) is display only: the same files as without."""
     with default_sigint():
